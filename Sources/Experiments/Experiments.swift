@@ -1,0 +1,3 @@
+// Experiments: spec loading and validation, sweeps, run ids, executors, verification.
+import Training
+import RunStore

@@ -1,0 +1,1 @@
+// HDF5: see docs/architecture.md for what this layer owns.

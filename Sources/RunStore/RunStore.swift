@@ -1,0 +1,1 @@
+// RunStore: see docs/architecture.md for what this layer owns.

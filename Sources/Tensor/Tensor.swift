@@ -1,0 +1,1 @@
+// Tensor: see docs/architecture.md for what this layer owns.

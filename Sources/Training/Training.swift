@@ -1,0 +1,2 @@
+// Training: data sources, the loop, optimiser, schedules, evaluation, checkpoint and resume.
+import Models
