@@ -62,9 +62,11 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
-        .testTarget(name: "HDF5Tests", dependencies: ["HDF5"]),
+        // Test-only helpers: processes, the Python environment, temporary directories.
+        .target(name: "TestSupport", path: "Tests/TestSupport"),
+        .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         // Runs the release binary that the test command builds (ABLATE_BIN).
-        .testTarget(name: "EndToEndTests", dependencies: ["HDF5"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ]
 )

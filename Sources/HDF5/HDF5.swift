@@ -1,1 +1,0 @@
-// HDF5: see docs/architecture.md for what this layer owns.

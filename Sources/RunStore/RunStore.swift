@@ -1,1 +1,0 @@
-// RunStore: see docs/architecture.md for what this layer owns.

@@ -1,0 +1,92 @@
+// End-to-end tests of the `ablate` command: they run the release binary that scripts/test.sh
+// builds (ABLATE_BIN), the way a researcher would.
+import Foundation
+import Testing
+import TestSupport
+
+@Suite struct CLITests {
+    func ablate(_ arguments: String...) throws -> ProcessResult {
+        try runProcess(try TestEnvironment.ablateBinary(), arguments)
+    }
+
+    @Test func versionNamesReleaseCommitAndBuild() throws {
+        let result = try ablate("--version")
+        #expect(result.status == 0)
+        #expect(result.stdout.hasPrefix("ablate 0."))
+        #expect(result.stdout.contains("build: release"))
+        let commit = result.stdout.split(separator: "\n").first { $0.hasPrefix("commit: ") }
+        #expect(commit != nil && commit?.contains("unknown") == false, "\(result.stdout)")
+    }
+
+    @Test func everySubcommandHasHelp() throws {
+        let top = try ablate("--help")
+        #expect(top.status == 0)
+        // Subcommands are listed after "SUBCOMMANDS:" as "  name   abstract".
+        let section = top.stdout.components(separatedBy: "SUBCOMMANDS:").last ?? ""
+        // Subcommand lines have their name at column 2; wrapped abstracts are indented further.
+        let names = section.split(separator: "\n").compactMap { line -> String? in
+            guard line.hasPrefix("  "), line.dropFirst(2).first?.isLowercase == true,
+                  let word = line.split(separator: " ").first else { return nil }
+            return String(word)
+        }.filter { $0 != "help" }
+        #expect(names.contains("inspect") && names.contains("smoke"), "\(names)")
+        for name in names {
+            let help = try ablate(name, "--help")
+            #expect(help.status == 0, "\(name) --help failed")
+            #expect(help.stdout.contains("USAGE: ablate \(name)"), "\(name): \(help.stdout)")
+        }
+    }
+
+    @Test func smokeJobWritesAFileInspectCanRead() throws {
+        let directory = try TestEnvironment.temporaryDirectory("smoke")
+        let out = directory.appendingPathComponent("smoke.h5").path
+        let smoke = try ablate("smoke", "--out", out, "--steps", "23")
+        #expect(smoke.status == 0, "\(smoke.stderr)")
+        #expect(smoke.stdout.contains("smoke job passed"))
+        let inspect = try ablate("inspect", out, "--json")
+        #expect(inspect.status == 0)
+        let tree = try JSONSerialization.jsonObject(with: Data(inspect.stdout.utf8)) as? [String: Any]
+        let metrics = (tree?["children"] as? [[String: Any]])?.first { $0["name"] as? String == "metrics" }
+        let train = (metrics?["children"] as? [[String: Any]])?.first
+        let loss = (train?["children"] as? [[String: Any]])?.first { $0["name"] as? String == "loss" }
+        #expect(loss?["shape"] as? [Int] == [23])
+        #expect(loss?["dtype"] as? String == "float64")
+        #expect(loss?["compression"] as? String == "gzip 4")
+    }
+
+    @Test func inspectShowsAFileWrittenByH5py() throws {
+        let directory = try TestEnvironment.temporaryDirectory("inspect")
+        let file = directory.appendingPathComponent("py.h5").path
+        let made = try runPython("""
+        import sys, h5py, numpy as np
+        with h5py.File(sys.argv[1], "w") as f:
+            f.attrs["origin"] = "h5py"
+            f.create_dataset("model/embed.weight", data=np.zeros((64, 16), np.float32), chunks=(16, 16), compression="gzip", compression_opts=5)
+            f["model"].attrs["layers"] = np.int64(2)
+            f.create_dataset("steps", data=np.arange(3), maxshape=(None,))
+        """, [file])
+        #expect(made.status == 0, "\(made.stderr)")
+        let result = try ablate("inspect", file)
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("@origin = \"h5py\""))
+        #expect(result.stdout.contains("model/"))
+        #expect(result.stdout.contains("@layers = 2"))
+        #expect(result.stdout.contains("embed.weight  float32 (64, 16)  chunks (16, 16)  gzip 5"))
+        #expect(result.stdout.contains("steps  int64 (3)  max (∞)"))
+    }
+
+    @Test func corruptOrMissingFileIsAOneLineErrorWithExitCode1() throws {
+        let directory = try TestEnvironment.temporaryDirectory("corrupt")
+        let corrupt = directory.appendingPathComponent("corrupt.h5")
+        try Data(repeating: 0x5A, count: 4096).write(to: corrupt)
+        for target in [corrupt.path, directory.appendingPathComponent("missing.h5").path] {
+            let result = try ablate("inspect", target)
+            #expect(result.status == 1)
+            #expect(result.stdout.isEmpty)
+            let lines = result.stderr.split(separator: "\n")
+            #expect(lines.count == 1, "expected one line, got: \(result.stderr)")
+            #expect(lines.first?.hasPrefix("error: ") == true)
+            #expect(lines.first?.contains(target) == true)
+        }
+    }
+}
