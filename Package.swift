@@ -4,6 +4,7 @@
 //
 //   ablate (CLI)
 //     └── Experiments ── Training ── Models ── Tensor ── CBLAS (OpenBLAS)
+//           │                          └── Config (spec values, schemas, validation)
 //           ├── RunStore ── HDF5 ── CHDF5 (libhdf5)
 //           └── Analysis ── RunStore
 import Foundation
@@ -37,10 +38,13 @@ let package = Package(
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
         .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
 
+        // Spec values, schemas, validation with key paths, canonical JSON (no dependencies).
+        .target(name: "Config"),
+
         // Numeric core: tensors, kernels, autodiff tape, counter-based RNG.
         .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: kernelFlags),
         // Attention variants, FFN / MoE, routers, the decoder, parameter naming.
-        .target(name: "Models", dependencies: ["Tensor"], swiftSettings: kernelFlags),
+        .target(name: "Models", dependencies: ["Tensor", "Config"], swiftSettings: kernelFlags),
         // Data sources, training loop, optimiser, schedules, evaluation, checkpoints.
         .target(name: "Training", dependencies: ["Models"], swiftSettings: kernelFlags),
 
@@ -66,6 +70,7 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "ModelsTests", dependencies: ["Models", "Config"]),
         // Runs the release binary that the test command builds (ABLATE_BIN).
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ]

@@ -1,0 +1,97 @@
+/// The type of one spec key, with the constraints validation checks.
+public indirect enum FieldType: Sendable {
+    case int(min: Int? = nil, max: Int? = nil)
+    case double(min: Double? = nil, max: Double? = nil, minExclusive: Bool = false)
+    case bool
+    case string
+    /// One of a closed set of words.
+    case choice([String])
+    case list(FieldType)
+    case section(Section)
+    /// A value that may be null (absent = the default, usually null).
+    case optional(FieldType)
+    /// Any YAML value (checked elsewhere, e.g. sweep cells).
+    case any
+
+    public var summary: String {
+        switch self {
+        case .int(let lo, let hi): "integer" + Self.range(lo.map(String.init), hi.map(String.init))
+        case .double(let lo, let hi, let exclusive):
+            "number" + Self.range(lo.map { CanonicalJSON.number($0) }, hi.map { CanonicalJSON.number($0) }, exclusive)
+        case .bool: "boolean"
+        case .string: "string"
+        case .choice(let words): words.joined(separator: " | ")
+        case .list(let element): "list of \(element.summary)"
+        case .section: "mapping"
+        case .optional(let inner): "\(inner.summary) or null"
+        case .any: "any"
+        }
+    }
+
+    private static func range(_ lo: String?, _ hi: String?, _ exclusive: Bool = false) -> String {
+        switch (lo, hi) {
+        case (nil, nil): ""
+        case (let lo?, nil): exclusive ? " > \(lo)" : " ≥ \(lo)"
+        case (nil, let hi?): " ≤ \(hi)"
+        case (let lo?, let hi?): exclusive ? " in (\(lo), \(hi)]" : " in [\(lo), \(hi)]"
+        }
+    }
+}
+
+/// One key of a section: its type, its default (nil = required) and what it means.
+public struct Field: Sendable {
+    public var key: String
+    public var type: FieldType
+    public var defaultValue: ConfigValue?
+    public var doc: String
+
+    public init(_ key: String, _ type: FieldType, default defaultValue: ConfigValue? = nil, _ doc: String) {
+        self.key = key
+        self.type = type
+        self.defaultValue = defaultValue
+        self.doc = doc
+    }
+
+    /// A required key (no default).
+    public static func required(_ key: String, _ type: FieldType, _ doc: String) -> Field {
+        Field(key, type, default: nil, doc)
+    }
+}
+
+/// A mapping of known keys. A section with defaults for every field may be omitted in a spec.
+public struct Section: Sendable {
+    public var doc: String
+    public var fields: [Field]
+
+    public init(_ doc: String, _ fields: [Field]) {
+        self.doc = doc
+        self.fields = fields
+    }
+
+    public func field(_ key: String) -> Field? { fields.first { $0.key == key } }
+}
+
+/// One problem with a spec: where (file and key path) and what was expected.
+public struct ConfigProblem: Error, Equatable, Sendable, CustomStringConvertible {
+    public var file: String?
+    public var path: String
+    public var message: String
+
+    public init(file: String? = nil, path: String, _ message: String) {
+        self.file = file
+        self.path = path
+        self.message = message
+    }
+
+    public var description: String {
+        let location = [file, path.isEmpty ? nil : path].compactMap { $0 }.joined(separator: ": ")
+        return location.isEmpty ? message : "\(location): \(message)"
+    }
+}
+
+/// All problems found, reported together.
+public struct ConfigErrors: Error, Sendable, CustomStringConvertible {
+    public var problems: [ConfigProblem]
+    public init(_ problems: [ConfigProblem]) { self.problems = problems }
+    public var description: String { problems.map(\.description).joined(separator: "\n") }
+}
