@@ -32,6 +32,7 @@ let package = Package(
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "6.0.0"),
     ],
     targets: [
         // C libraries, each behind a shim header of `static inline` wrappers.
@@ -46,7 +47,7 @@ let package = Package(
         // Attention variants, FFN / MoE, routers, the decoder, parameter naming.
         .target(name: "Models", dependencies: ["Tensor", "Config"], swiftSettings: kernelFlags),
         // Data sources, training loop, optimiser, schedules, evaluation, checkpoints.
-        .target(name: "Training", dependencies: ["Models"], swiftSettings: kernelFlags),
+        .target(name: "Training", dependencies: ["Models", "Config"], swiftSettings: kernelFlags),
 
         // The only Swift code that touches the HDF5 C API.
         .target(name: "HDF5", dependencies: ["CHDF5"]),
@@ -54,7 +55,7 @@ let package = Package(
         .target(name: "RunStore", dependencies: ["HDF5"]),
 
         // Specs, sweeps, run ids, executors, verification.
-        .target(name: "Experiments", dependencies: ["Training", "RunStore"]),
+        .target(name: "Experiments", dependencies: ["Training", "RunStore", "Config", "Yams"]),
         // Tables, CSV and notebook export.
         .target(name: "Analysis", dependencies: ["RunStore"]),
 
@@ -62,7 +63,7 @@ let package = Package(
         .executableTarget(
             name: "ablate",
             dependencies: [
-                "Experiments", "Analysis", "RunStore", "HDF5",
+                "Experiments", "Analysis", "RunStore", "HDF5", "Config",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -71,6 +72,7 @@ let package = Package(
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Config"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Config", "TestSupport"]),
         // Runs the release binary that the test command builds (ABLATE_BIN).
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
     ]

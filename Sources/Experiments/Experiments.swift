@@ -1,3 +1,0 @@
-// Experiments: spec loading and validation, sweeps, run ids, executors, verification.
-import Training
-import RunStore

@@ -1,0 +1,227 @@
+// A spec: the YAML file a researcher writes (with `extends` and command-line overrides), its
+// validation, and the cells it expands to (sweep × seeds), each a fully resolved spec with a
+// content-addressed run id.
+import Config
+import Foundation
+import Models
+import RunStore
+import Training
+
+/// The top-level schema. `model`, `data`, `train` and `log` come from their layers.
+public enum SpecSchema {
+    public static let root = Section("An Ablate spec.", [
+        Field.required("name", .string, "spec name: runs go to <runs>/<name>/<run id>/"),
+        Field("description", .string, default: .string(""), "free text"),
+        Field("extends", .list(.string), default: .list([]),
+              "spec files merged first, in order (paths relative to this file); this file wins"),
+        Field("model", .section(ModelConfig.schema), "the model (MODEL.md)"),
+        Field("data", .section(DataConfig.schema), "the data source"),
+        Field("train", .section(TrainConfig.schema), "optimisation"),
+        Field("log", .section(LogConfig.schema), "logging and checkpoints"),
+        Field("seeds", .list(.int(min: 0)), default: .list([.int(0)]),
+              "seeds; every sweep cell runs once per seed (model init; data too unless data.seed is set)"),
+        Field("sweep", .optional(.section(Section("The axes to ablate (dotted key paths).", [
+            Field("grid", .optional(.any), "{path: [values]}: every combination"),
+            Field("zip", .optional(.any), "{path: [values]}: lists of equal length, taken together"),
+            Field("cells", .optional(.any), "[{path: value, …}]: explicit cells"),
+        ]))), "sweep axes; null = one cell"),
+        Field("table", .optional(.section(Section("How `ablate table` presents the sweep.", [
+            Field("reference", .optional(.any), "a paper's numbers to show side by side"),
+            Field("baseline", .optional(.any), "the row other rows are compared with"),
+        ]))), "table settings"),
+    ])
+
+    /// The schema of one resolved cell: `seeds` becomes `seed`, the sweep is gone.
+    static let cellKeys: Set<String> = ["name", "description", "model", "data", "train", "log", "seed"]
+}
+
+/// One runnable cell of a spec: a resolved spec for one sweep point and one seed.
+public struct Cell: Sendable, Equatable {
+    /// Position in the documented expansion order.
+    public var index: Int
+    /// Short content hash: sha256 of the canonical JSON of `resolved` and the harness version.
+    public var runID: String
+    /// Readable name from the keys that vary across the sweep ("attention.kind=mla,seed=1").
+    public var label: String
+    /// The overrides this cell applies to the base spec (dotted paths), seed included.
+    public var assignments: [(path: String, value: ConfigValue)]
+    public var seed: Int
+    /// The fully resolved cell spec (every default filled, `seed` instead of `seeds`).
+    public var resolved: ConfigValue
+    public var model: ModelConfig
+    public var data: DataConfig
+    public var train: TrainConfig
+    public var log: LogConfig
+
+    public static func == (a: Cell, b: Cell) -> Bool { a.runID == b.runID && a.index == b.index }
+}
+
+/// A loaded, validated spec and its cells.
+public struct Spec: Sendable {
+    public var name: String
+    public var file: String
+    /// The spec as given: files merged through `extends`, then command-line overrides applied.
+    public var given: ConfigValue
+    public var overrides: [String]
+    /// Fully resolved base spec (defaults filled), before sweep expansion.
+    public var resolved: ConfigValue
+    public var cells: [Cell]
+    /// The dotted paths that vary across cells (sweep axes, and "seed" when several seeds).
+    public var varyingKeys: [String]
+}
+
+public enum SpecLoader {
+    /// Loads `file`, merges its `extends` chain, applies `overrides` ("key.path=value", YAML
+    /// typed), validates everything and expands the cells. Every problem is reported at once.
+    public static func load(_ file: String, overrides: [String] = []) throws(ConfigErrors) -> Spec {
+        var visited: [String] = []
+        var given = try loadMerged(file, visited: &visited)
+        var problems: [ConfigProblem] = []
+        for override in overrides {
+            guard let equals = override.firstIndex(of: "="), equals != override.startIndex else {
+                problems.append(ConfigProblem(file: "command line", path: override, "expected key.path=value"))
+                continue
+            }
+            let path = String(override[..<equals])
+            do {
+                let value = try YAMLReader.parseValue(String(override[override.index(after: equals)...]), path: path)
+                given = given.setting(value, at: path)
+            } catch {
+                problems += error.problems
+            }
+        }
+        if !problems.isEmpty { throw ConfigErrors(problems) }
+
+        // Validate the base spec against the schema (unknown keys, types, ranges).
+        var resolver = Resolver(file: file)
+        let resolved = resolver.resolve(given, against: SpecSchema.root, at: "")
+        if !resolver.problems.isEmpty { throw ConfigErrors(resolver.problems) }
+        let name = resolved["name"]?.stringValue ?? ""
+        if name.isEmpty || name.contains("/") || name.hasPrefix(".") {
+            throw ConfigErrors([ConfigProblem(file: file, path: "name", "expected a non-empty name without '/', got '\(name)'")])
+        }
+
+        let points = try SweepExpansion.points(resolved["sweep"] ?? .null, seeds: resolved["seeds"], file: file)
+        var cells: [Cell] = []
+        var seen: [String: Int] = [:]
+        for (index, point) in points.enumerated() {
+            let cell = try resolveCell(index: index, given: given, point: point, file: file)
+            if let earlier = seen[cell.runID] {
+                throw ConfigErrors([ConfigProblem(file: file, path: "sweep",
+                    "cells \(earlier) and \(index) resolve to the same spec (\(cell.label)); remove the duplicate")])
+            }
+            seen[cell.runID] = index
+            cells.append(cell)
+        }
+        let varying = SweepExpansion.varyingKeys(points)
+        for index in cells.indices {
+            cells[index].label = SweepExpansion.label(cells[index].assignments, varying: varying)
+        }
+        return Spec(name: name, file: file, given: given, overrides: overrides, resolved: resolved,
+                    cells: cells, varyingKeys: varying)
+    }
+
+    /// One cell: apply the point's assignments to the given spec, validate, decode, hash.
+    static func resolveCell(index: Int, given: ConfigValue, point: [(path: String, value: ConfigValue)],
+                            file: String) throws(ConfigErrors) -> Cell {
+        var cellGiven = given
+        var seed = 0
+        for (path, value) in point {
+            if path == "seed" {
+                seed = value.intValue ?? 0
+            } else {
+                cellGiven = cellGiven.setting(value, at: path)
+            }
+        }
+        let context = point.isEmpty ? "" : " (sweep cell \(index): " + point.map { "\($0.path)=\($0.value)" }.joined(separator: ", ") + ")"
+        var resolver = Resolver(file: file + context)
+        let resolved = resolver.resolve(cellGiven, against: SpecSchema.root, at: "")
+        if !resolver.problems.isEmpty { throw ConfigErrors(resolver.problems) }
+
+        let model: ModelConfig, data: DataConfig, train: TrainConfig, log: LogConfig
+        do {
+            model = try ConfigDecoding.decode(ModelConfig.self, from: resolved["model"]!)
+            data = try ConfigDecoding.decode(DataConfig.self, from: resolved["data"]!)
+            train = try ConfigDecoding.decode(TrainConfig.self, from: resolved["train"]!)
+            log = try ConfigDecoding.decode(LogConfig.self, from: resolved["log"]!)
+        } catch {
+            throw ConfigErrors([ConfigProblem(file: file + context, path: "", "internal: resolved spec does not decode: \(error)")])
+        }
+        var problems = model.problems() + train.problems() + data.problems(model: model)
+        if data.kind == .mqar {
+            let mqar = data.mqar ?? .defaults
+            let needed = 2 * mqar.pairs + 2 * mqar.queries
+            if train.seqLen < needed {
+                problems.append(ConfigProblem(path: "train.seq_len", "mqar with \(mqar.pairs) pairs and \(mqar.queries) queries needs ≥ \(needed) tokens, got \(train.seqLen)"))
+            }
+            if mqar.queries > mqar.pairs {
+                problems.append(ConfigProblem(path: "data.mqar.queries", "must be ≤ pairs (\(mqar.pairs)): queries ask distinct earlier keys"))
+            }
+            if mqar.pairs > mqar.keyVocab {
+                problems.append(ConfigProblem(path: "data.mqar.pairs", "must be ≤ key_vocab (\(mqar.keyVocab)): keys in a sequence are distinct"))
+            }
+        }
+        for layer in log.tensors.attentionLayers where layer >= model.nLayers {
+            problems.append(ConfigProblem(path: "log.tensors.attention_layers", "layer \(layer) does not exist (n_layers = \(model.nLayers))"))
+        }
+        for head in log.tensors.attentionHeads where head >= model.attention.heads {
+            problems.append(ConfigProblem(path: "log.tensors.attention_heads", "head \(head) does not exist (heads = \(model.attention.heads))"))
+        }
+        if !problems.isEmpty {
+            throw ConfigErrors(problems.map { ConfigProblem(file: file + context, path: $0.path, $0.message) })
+        }
+
+        // The cell's own resolved spec: seed instead of seeds, no sweep or table.
+        guard case .map(var map) = resolved else { fatalError("resolved spec is a mapping") }
+        map = map.filter { SpecSchema.cellKeys.contains($0.key) }
+        map["seed"] = .int(seed)
+        let cellValue = ConfigValue.map(map)
+        let runID = String(SHA256.hex(CanonicalJSON.encode(cellValue) + "\nablate " + Provenance.harnessVersion).prefix(12))
+        return Cell(index: index, runID: runID, label: "", assignments: point, seed: seed, resolved: cellValue,
+                    model: model, data: data, train: train, log: log)
+    }
+
+    static func loadMerged(_ file: String, visited: inout [String]) throws(ConfigErrors) -> ConfigValue {
+        let url = URL(fileURLWithPath: file).standardizedFileURL
+        if visited.contains(url.path) {
+            throw ConfigErrors([ConfigProblem(file: file, path: "extends",
+                "circular extends: " + (visited + [url.path]).map { URL(fileURLWithPath: $0).lastPathComponent }.joined(separator: " → "))])
+        }
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: url.path, isDirectory: &isDirectory), !isDirectory.boolValue else {
+            throw ConfigErrors([ConfigProblem(file: file, path: "", "no such spec file")])
+        }
+        let text: String
+        do {
+            text = try String(contentsOf: url, encoding: .utf8)
+        } catch {
+            throw ConfigErrors([ConfigProblem(file: file, path: "", "cannot read the spec: \(error.localizedDescription)")])
+        }
+        let value = try YAMLReader.parse(text, file: file)
+        guard case .map(var map) = value else {
+            throw ConfigErrors([ConfigProblem(file: file, path: "", "a spec must be a mapping of keys, got \(value.typeName)")])
+        }
+        var parents: [String] = []
+        switch map["extends"] {
+        case nil, .null?: break
+        case .string(let one)?: parents = [one]
+        case .list(let list)? where list.allSatisfy({ $0.stringValue != nil }): parents = list.compactMap(\.stringValue)
+        case let other?:
+            throw ConfigErrors([ConfigProblem(file: file, path: "extends", "expected a file path or a list of them, got \(other.typeName)")])
+        }
+        map["extends"] = nil
+        visited.append(url.path)
+        var merged = ConfigValue.map([:])
+        for parent in parents {
+            let parentPath = parent.hasPrefix("/") ? parent : url.deletingLastPathComponent().appendingPathComponent(parent).path
+            merged = merged.merged(with: try loadMerged(parentPath, visited: &visited))
+        }
+        visited.removeLast()
+        // Relative data paths are relative to the spec file that names them.
+        if case .string(let dataPath)? = map["data"]?["text"]?["path"], !dataPath.hasPrefix("/") {
+            let absolute = url.deletingLastPathComponent().appendingPathComponent(dataPath).standardizedFileURL.path
+            map["data"] = (map["data"] ?? .null).setting(.string(absolute), at: "text.path")
+        }
+        return merged.merged(with: .map(map))
+    }
+}

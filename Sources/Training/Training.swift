@@ -1,2 +1,0 @@
-// Training: data sources, the loop, optimiser, schedules, evaluation, checkpoint and resume.
-import Models

@@ -1,0 +1,217 @@
+// The `data`, `train` and `log` sections of a spec: Codable structs (snake_case keys) and the
+// schemas that validate them and fill defaults. Key names are the interface the docs and other
+// issues use: `data.kind`, `train.steps`, `train.batch_size`, `train.seq_len`,
+// `train.optimizer.lr`, `train.eval_every`, `log.flush_every`, `log.checkpoint_every`.
+import Config
+import Models
+
+public struct DataConfig: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable, CaseIterable {
+        case markovMixture = "markov_mixture", mqar, text
+    }
+    public var kind: Kind
+    /// Seed of the data (sources, sequences); null = the run's seed.
+    public var seed: Int?
+    /// Sequences in the fixed validation set.
+    public var valSequences: Int
+    public var markovMixture: MarkovMixtureConfig?
+    public var mqar: MQARConfig?
+    public var text: TextConfig?
+}
+
+public struct MarkovMixtureConfig: Codable, Sendable, Equatable {
+    public var sources: Int
+    public var symbols: Int
+    public var alpha: Double
+}
+
+public struct MQARConfig: Codable, Sendable, Equatable {
+    /// Key-value pairs shown before the queries.
+    public var pairs: Int
+    /// Queries of earlier keys after the pairs.
+    public var queries: Int
+    /// Distinct keys and distinct values (tokens: keys, then values, then a separator).
+    public var keyVocab: Int
+    public var valueVocab: Int
+}
+
+public struct TextConfig: Codable, Sendable, Equatable {
+    /// A UTF-8 text file, or a directory whose files (sorted paths) are concatenated.
+    public var path: String
+    /// Fraction of the bytes, at the end, held out for validation.
+    public var valFraction: Double
+}
+
+public struct TrainConfig: Codable, Sendable, Equatable {
+    public var steps: Int
+    public var batchSize: Int
+    public var seqLen: Int
+    public var microBatches: Int
+    public var optimizer: OptimizerConfig
+    public var schedule: ScheduleConfig
+    public var evalEvery: Int
+    /// Stop with status `diverged` when the loss is not finite or exceeds this.
+    public var divergenceLoss: Double
+}
+
+public struct OptimizerConfig: Codable, Sendable, Equatable {
+    public var lr: Double
+    public var betas: [Double]
+    public var eps: Double
+    public var weightDecay: Double
+    /// Global-norm gradient clipping threshold; 0 = off.
+    public var clip: Double
+}
+
+public struct ScheduleConfig: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable, CaseIterable { case constant, cosine, wsd }
+    public var kind: Kind
+    public var warmup: Int
+    public var minLr: Double
+    /// wsd: steps of the final linear decay.
+    public var decaySteps: Int
+}
+
+public struct LogConfig: Codable, Sendable, Equatable {
+    public var flushEvery: Int
+    public var checkpointEvery: Int
+    public var tensors: TensorLogConfig
+}
+
+public struct TensorLogConfig: Codable, Sendable, Equatable {
+    /// Steps at which snapshots are taken (empty = none).
+    public var steps: [Int]
+    /// Layers whose attention probabilities of the probe batch are stored.
+    public var attentionLayers: [Int]
+    /// Heads of those layers.
+    public var attentionHeads: [Int]
+    /// Store router probabilities of the probe batch.
+    public var router: Bool
+    /// Store singular values of each MLA layer's c_kv over the probe batch.
+    public var ckvSpectrum: Bool
+    /// Sequences in the probe batch (taken from the validation set).
+    public var probeSequences: Int
+}
+
+extension DataConfig {
+    public static let schema = Section("Where the tokens come from.", [
+        Field("kind", .choice(Kind.allCases.map(\.rawValue)), default: .string("markov_mixture"),
+              "markov_mixture (known optimum) | mqar (associative recall) | text (bytes of files)"),
+        Field("seed", .optional(.int(min: 0)), "data seed; null = the run's seed"),
+        Field("val_sequences", .int(min: 1), default: .int(64), "sequences in the fixed validation set"),
+        Field("markov_mixture", .optional(.section(Section("K order-1 Markov sources; each sequence from one.", [
+            Field("sources", .int(min: 1), default: .int(8), "number of sources K"),
+            Field("symbols", .int(min: 2), default: .int(64), "symbols per source V_s (must be ≤ model.vocab)"),
+            Field("alpha", .double(min: 0, minExclusive: true), default: .double(0.1),
+                  "Dirichlet concentration of each transition row"),
+        ]))), "settings of kind markov_mixture (defaults when null)"),
+        Field("mqar", .optional(.section(Section("Multi-query associative recall (Zoology).", [
+            Field("pairs", .int(min: 1), default: .int(8), "key-value pairs per sequence"),
+            Field("queries", .int(min: 1), default: .int(8), "queries of earlier keys"),
+            Field("key_vocab", .int(min: 2), default: .int(32), "distinct keys"),
+            Field("value_vocab", .int(min: 2), default: .int(32), "distinct values"),
+        ]))), "settings of kind mqar (defaults when null)"),
+        Field("text", .optional(.section(Section("Bytes (vocab 256) of a file or directory.", [
+            Field.required("path", .string, "a UTF-8 text file or a directory of them (relative to the spec)"),
+            Field("val_fraction", .double(min: 0, max: 0.5, minExclusive: true), default: .double(0.1),
+                  "fraction held out for validation, at the end"),
+        ]))), "settings of kind text (required for it)"),
+    ])
+}
+
+extension TrainConfig {
+    public static let schema = Section("Optimisation.", [
+        Field("steps", .int(min: 1), default: .int(200), "optimizer steps"),
+        Field("batch_size", .int(min: 1), default: .int(16), "sequences per step (all micro-batches)"),
+        Field("seq_len", .int(min: 2), default: .int(64), "tokens per sequence T"),
+        Field("micro_batches", .int(min: 1), default: .int(1), "gradient-accumulation micro-batches (divides batch_size)"),
+        Field("optimizer", .section(Section("AdamW (PyTorch semantics).", [
+            Field("lr", .double(min: 0, minExclusive: true), default: .double(3e-3), "peak learning rate"),
+            Field("betas", .list(.double(min: 0, max: 1)), default: .list([.double(0.9), .double(0.95)]), "β1, β2"),
+            Field("eps", .double(min: 0, minExclusive: true), default: .double(1e-8), "Adam epsilon"),
+            Field("weight_decay", .double(min: 0), default: .double(0.1), "decoupled weight decay of 2-D weights"),
+            Field("clip", .double(min: 0), default: .double(1.0), "global-norm gradient clip; 0 = off"),
+        ])), "optimizer"),
+        Field("schedule", .section(Section("Learning-rate schedule.", [
+            Field("kind", .choice(ScheduleConfig.Kind.allCases.map(\.rawValue)), default: .string("cosine"),
+                  "constant | cosine (warmup + cosine to min_lr) | wsd (warmup-stable-decay)"),
+            Field("warmup", .int(min: 0), default: .int(10), "linear warmup steps"),
+            Field("min_lr", .double(min: 0), default: .double(3e-4), "final learning rate (cosine, wsd)"),
+            Field("decay_steps", .int(min: 0), default: .int(0), "wsd: steps of the final linear decay"),
+        ])), "schedule"),
+        Field("eval_every", .int(min: 1), default: .int(50), "evaluate on the validation set every N steps (and at the end)"),
+        Field("divergence_loss", .double(min: 0, minExclusive: true), default: .double(100),
+              "a training loss above this (or not finite) ends the run as diverged"),
+    ])
+}
+
+extension LogConfig {
+    public static let schema = Section("What the run file records, and how often it is made durable.", [
+        Field("flush_every", .int(min: 1), default: .int(10), "flush appended metrics to disk every N steps"),
+        Field("checkpoint_every", .int(min: 1), default: .int(50), "write a resumable checkpoint every N steps"),
+        Field("tensors", .section(Section("Tensor snapshots of a fixed probe batch.", [
+            Field("steps", .list(.int(min: 0)), default: .list([]), "steps at which snapshots are taken"),
+            Field("attention_layers", .list(.int(min: 0)), default: .list([]), "layers whose attention probabilities are stored"),
+            Field("attention_heads", .list(.int(min: 0)), default: .list([.int(0)]), "heads of those layers"),
+            Field("router", .bool, default: .bool(true), "store router probabilities (MoE layers)"),
+            Field("ckv_spectrum", .bool, default: .bool(true), "store singular values of each MLA layer's c_kv"),
+            Field("probe_sequences", .int(min: 1), default: .int(4), "sequences in the probe batch"),
+        ])), "tensor snapshots"),
+    ])
+}
+
+extension TrainConfig {
+    /// Combinations no single key shows.
+    public func problems(at path: String = "train") -> [ConfigProblem] {
+        var problems: [ConfigProblem] = []
+        if batchSize % microBatches != 0 {
+            problems.append(ConfigProblem(path: "\(path).micro_batches", "must divide batch_size (\(batchSize)), got \(microBatches)"))
+        }
+        if optimizer.betas.count != 2 {
+            problems.append(ConfigProblem(path: "\(path).optimizer.betas", "expected two numbers [β1, β2], got \(optimizer.betas.count)"))
+        }
+        if schedule.warmup > steps {
+            problems.append(ConfigProblem(path: "\(path).schedule.warmup", "must be ≤ steps (\(steps)), got \(schedule.warmup)"))
+        }
+        if schedule.kind == .wsd, schedule.warmup + schedule.decaySteps > steps {
+            problems.append(ConfigProblem(path: "\(path).schedule.decay_steps", "warmup + decay_steps must be ≤ steps (\(steps))"))
+        }
+        if schedule.kind != .constant, schedule.minLr > optimizer.lr {
+            problems.append(ConfigProblem(path: "\(path).schedule.min_lr", "must be ≤ optimizer.lr (\(optimizer.lr))"))
+        }
+        return problems
+    }
+}
+
+extension DataConfig {
+    /// Combinations the data needs from the model and itself.
+    public func problems(model: ModelConfig, at path: String = "data") -> [ConfigProblem] {
+        var problems: [ConfigProblem] = []
+        let given: [(String, Bool)] = [("markov_mixture", markovMixture != nil), ("mqar", mqar != nil), ("text", text != nil)]
+        for (key, present) in given where present && key != kind.rawValue {
+            problems.append(ConfigProblem(path: "\(path).\(key)", "is set but data.kind is \(kind.rawValue)"))
+        }
+        let needed: Int
+        switch kind {
+        case .markovMixture: needed = (markovMixture ?? .defaults).symbols
+        case .mqar:
+            let m = mqar ?? .defaults
+            needed = m.keyVocab + m.valueVocab + 1
+        case .text:
+            needed = 256
+            if text == nil { problems.append(ConfigProblem(path: "\(path).text.path", "required when data.kind is text")) }
+        }
+        if model.vocab < needed {
+            problems.append(ConfigProblem(path: "model.vocab", "must be ≥ \(needed) for data.kind \(kind.rawValue), got \(model.vocab)"))
+        }
+        return problems
+    }
+}
+
+extension MarkovMixtureConfig {
+    public static let defaults = MarkovMixtureConfig(sources: 8, symbols: 64, alpha: 0.1)
+}
+
+extension MQARConfig {
+    public static let defaults = MQARConfig(pairs: 8, queries: 8, keyVocab: 32, valueVocab: 32)
+}
