@@ -130,6 +130,9 @@ public enum SchemaDocs {
             if case .section(let inner) = field.type {
                 rows.append((path, "mapping", "", field.doc))
                 rows += self.rows(inner, prefix: path)
+            } else if case .optional(.section(let inner)) = field.type {
+                rows.append((path, "mapping or null", "null", field.doc + "; when given, its keys are:"))
+                rows += self.rows(inner, prefix: path)
             } else {
                 let defaultText = field.defaultValue.map { $0.description } ?? (isOptional(field.type) ? "null" : "required")
                 rows.append((path, field.type.summary, defaultText, field.doc))

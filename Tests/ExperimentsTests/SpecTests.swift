@@ -184,3 +184,18 @@ model:
         #expect(reread == spec.cells[0].resolved)
     }
 }
+
+@Suite struct SpecReferenceTests {
+    /// Guards against documentation drifting from the schema the loader enforces.
+    @Test func docsSpecReferenceMatchesTheSchema() throws {
+        let path = TestEnvironment.packageRoot.appendingPathComponent("docs/spec-reference.md").path
+        let onDisk = try String(contentsOfFile: path, encoding: .utf8)
+        #expect(onDisk == SpecReference.markdown(),
+                "docs/spec-reference.md is stale: run `.build/release/ablate reference > docs/spec-reference.md`")
+        for key in ["model.d_model", "model.rope.theta", "model.attention.kv_rank", "model.ffn.moe.router.score",
+                    "data.kind", "train.steps", "train.batch_size", "train.seq_len", "train.optimizer.lr",
+                    "train.eval_every", "log.flush_every", "log.checkpoint_every", "seeds"] {
+            #expect(onDisk.contains("| `\(key)` |"), "\(key) missing from the reference")
+        }
+    }
+}
