@@ -4,8 +4,8 @@
 // Gradient check: for inputs x_k, f(x) is reduced to a scalar L = Σ w ⊙ f(x) with fixed random
 // weights w; the analytic gradient of L from backward() is compared with central differences
 // (L(x + h e_i) − L(x − h e_i)) / 2h, where L is evaluated without the tape and summed in
-// Double. Default tolerance: |num − ana| ≤ atol + rtol·|num| with h = 1e-2, atol = 2e-3,
-// rtol = 2e-2 (float32 forward rounding ~1e-6 relative / h, plus O(h²) truncation on inputs
+// Double. Default tolerance: |num − ana| ≤ atol + rtol·|num| with h = 1e-2, atol = 1e-3,
+// rtol = 1e-2 (float32 forward rounding ~1e-6 relative / h, plus O(h²) truncation on inputs
 // of order 1). Tests tighten or loosen these per op with a comment.
 import Testing
 @testable import Tensor
@@ -19,8 +19,8 @@ func bits(_ t: Tensor) -> [UInt32] { t.scalars.map(\.bitPattern) }
 
 struct GradCheckTolerance {
     var h: Float = 1e-2
-    var atol: Float = 2e-3
-    var rtol: Float = 2e-2
+    var atol: Float = 1e-3
+    var rtol: Float = 1e-2
 }
 
 /// Compares backward() against central differences for every element of every input.
