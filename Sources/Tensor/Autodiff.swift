@@ -125,11 +125,11 @@ extension Tensor {
     /// Reverse-mode differentiation from this one-element tensor: adds d(self)/d(leaf) into the
     /// gradient of every leaf it depends on, then releases the tape.
     public func backward() {
-        precondition(count == 1, "backward: needs a one-element tensor, got shape \(shape)")
+        require(count == 1, "backward: needs a one-element tensor, got shape \(shape)")
         guard let root = node else {
-            preconditionFailure("backward: tensor of shape \(shape) does not require grad")
+            fatalError("backward: tensor of shape \(shape) does not require grad")
         }
-        precondition(!root.released, "backward: the tape of this tensor was already released by an earlier backward()")
+        require(!root.released, "backward: the tape of this tensor was already released by an earlier backward()")
         // Depth-first post-order: every node after all of its inputs.
         var order: [TapeNode] = []
         var visited = Set<ObjectIdentifier>([ObjectIdentifier(root)])
@@ -147,7 +147,7 @@ extension Tensor {
         }
         root.gradPointer()[0] += 1
         for n in order.reversed() {
-            precondition(!n.released,
+            require(!n.released,
                          "backward: reached a tensor whose tape was released by an earlier backward(); recompute it or use detached()")
             n.runBackward()
             if !n.isLeaf { n.release() }

@@ -73,7 +73,7 @@ extension Tensor {
     /// (x[2i], x[2i+1]) at sequence index t is rotated by θ = (t + positionOffset)·theta^(−2i/d).
     /// Angles, cos and sin are computed in Double and rounded once to Float.
     public func rope(theta: Float = 10000, positionOffset: Int = 0) -> Tensor {
-        precondition((rank == 3 || rank == 4) && shape[rank - 1] % 2 == 0,
+        require((rank == 3 || rank == 4) && shape[rank - 1] % 2 == 0,
                      "rope: x must be [B, T, H, d] or [B, T, d] with even d, got shape \(shape)")
         let b = shape[0], t = shape[1], d = shape[rank - 1]
         let h = rank == 4 ? shape[2] : 1

@@ -9,11 +9,11 @@ extension Tensor {
     /// Rows of `self` [N, ...] picked by `indices` (any shape S) → [S..., ...].
     /// Embedding lookup is `weight.gatherRows(tokens)`.
     public func gatherRows(_ indices: IntTensor) -> Tensor {
-        precondition(rank >= 1, "gatherRows: needs rank >= 1, got shape \(shape)")
+        require(rank >= 1, "gatherRows: needs rank >= 1, got shape \(shape)")
         let n = shape[0], rowSize = shape.dropFirst().reduce(1, *)
         let ids = indices.scalars
         for i in ids where i < 0 || Int(i) >= n {
-            preconditionFailure("gatherRows: index \(i) out of range for shape \(shape)")
+            fatalError("gatherRows: index \(i) out of range for shape \(shape)")
         }
         var out = Tensor(uninitialized: indices.shape + shape.dropFirst())
         let (px, po) = (ptr, out.ptr)
@@ -37,12 +37,12 @@ extension Tensor {
     /// A [rowCount, ...] tensor of zeros to which row r of `self` [M, ...] is added at row
     /// `indices[r]` (indices [M]; repeated indices add up, in order of r).
     public func scatterAddRows(_ indices: IntTensor, rowCount: Int) -> Tensor {
-        precondition(rank >= 1 && indices.count == shape[0],
+        require(rank >= 1 && indices.count == shape[0],
                      "scatterAddRows: shapes \(shape) and \(indices.shape): need one index per row")
         let rowSize = shape.dropFirst().reduce(1, *)
         let ids = indices.scalars
         for i in ids where i < 0 || Int(i) >= rowCount {
-            preconditionFailure("scatterAddRows: index \(i) out of range for \(rowCount) rows")
+            fatalError("scatterAddRows: index \(i) out of range for \(rowCount) rows")
         }
         var out = Tensor(uninitialized: [rowCount] + shape.dropFirst())
         out.ptr.update(repeating: 0, count: out.count)
@@ -62,9 +62,9 @@ extension Tensor {
     /// Indices of the k largest elements along the last axis, largest first; equal values go
     /// to the lower index; NaN never beats a number. No gradient. [..., n] → [..., k].
     public func topK(_ k: Int) -> IntTensor {
-        precondition(rank >= 1, "topK: needs rank >= 1, got shape \(shape)")
+        require(rank >= 1, "topK: needs rank >= 1, got shape \(shape)")
         let n = shape[rank - 1]
-        precondition(k >= 0 && k <= n, "topK: k = \(k) out of range for shape \(shape)")
+        require(k >= 0 && k <= n, "topK: k = \(k) out of range for shape \(shape)")
         let rows = n == 0 ? 0 : count / n
         var result = [Int32](repeating: 0, count: rows * k)
         var taken = [Bool](repeating: false, count: n)

@@ -31,7 +31,7 @@ extension Tensor {
 
     /// Rows `range` of the leading axis. A view: no copy.
     public func rows(_ range: Range<Int>) -> Tensor {
-        precondition(rank >= 1 && range.lowerBound >= 0 && range.upperBound <= shape[0],
+        require(rank >= 1 && range.lowerBound >= 0 && range.upperBound <= shape[0],
                      "rows: range \(range) out of bounds for shape \(shape)")
         let inner = shape.dropFirst().reduce(1, *)
         var out = Tensor(shape: [range.count] + shape.dropFirst(), storage: storage,
@@ -49,7 +49,7 @@ extension Tensor {
     /// Elements `start..<start+length` along `axis` (a view for axis 0, else a copy).
     public func narrow(axis: Int, start: Int, length: Int) -> Tensor {
         let ax = checked { try Shapes.axis("narrow", axis, rank: rank, shape: shape) }
-        precondition(start >= 0 && length >= 0 && start + length <= shape[ax],
+        require(start >= 0 && length >= 0 && start + length <= shape[ax],
                      "narrow: \(start)..<\(start + length) out of bounds on axis \(axis) of shape \(shape)")
         if ax == 0 { return rows(start..<(start + length)) }
         let outer = shape[..<ax].reduce(1, *), inner = shape[(ax + 1)...].reduce(1, *)
@@ -77,7 +77,7 @@ extension Tensor {
     /// Pieces of the given sizes along `axis` (sizes must add up to the axis length).
     public func split(sizes: [Int], axis: Int) -> [Tensor] {
         let ax = checked { try Shapes.axis("split", axis, rank: rank, shape: shape) }
-        precondition(sizes.reduce(0, +) == shape[ax],
+        require(sizes.reduce(0, +) == shape[ax],
                      "split: sizes \(sizes) do not add up to \(shape[ax]) on axis \(axis) of shape \(shape)")
         var start = 0
         return sizes.map { size in
@@ -120,7 +120,7 @@ extension Tensor {
 
     /// Axes reordered: result axis i is input axis `dims[i]`. A copy.
     public func permuted(_ dims: [Int]) -> Tensor {
-        precondition(dims.count == rank && Set(dims) == Set(0..<rank),
+        require(dims.count == rank && Set(dims) == Set(0..<rank),
                      "permute: \(dims) is not a permutation of the axes of shape \(shape)")
         let outShape = dims.map { shape[$0] }
         var xStrides = [Int](repeating: 1, count: rank)

@@ -24,7 +24,7 @@ extension Tensor {
     }
 
     private func rowwiseSoftmax(log: Bool) -> Tensor {
-        precondition(rank >= 1, "\(log ? "logSoftmax" : "softmax"): needs rank >= 1, got shape \(shape)")
+        require(rank >= 1, "\(log ? "logSoftmax" : "softmax"): needs rank >= 1, got shape \(shape)")
         let n = shape[rank - 1], rows = n == 0 ? 0 : count / n
         var out = Tensor(uninitialized: shape)
         let px = SendablePointer(ptr), po = SendablePointer(out.ptr)
@@ -72,13 +72,13 @@ extension Tensor {
     /// `mask` [...] is non-zero (weights; nil = all positions). A scalar. With no target
     /// positions the loss is 0 (and so is its gradient).
     public static func crossEntropy(logits: Tensor, targets: IntTensor, mask: Tensor? = nil) -> Tensor {
-        precondition(logits.rank >= 1, "crossEntropy: logits need rank >= 1, got shape \(logits.shape)")
+        require(logits.rank >= 1, "crossEntropy: logits need rank >= 1, got shape \(logits.shape)")
         let lead = Array(logits.shape.dropLast())
         checked { try Shapes.same("crossEntropy", lead, targets.shape) }
         if let mask { checked { try Shapes.same("crossEntropy", targets.shape, mask.shape) } }
         let v = logits.shape[logits.rank - 1], rows = targets.count
         for t in targets.scalars where t < 0 || Int(t) >= v {
-            preconditionFailure("crossEntropy: target \(t) out of range for logits of shape \(logits.shape)")
+            fatalError("crossEntropy: target \(t) out of range for logits of shape \(logits.shape)")
         }
         let weights: [Float] = mask?.scalars ?? [Float](repeating: 1, count: rows)
         var total: Float = 0

@@ -16,7 +16,7 @@ public struct ShapeError: Error, Equatable, CustomStringConvertible {
 /// Runs a shape check; on failure stops with "op: message".
 @inline(__always)
 func checked<T>(_ body: () throws -> T) -> T {
-    do { return try body() } catch { preconditionFailure("\(error)") }
+    do { return try body() } catch { fatalError("\(error)") }
 }
 
 public enum Shapes {
@@ -128,4 +128,12 @@ public enum Shapes {
         }
         return [q[0], q[1], q[2], v[3]]
     }
+}
+
+/// Like `precondition`, but the message is printed in optimised builds too (where
+/// `precondition` traps silently), so a misuse always says which op and shapes.
+@inline(__always)
+func require(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
+             file: StaticString = #fileID, line: UInt = #line) {
+    if !condition() { fatalError(message(), file: file, line: line) }
 }

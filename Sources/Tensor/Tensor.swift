@@ -54,7 +54,7 @@ public struct Tensor {
         self.storage = storage
         self.offset = offset
         self.node = node
-        precondition(offset + count <= storage.count, "Tensor: view out of storage bounds")
+        require(offset + count <= storage.count, "Tensor: view out of storage bounds")
     }
 
     /// A tensor with undefined contents, for ops that overwrite every element.
@@ -68,7 +68,7 @@ public struct Tensor {
     static func elementCount(_ shape: [Int]) -> Int {
         var n = 1
         for d in shape {
-            precondition(d >= 0, "Tensor: negative dimension in shape \(shape)")
+            require(d >= 0, "Tensor: negative dimension in shape \(shape)")
             n *= d
         }
         return n
@@ -79,7 +79,7 @@ public struct Tensor {
     /// A tensor of the given shape holding `scalars` in row-major order.
     public init(shape: [Int], scalars: [Float], requiresGrad: Bool = false) {
         let n = Tensor.elementCount(shape)
-        precondition(scalars.count == n,
+        require(scalars.count == n,
                      "Tensor(shape:scalars:): shape \(shape) needs \(n) scalars, got \(scalars.count)")
         self.init(uninitialized: shape)
         scalars.withUnsafeBufferPointer { ptr.update(from: $0.baseAddress!, count: n) }
@@ -122,16 +122,16 @@ public struct Tensor {
 
     /// The single element of a one-element tensor.
     public var item: Float {
-        precondition(count == 1, "item: needs exactly one element, got shape \(shape)")
+        require(count == 1, "item: needs exactly one element, got shape \(shape)")
         return ptr[0]
     }
 
     /// Element at a multi-index.
     public subscript(_ index: Int...) -> Float {
-        precondition(index.count == rank, "subscript: \(index.count) indices for shape \(shape)")
+        require(index.count == rank, "subscript: \(index.count) indices for shape \(shape)")
         var flat = 0
         for (i, d) in zip(index, shape) {
-            precondition(i >= 0 && i < d, "subscript: index \(index) out of range for shape \(shape)")
+            require(i >= 0 && i < d, "subscript: index \(index) out of range for shape \(shape)")
             flat = flat * d + i
         }
         return ptr[flat]
@@ -176,7 +176,7 @@ public struct IntTensor: Equatable, Sendable {
     public var scalars: [Int32]
 
     public init(shape: [Int], scalars: [Int32]) {
-        precondition(scalars.count == Tensor.elementCount(shape),
+        require(scalars.count == Tensor.elementCount(shape),
                      "IntTensor(shape:scalars:): shape \(shape) needs \(Tensor.elementCount(shape)) scalars, got \(scalars.count)")
         self.shape = shape
         self.scalars = scalars
@@ -196,10 +196,10 @@ public struct IntTensor: Equatable, Sendable {
     }
 
     public subscript(_ index: Int...) -> Int32 {
-        precondition(index.count == rank, "subscript: \(index.count) indices for shape \(shape)")
+        require(index.count == rank, "subscript: \(index.count) indices for shape \(shape)")
         var flat = 0
         for (i, d) in zip(index, shape) {
-            precondition(i >= 0 && i < d, "subscript: index \(index) out of range for shape \(shape)")
+            require(i >= 0 && i < d, "subscript: index \(index) out of range for shape \(shape)")
             flat = flat * d + i
         }
         return scalars[flat]
