@@ -1,10 +1,13 @@
 // GEMM: row-major C = alpha·op(A)·op(B) + beta·C through OpenBLAS `cblas_sgemm`.
 //
-// OpenBLAS runs single-threaded (see Parallel.swift); `gemm` splits the M rows of C — and
-// `gemmBatched` the batches, or the rows within a batch when there are fewer batches than
-// threads — across `Parallel`. Each element of C is then computed by one single-threaded sgemm
-// whose arithmetic (K blocking, micro-kernel order) does not depend on the split, which the
-// tests check bitwise for threads 1 vs 2.
+// Determinism. OpenBLAS 0.3.21 is NOT bitwise stable across its own thread counts (measured
+// here: 27 808 of 524 288 outputs of a 2048×256×512 A·Bᵀ differ between 1 and 2 OpenBLAS
+// threads), and an element's value even depends on where a call's row range starts (the
+// micro-kernel tile it falls in). So OpenBLAS runs single-threaded (see Parallel.swift), and
+// `gemm` cuts C into a FIXED partition that depends only on (M, N, K) — never on the thread
+// count — into blocks of rows (or of columns, when N > M, so the smaller operand is the one
+// re-packed per block). Each block is one single-threaded sgemm call with the same arguments
+// whatever the thread count; `Parallel` only decides which thread runs which blocks.
 import CBLAS
 
 extension Kernels {
@@ -31,12 +34,13 @@ extension Kernels {
         let ldc = ldc ?? n
         precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative size m=\(m) n=\(n) k=\(k)")
         guard m > 0 && n > 0 else { return }
+        let part = GemmPartition(m: m, n: n, k: k)
         let pa = SendablePointer(a), pb = SendablePointer(b), pc = SendablePointer(c)
-        Parallel.for(m, grain: gemmRowGrain(n: n, k: k)) { rows in
-            let aOff = transA ? rows.lowerBound : rows.lowerBound * lda
-            gemmSerial(transA: transA, transB: transB, m: rows.count, n: n, k: k, alpha: alpha,
-                       a: pa.p + aOff, lda: lda, b: pb.p, ldb: ldb, beta: beta,
-                       c: pc.p + rows.lowerBound * ldc, ldc: ldc)
+        Parallel.for(part.count) { blocks in
+            for blk in blocks {
+                part.run(blk, transA: transA, transB: transB, k: k, alpha: alpha,
+                         a: pa.p, lda: lda, b: pb.p, ldb: ldb, beta: beta, c: pc.p, ldc: ldc)
+            }
         }
     }
 
@@ -44,8 +48,8 @@ extension Kernels {
     /// `C_i = alpha · op(A_i) · op(B_i) + beta · C_i` with `A_i = a + i·strideA`,
     /// `B_i = b + i·strideB`, `C_i = c + i·strideC` (strides in elements; a stride of 0 shares
     /// one matrix across the batch — allowed for A and B, not for C). Layout of each matrix as
-    /// in `gemm`. Batches are split across threads; when there are fewer batches than threads
-    /// the rows of each batch are split instead (results are identical either way).
+    /// in `gemm`. The work units are (batch, block) pairs of the fixed partition, so results
+    /// do not depend on the thread count.
     public static func gemmBatched(
         transA: Bool = false, transB: Bool = false,
         batch: Int, m: Int, n: Int, k: Int,
@@ -59,21 +63,15 @@ extension Kernels {
         let ldb = ldb ?? (transB ? k : n)
         let ldc = ldc ?? n
         guard batch > 0 && m > 0 && n > 0 else { return }
-        if batch < Parallel.threads {
-            for i in 0..<batch {
-                gemm(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
-                     a: a + i * strideA, lda: lda, b: b + i * strideB, ldb: ldb, beta: beta,
-                     c: c + i * strideC, ldc: ldc)
-            }
-            return
-        }
+        let part = GemmPartition(m: m, n: n, k: k)
         let pa = SendablePointer(a), pb = SendablePointer(b), pc = SendablePointer(c)
-        let perBatch = max(1, 2 * m * n * max(k, 1))
-        Parallel.for(batch, grain: max(1, (1 << 20) / perBatch)) { range in
-            for i in range {
-                gemmSerial(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
-                           a: pa.p + i * strideA, lda: lda, b: pb.p + i * strideB, ldb: ldb,
-                           beta: beta, c: pc.p + i * strideC, ldc: ldc)
+        // Work units: (batch, block) pairs, flattened; the same units for any thread count.
+        Parallel.for(batch * part.count) { units in
+            for u in units {
+                let i = u / part.count
+                part.run(u % part.count, transA: transA, transB: transB, k: k, alpha: alpha,
+                         a: pa.p + i * strideA, lda: lda, b: pb.p + i * strideB, ldb: ldb,
+                         beta: beta, c: pc.p + i * strideC, ldc: ldc)
             }
         }
     }
@@ -100,11 +98,56 @@ extension Kernels {
                     Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
                     beta, c, Int32(ldc))
     }
+}
 
-    /// Minimum rows per thread: about 2^21 flops (~25 µs at 80 GFLOP/s) and at least 16 rows,
-    /// so small products run inline and each split keeps the micro-kernel's full tiles busy.
+/// The fixed block partition of one GEMM's output: a function of (M, N, K) only.
+struct GemmPartition: Sendable {
+    /// true: blocks of rows of C; false: blocks of columns.
+    let byRows: Bool
+    /// Rows (or columns) per block, a multiple of 16 unless it is the whole extent.
+    let size: Int
+    let count: Int
+    let m: Int
+    let n: Int
+
+    /// Up to 8 blocks (an even number when > 1, for 2 cores), each >= ~2 MFLOP and >= 32 wide;
+    /// products under ~4 MFLOP are one block.
+    init(m: Int, n: Int, k: Int) {
+        self.m = m
+        self.n = n
+        byRows = m >= n
+        let extent = byRows ? m : n
+        let flops = 2 * m * n * max(k, 1)
+        var blocks = min(8, flops / (1 << 21), extent / 32)
+        if blocks > 1 { blocks &= ~1 }
+        if blocks <= 1 {
+            size = extent
+            count = 1
+        } else {
+            let raw = (extent + blocks - 1) / blocks
+            size = (raw + 15) / 16 * 16
+            count = (extent + size - 1) / size
+        }
+    }
+
+    /// Runs block `blk` as one single-threaded sgemm.
     @inline(__always)
-    static func gemmRowGrain(n: Int, k: Int) -> Int {
-        max(16, (1 << 21) / max(1, 2 * n * max(k, 1)))
+    func run(_ blk: Int, transA: Bool, transB: Bool, k: Int, alpha: Float,
+             a: UnsafeMutablePointer<Float>, lda: Int, b: UnsafeMutablePointer<Float>, ldb: Int,
+             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let lo = blk * size
+        if byRows {
+            let rows = min(size, m - lo)
+            let aOff = transA ? lo : lo * lda
+            Kernels.gemmSerial(transA: transA, transB: transB, m: rows, n: n, k: k, alpha: alpha,
+                               a: a + aOff, lda: lda, b: b, ldb: ldb, beta: beta,
+                               c: c + lo * ldc, ldc: ldc)
+        } else {
+            let cols = min(size, n - lo)
+            let bOff = transB ? lo * ldb : lo
+            Kernels.gemmSerial(transA: transA, transB: transB, m: m, n: cols, k: k, alpha: alpha,
+                               a: a, lda: lda, b: b + bOff, ldb: ldb, beta: beta,
+                               c: c + lo, ldc: ldc)
+        }
     }
 }

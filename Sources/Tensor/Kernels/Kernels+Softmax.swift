@@ -121,9 +121,10 @@ extension Kernels {
                 let t = Int(pt.p[i])
                 precondition(t >= 0 && t < v, "crossEntropy: target \(t) of row \(i) outside 0..<\(v)")
                 let xr = px.p + i * v
-                let l = logSumExp(xr, v)
-                pe.p[i] = l
-                pl.p[i] = l - xr[t]
+                // loss = (max − x_t) + log Σ exp(x − max): no cancellation at |x| ~ 1e4.
+                let (m, logSum) = logSumExpParts(xr, v)
+                pe.p[i] = m + logSum
+                pl.p[i] = (m - xr[t]) + logSum
             }
         }
         // The only cross-row reduction: one thread, row order, Double.
@@ -226,8 +227,15 @@ func expShifted(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n
 /// log Σ_j exp(x_j), shifted by the row max (NaN propagates; a row of all −inf gives −inf).
 @inline(__always)
 func logSumExp(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    let (m, l) = logSumExpParts(x, n)
+    return m + l
+}
+
+/// (m, log Σ_j exp(x_j − m)) with m the row max.
+@inline(__always)
+func logSumExpParts(_ x: UnsafePointer<Float>, _ n: Int) -> (Float, Float) {
     let m = rowMax(x, n)
-    if m == -.infinity { return -.infinity }
+    if m == -.infinity { return (-.infinity, 0) }
     let sv = F16(repeating: m)
     var acc = F16()
     var j = 0
@@ -240,7 +248,7 @@ func logSumExp(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
         for l in (n - j)..<16 { e[l] = 0 }
         acc += e
     }
-    return m + Foundation.log(hsum(acc))
+    return (m, Foundation.log(hsum(acc)))
 }
 
 /// x_j *= s

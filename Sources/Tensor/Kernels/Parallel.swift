@@ -50,7 +50,8 @@ public enum Parallel {
     ///   - body: computes the outputs of the items in its range, and only those.
     public static func `for`(_ n: Int, grain: Int = 1, _ body: @Sendable (Range<Int>) -> Void) {
         guard n > 0 else { return }
-        let chunks = min(threads, max(1, n / max(1, grain)), n)
+        let g = splitEverything.withLock { $0 } != 0 ? 1 : max(1, grain)
+        let chunks = min(threads, max(1, n / g), n)
         if chunks <= 1 {
             body(0..<n)
             return
@@ -62,8 +63,19 @@ public enum Parallel {
         }
     }
 
+    /// Test hook: like `withThreads`, but also ignores every `grain`, so even tiny test shapes
+    /// are split into `n` ranges (to prove that splitting never changes a bit).
+    static func withThreadsSplittingEverything<T>(_ n: Int, _ body: () throws -> T) rethrows -> T {
+        try withThreads(n) {
+            splitEverything.withLock { $0 = 1 }
+            defer { splitEverything.withLock { $0 = 0 } }
+            return try body()
+        }
+    }
+
     // MARK: - Private state
 
+    private static let splitEverything = LockedInt(0, minimum: 0)
     private static let state = LockedInt(ProcessInfo.processInfo.activeProcessorCount)
     private static let exclusive = NSRecursiveLock()
 
@@ -77,7 +89,7 @@ public enum Parallel {
 final class LockedInt: @unchecked Sendable {
     private let lock = NSLock()
     private var value: Int
-    init(_ value: Int) { self.value = max(1, value) }
+    init(_ value: Int, minimum: Int = 1) { self.value = max(minimum, value) }
     func withLock<R>(_ body: (inout Int) -> R) -> R {
         lock.lock()
         defer { lock.unlock() }
