@@ -63,6 +63,31 @@ final class TapeNode {
         inputs[i]?.gradPointer()
     }
 
+    /// For kernels that OVERWRITE their gradient outputs: calls `body` with one writable buffer
+    /// per input (`counts[i]` elements each), then adds what was written into the inputs'
+    /// gradients. An input whose gradient buffer does not exist yet gets it directly (no extra
+    /// pass); an input that needs no gradient gets a scratch buffer that is discarded.
+    func overwriteGrads(_ counts: [Int], _ body: ([UnsafeMutablePointer<Float>]) -> Void) {
+        var targets: [UnsafeMutablePointer<Float>] = []
+        var pending: [(UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>?, Int)] = []
+        for (i, c) in counts.enumerated() {
+            if let input = inputs[i], input.gradStorage == nil {
+                let g = TensorStorage(uninitializedCount: c)
+                input.gradStorage = g
+                targets.append(g.pointer)
+            } else {
+                let tmp = UnsafeMutablePointer<Float>.allocate(capacity: max(c, 1))
+                targets.append(tmp)
+                pending.append((tmp, inputs[i]?.gradPointer(), c))
+            }
+        }
+        body(targets)
+        for (tmp, dst, c) in pending {
+            if let dst { addInto(dst, tmp, c) }
+            tmp.deallocate()
+        }
+    }
+
     func runBackward() {
         if let fn = backwardFn, let g = gradStorage { fn(g.pointer, self) }
     }
@@ -202,5 +227,13 @@ public final class AllocationTracker: @unchecked Sendable {
     public static func track<R>(_ body: (AllocationTracker) throws -> R) rethrows -> R {
         let t = AllocationTracker()
         return try $current.withValue(t) { try body(t) }
+    }
+}
+
+/// dst[i] += src[i]; threads split the elements (independent outputs).
+func addInto(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+    let pd = SendablePointer(dst), ps = SendablePointer(src)
+    Parallel.for(n, grain: elementwiseGrain) { r in
+        for i in r { pd.p[i] += ps.p[i] }
     }
 }

@@ -1,16 +1,12 @@
-// Softmax, log-softmax (last axis) and cross-entropy with a target mask fused with log-softmax.
+// Softmax, log-softmax (last axis) and cross-entropy with a target mask fused with log-softmax,
+// all wrapping the row kernels of Kernels+Softmax.swift.
 //
 // Gradient rules (per row, y = result):
 //   softmax:      gx = y ⊙ (g − Σ g⊙y)
 //   log-softmax:  gx = g − softmax(x) · Σ g
 //   cross-entropy: loss = Σ_i m_i (logsumexp(x_i) − x_i[t_i]) / Σ_i m_i;
 //                  gx_i = g · m_i / Σm · (softmax(x_i) − onehot(t_i))
-// Rows are independent, so threads split rows. Every row subtracts its max first, so logits of
-// ±1e4 are exact to float rounding.
-import Foundation
-
-/// Minimum rows per thread for row-wise kernels of width `n`.
-@inline(__always) func rowGrain(_ n: Int) -> Int { max(1, (1 << 14) / max(1, n)) }
+// Every row subtracts its max first, so logits of ±1e4 are fine.
 
 extension Tensor {
     /// Softmax over the last axis.
@@ -27,40 +23,19 @@ extension Tensor {
         require(rank >= 1, "\(log ? "logSoftmax" : "softmax"): needs rank >= 1, got shape \(shape)")
         let n = shape[rank - 1], rows = n == 0 ? 0 : count / n
         var out = Tensor(uninitialized: shape)
-        let px = SendablePointer(ptr), po = SendablePointer(out.ptr)
-        Parallel.for(rows, grain: rowGrain(n)) { range in
-            for r in range {
-                let x = px.p + r * n, y = po.p + r * n
-                var mx = -Float.infinity
-                for j in 0..<n where !(x[j] <= mx) { mx = x[j] }   // NaN wins: it propagates
-                var s: Float = 0
-                for j in 0..<n { s += Foundation.exp(x[j] - mx) }
-                if log {
-                    let lse = mx + Foundation.log(s)
-                    for j in 0..<n { y[j] = x[j] - lse }
-                } else {
-                    let inv = 1 / s
-                    for j in 0..<n { y[j] = Foundation.exp(x[j] - mx) * inv }
-                }
-            }
+        if log {
+            Kernels.logSoftmaxForward(x: ptr, y: out.ptr, rows: rows, cols: n)
+        } else {
+            Kernels.softmaxForward(x: ptr, y: out.ptr, rows: rows, cols: n)
         }
         if Tensor.recording(self) {
-            let yv = out.detached()
+            let yv = out.detached(), count = count
             out.record([self]) { g, node in
-                guard let gx = node.inputGrad(0) else { return }
-                let pg = SendablePointer(g), py = SendablePointer(yv.ptr), pgx = SendablePointer(gx)
-                Parallel.for(rows, grain: rowGrain(n)) { range in
-                    for r in range {
-                        let g = pg.p + r * n, y = py.p + r * n, gx = pgx.p + r * n
-                        if log {
-                            var s: Float = 0
-                            for j in 0..<n { s += g[j] }
-                            for j in 0..<n { gx[j] += g[j] - Foundation.exp(y[j]) * s }
-                        } else {
-                            var s: Float = 0
-                            for j in 0..<n { s += g[j] * y[j] }
-                            for j in 0..<n { gx[j] += y[j] * (g[j] - s) }
-                        }
+                node.overwriteGrads([count]) { gx in
+                    if log {
+                        Kernels.logSoftmaxBackward(y: yv.ptr, dy: g, dx: gx[0], rows: rows, cols: n)
+                    } else {
+                        Kernels.softmaxBackward(y: yv.ptr, dy: g, dx: gx[0], rows: rows, cols: n)
                     }
                 }
             }
@@ -70,64 +45,50 @@ extension Tensor {
 
     /// Mean cross-entropy of `logits` [..., V] against `targets` [...] over the positions where
     /// `mask` [...] is non-zero (weights; nil = all positions). A scalar. With no target
-    /// positions the loss is 0 (and so is its gradient).
+    /// positions the loss is 0 (and so is its gradient). Targets of masked-out positions are
+    /// not read (they may be −1 padding).
     public static func crossEntropy(logits: Tensor, targets: IntTensor, mask: Tensor? = nil) -> Tensor {
         require(logits.rank >= 1, "crossEntropy: logits need rank >= 1, got shape \(logits.shape)")
         let lead = Array(logits.shape.dropLast())
         checked { try Shapes.same("crossEntropy", lead, targets.shape) }
         if let mask { checked { try Shapes.same("crossEntropy", targets.shape, mask.shape) } }
         let v = logits.shape[logits.rank - 1], rows = targets.count
-        for t in targets.scalars where t < 0 || Int(t) >= v {
-            fatalError("crossEntropy: target \(t) out of range for logits of shape \(logits.shape)")
+        let maskValues = mask?.scalars
+        for (r, t) in targets.scalars.enumerated() where (maskValues?[r] ?? 1) != 0 && (t < 0 || Int(t) >= v) {
+            fatalError("crossEntropy: target \(t) at position \(r) out of range for logits of shape \(logits.shape)")
         }
-        let weights: [Float] = mask?.scalars ?? [Float](repeating: 1, count: rows)
-        var total: Float = 0
-        for w in weights { total += w }
-        let scale: Float = total == 0 ? 0 : 1 / total
-        // Per-row losses and logsumexps, rows in parallel; the sum over rows is serial.
-        var rowLoss = [Float](repeating: 0, count: rows)
-        var lse = [Float](repeating: 0, count: rows)
+        let lse = TensorStorage(uninitializedCount: rows)
+        let losses = UnsafeMutablePointer<Float>.allocate(capacity: max(rows, 1))
+        defer { losses.deallocate() }
         let tg = targets.scalars
-        rowLoss.withUnsafeMutableBufferPointer { rl in
-            lse.withUnsafeMutableBufferPointer { ls in
-                tg.withUnsafeBufferPointer { tb in
-                    let px = SendablePointer(logits.ptr), prl = SendablePointer(rl.baseAddress!)
-                    let pls = SendablePointer(ls.baseAddress!)
-                    let pt = SendablePointer(UnsafeMutablePointer(mutating: tb.baseAddress!))
-                    Parallel.for(rows, grain: rowGrain(v)) { range in
-                        for r in range {
-                            let x = px.p + r * v
-                            var mx = -Float.infinity
-                            for j in 0..<v where !(x[j] <= mx) { mx = x[j] }
-                            var s: Float = 0
-                            for j in 0..<v { s += Foundation.exp(x[j] - mx) }
-                            let l = mx + Foundation.log(s)
-                            pls.p[r] = l
-                            prl.p[r] = l - x[Int(pt.p[r])]
-                        }
-                    }
-                }
+        let result = tg.withUnsafeBufferPointer { tb in
+            withOptionalPointer(maskValues) { mp in
+                Kernels.crossEntropyForward(logits: logits.ptr, targets: tb.baseAddress ?? UnsafePointer(bitPattern: 8)!,
+                                            mask: mp, losses: losses, lse: lse.pointer, rows: rows, vocab: v)
             }
         }
-        var loss: Float = 0
-        for r in 0..<rows where weights[r] != 0 { loss += weights[r] * rowLoss[r] }
-        var out = Tensor(loss * scale)
+        var out = Tensor(result.mean)
         if Tensor.recording(logits) {
-            let xv = logits.detached(), lse = lse
+            let xv = logits.detached()
             out.record([logits]) { g, node in
-                guard let gx = node.inputGrad(0) else { return }
-                let g0 = g[0]
-                let px = SendablePointer(xv.ptr), pgx = SendablePointer(gx)
-                Parallel.for(rows, grain: rowGrain(v)) { range in
-                    for r in range where weights[r] != 0 {
-                        let x = px.p + r * v, gr = pgx.p + r * v
-                        let c = g0 * weights[r] * scale, l = lse[r]
-                        for j in 0..<v { gr[j] += c * Foundation.exp(x[j] - l) }
-                        gr[Int(tg[r])] -= c
+                let gradMean = g[0]
+                node.overwriteGrads([xv.count]) { gx in
+                    tg.withUnsafeBufferPointer { tb in
+                        withOptionalPointer(maskValues) { mp in
+                            Kernels.crossEntropyBackward(logits: xv.ptr, targets: tb.baseAddress ?? UnsafePointer(bitPattern: 8)!,
+                                                         mask: mp, lse: lse.pointer, gradMean: gradMean,
+                                                         dlogits: gx[0], rows: rows, vocab: v)
+                        }
                     }
                 }
             }
         }
         return out
     }
+}
+
+/// Calls `body` with a pointer to the array's elements, or nil for a nil array.
+func withOptionalPointer<R>(_ a: [Float]?, _ body: (UnsafePointer<Float>?) -> R) -> R {
+    guard let a else { return body(nil) }
+    return a.withUnsafeBufferPointer { body($0.baseAddress) }
 }

@@ -112,13 +112,14 @@ public enum Shapes {
         }
     }
 
-    /// Causal attention: q [B, T, H, Dqk], k [B, T, G, Dqk], v [B, T, G, Dv], H % G == 0.
+    /// Causal attention: q [B, Tq, H, Dqk], k [B, Tk, G, Dqk], v [B, Tk, G, Dv], H % G == 0,
+    /// Tk >= Tq.
     public static func attention(_ op: String, q: [Int], k: [Int], v: [Int]) throws(ShapeError) -> [Int] {
         guard q.count == 4, k.count == 4, v.count == 4 else {
             throw ShapeError(op, "shapes \(q), \(k) and \(v): q, k, v must be [B, T, heads, dim]")
         }
-        guard k[0] == q[0], k[1] == q[1], k[3] == q[3] else {
-            throw ShapeError(op, "shapes \(q) and \(k): q and k must agree on B, T and head dim")
+        guard k[0] == q[0], k[1] >= q[1], k[3] == q[3] else {
+            throw ShapeError(op, "shapes \(q) and \(k): q and k must agree on B and head dim, with keys >= queries")
         }
         guard v[0] == k[0], v[1] == k[1], v[2] == k[2] else {
             throw ShapeError(op, "shapes \(k) and \(v): k and v must agree on B, T and kv heads")

@@ -140,4 +140,13 @@ func expectSameAsComposition(_ name: String, _ inputs: [Tensor], tol: Float = 1e
             onehot.matmul($0[0], transposeA: true)
         }
     }
+
+    /// Queries at the end of a longer key sequence give the last rows of full attention.
+    @Test func attentionWithCacheMatchesLastRows() {
+        let (b, t, h, g, d) = (2, 6, 4, 2, 4)
+        let q = rnd([b, t, h, d], seed: 56), k = rnd([b, t, g, d], seed: 57), v = rnd([b, t, g, d], seed: 58)
+        let full = Tensor.causalAttention(q: q, k: k, v: v).narrow(axis: 1, start: t - 2, length: 2)
+        let tail = Tensor.causalAttention(q: q.narrow(axis: 1, start: t - 2, length: 2), k: k, v: v)
+        #expect(maxAbsDiff(full, tail) <= 1e-6)
+    }
 }

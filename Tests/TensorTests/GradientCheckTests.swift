@@ -162,4 +162,10 @@ import Testing
             Tensor.causalAttention(q: $0[0], k: $0[1], v: $0[2])
         }
     }
+
+    /// Fewer queries than keys (decoding against a KV cache).
+    @Test func causalAttentionWithCache() {
+        let q = rnd([1, 2, 2, 4], seed: 35), k = rnd([1, 4, 1, 4], seed: 36), v = rnd([1, 4, 1, 3], seed: 37)
+        gradCheck("attention Tq < Tk", [q, k, v]) { Tensor.causalAttention(q: $0[0], k: $0[1], v: $0[2]) }
+    }
 }
