@@ -1,0 +1,239 @@
+// Autodiff: reverse-mode differentiation on a tape of `TapeNode`s.
+//
+// Every op whose inputs require grad (and while recording is on) attaches a `TapeNode` to its
+// result: references to the input nodes and a backward closure that ADDS the input gradients
+// into the inputs' gradient buffers. The nodes of one forward pass form the tape; it is owned
+// by the tensors that hold them, so there is no global graph. `backward()` orders the nodes
+// reachable from the loss (iterative depth-first post-order, deterministic: inputs in argument
+// order), runs each closure once in reverse order, then releases every non-leaf node (closure,
+// inputs and gradient buffer) — the tape is gone after backward even if tensors of the step are
+// still alive, so memory cannot grow from step to step.
+//
+// Leaves (parameters) keep their gradient buffer across backward calls: gradients accumulate
+// until `zeroGrad()`.
+//
+// Swift 6 safety: the only ambient state is two task-locals (`GradMode.disabled` for no-grad
+// evaluation, `AllocationTracker.current` for memory accounting); a tape is single-task.
+import Foundation
+
+/// One recorded op (or a leaf). Not thread-safe: a tape belongs to the task that builds it.
+final class TapeNode {
+    /// Elements of the tensor this node belongs to (length of the gradient buffer).
+    let count: Int
+    let isLeaf: Bool
+    /// Nodes of the op's inputs, in argument order; `nil` for inputs that need no gradient.
+    private(set) var inputs: [TapeNode?]
+    /// Adds the inputs' gradients given this node's gradient (`grad`).
+    private var backwardFn: ((UnsafeMutablePointer<Float>, TapeNode) -> Void)?
+    /// Accumulated gradient; allocated (zeroed) on first use.
+    var gradStorage: TensorStorage?
+    private(set) var released = false
+    private let tracker: AllocationTracker?
+
+    init(leafCount: Int) {
+        count = leafCount
+        isLeaf = true
+        inputs = []
+        tracker = AllocationTracker.current
+        tracker?.update(storages: 0, bytes: 0, nodes: 1)
+    }
+
+    init(count: Int, inputs: [TapeNode?], backward: @escaping (UnsafeMutablePointer<Float>, TapeNode) -> Void) {
+        self.count = count
+        isLeaf = false
+        self.inputs = inputs
+        backwardFn = backward
+        tracker = AllocationTracker.current
+        tracker?.update(storages: 0, bytes: 0, nodes: 1)
+    }
+
+    deinit { tracker?.update(storages: 0, bytes: 0, nodes: -1) }
+
+    /// This node's gradient buffer, zero-filled on first use.
+    func gradPointer() -> UnsafeMutablePointer<Float> {
+        if let g = gradStorage { return g.pointer }
+        let g = TensorStorage(zeros: count)
+        gradStorage = g
+        return g.pointer
+    }
+
+    /// Gradient buffer of input `i` to accumulate into, or nil when that input needs none.
+    @inline(__always)
+    func inputGrad(_ i: Int) -> UnsafeMutablePointer<Float>? {
+        inputs[i]?.gradPointer()
+    }
+
+    /// For kernels that OVERWRITE their gradient outputs: calls `body` with one writable buffer
+    /// per input (`counts[i]` elements each), then adds what was written into the inputs'
+    /// gradients. An input whose gradient buffer does not exist yet gets it directly (no extra
+    /// pass); an input that needs no gradient gets a scratch buffer that is discarded.
+    func overwriteGrads(_ counts: [Int], _ body: ([UnsafeMutablePointer<Float>]) -> Void) {
+        var targets: [UnsafeMutablePointer<Float>] = []
+        var pending: [(UnsafeMutablePointer<Float>, UnsafeMutablePointer<Float>?, Int)] = []
+        for (i, c) in counts.enumerated() {
+            if let input = inputs[i], input.gradStorage == nil {
+                let g = TensorStorage(uninitializedCount: c)
+                input.gradStorage = g
+                targets.append(g.pointer)
+            } else {
+                let tmp = UnsafeMutablePointer<Float>.allocate(capacity: max(c, 1))
+                targets.append(tmp)
+                pending.append((tmp, inputs[i]?.gradPointer(), c))
+            }
+        }
+        body(targets)
+        for (tmp, dst, c) in pending {
+            if let dst { addInto(dst, tmp, c) }
+            tmp.deallocate()
+        }
+    }
+
+    func runBackward() {
+        if let fn = backwardFn, let g = gradStorage { fn(g.pointer, self) }
+    }
+
+    /// Drops the closure, the inputs and the gradient: the node no longer holds any memory.
+    func release() {
+        backwardFn = nil
+        inputs = []
+        gradStorage = nil
+        released = true
+    }
+}
+
+/// Whether ops record onto the tape in the current task.
+public enum GradMode {
+    @TaskLocal static var disabled = false
+
+    /// True unless inside `Tensor.withoutGrad`.
+    public static var isEnabled: Bool { !disabled }
+}
+
+extension Tensor {
+    /// True when this tensor carries a tape node (a leaf requiring grad or a recorded result).
+    public var requiresGrad: Bool { node != nil }
+
+    /// True for tensors that do not come from a recorded op.
+    public var isLeaf: Bool { node?.isLeaf ?? true }
+
+    /// A leaf sharing this tensor's storage that requires grad (a parameter).
+    public func requiringGrad() -> Tensor {
+        Tensor(shape: shape, storage: storage, offset: offset, node: TapeNode(leafCount: count))
+    }
+
+    /// The accumulated gradient of a leaf (a copy), or nil when none has reached it since the
+    /// last `zeroGrad()`. For non-leaf tensors always nil: their gradients are freed by backward.
+    public var grad: Tensor? {
+        guard let n = node, n.isLeaf, let g = n.gradStorage else { return nil }
+        var t = Tensor(uninitialized: shape)
+        t.ptr.update(from: g.pointer, count: count)
+        t.node = nil
+        return t
+    }
+
+    /// Read access to a leaf's accumulated gradient in place (nil when there is none).
+    public func withGradBuffer<R>(_ body: (UnsafeMutableBufferPointer<Float>?) throws -> R) rethrows -> R {
+        guard let n = node, n.isLeaf, let g = n.gradStorage else { return try body(nil) }
+        return try body(UnsafeMutableBufferPointer(start: g.pointer, count: count))
+    }
+
+    /// Forgets the accumulated gradient of a leaf.
+    public func zeroGrad() {
+        node?.gradStorage = nil
+    }
+
+    /// Runs `body` without recording any op (evaluation, optimiser updates).
+    public static func withoutGrad<R>(_ body: () throws -> R) rethrows -> R {
+        try GradMode.$disabled.withValue(true, operation: body)
+    }
+
+    /// Reverse-mode differentiation from this one-element tensor: adds d(self)/d(leaf) into the
+    /// gradient of every leaf it depends on, then releases the tape.
+    public func backward() {
+        require(count == 1, "backward: needs a one-element tensor, got shape \(shape)")
+        guard let root = node else {
+            fatalError("backward: tensor of shape \(shape) does not require grad")
+        }
+        require(!root.released, "backward: the tape of this tensor was already released by an earlier backward()")
+        // Depth-first post-order: every node after all of its inputs.
+        var order: [TapeNode] = []
+        var visited = Set<ObjectIdentifier>([ObjectIdentifier(root)])
+        var stack: [(TapeNode, Int)] = [(root, 0)]
+        while let top = stack.popLast() {
+            let (n, i) = top
+            if i < n.inputs.count {
+                stack.append((n, i + 1))
+                if let p = n.inputs[i], visited.insert(ObjectIdentifier(p)).inserted {
+                    stack.append((p, 0))
+                }
+            } else {
+                order.append(n)
+            }
+        }
+        root.gradPointer()[0] += 1
+        for n in order.reversed() {
+            require(!n.released,
+                         "backward: reached a tensor whose tape was released by an earlier backward(); recompute it or use detached()")
+            n.runBackward()
+            if !n.isLeaf { n.release() }
+        }
+    }
+
+    // MARK: Recording helpers for ops
+
+    @inline(__always)
+    static func recording(_ a: Tensor) -> Bool {
+        a.node != nil && !GradMode.disabled
+    }
+
+    @inline(__always)
+    static func recording(_ a: Tensor, _ b: Tensor) -> Bool {
+        (a.node != nil || b.node != nil) && !GradMode.disabled
+    }
+
+    static func recording(_ xs: [Tensor]) -> Bool {
+        xs.contains { $0.node != nil } && !GradMode.disabled
+    }
+
+    /// Attaches a tape node to an op result. `backward(g, node)` receives this result's gradient
+    /// and adds the gradient of input `i` into `node.inputGrad(i)` (nil when not needed).
+    mutating func record(_ inputs: [Tensor], _ backward: @escaping (UnsafeMutablePointer<Float>, TapeNode) -> Void) {
+        node = TapeNode(count: count, inputs: inputs.map(\.node), backward: backward)
+    }
+}
+
+/// Counts the live storages, storage bytes and tape nodes created in a task while tracking is
+/// on (memory-growth tests). Objects remember their tracker, so frees are counted wherever
+/// they happen.
+public final class AllocationTracker: @unchecked Sendable {
+    @TaskLocal public static var current: AllocationTracker?
+
+    private let lock = NSLock()
+    private var storages = 0, bytes = 0, nodes = 0
+
+    public init() {}
+
+    func update(storages ds: Int, bytes db: Int, nodes dn: Int) {
+        lock.lock()
+        storages += ds; bytes += db; nodes += dn
+        lock.unlock()
+    }
+
+    public var liveStorages: Int { lock.lock(); defer { lock.unlock() }; return storages }
+    public var liveStorageBytes: Int { lock.lock(); defer { lock.unlock() }; return bytes }
+    public var liveTapeNodes: Int { lock.lock(); defer { lock.unlock() }; return nodes }
+
+    /// Runs `body` with a fresh tracker counting every allocation made inside it.
+    public static func track<R>(_ body: (AllocationTracker) throws -> R) rethrows -> R {
+        let t = AllocationTracker()
+        return try $current.withValue(t) { try body(t) }
+    }
+}
+
+/// dst[i] += src[i]; threads split the elements (independent outputs).
+func addInto(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
+    let pd = SendablePointer(dst), ps = SendablePointer(src)
+    Parallel.for(n, grain: elementwiseGrain) { r in
+        for i in r { pd.p[i] += ps.p[i] }
+    }
+}

@@ -1,0 +1,240 @@
+// Causal scaled-dot-product attention (MHA / GQA / MQA / MLA), forward and backward.
+//
+//   q    [B, Tq, H, Dqk]      k  [B, Tk, G, Dqk]      v  [B, Tk, G, Dv]      (contiguous)
+//   o    [B, Tq, H, Dv]       lse [B, H, Tq]  (log Σ_j exp(s_ij), saved for backward)
+//   Tk >= Tq: query i sits at absolute position Tk − Tq + i and attends keys j <= Tk − Tq + i
+//   (Tq == Tk for training; Tq < Tk when decoding against a KV cache).
+//   Head h uses kv head h / (H / G).  s_ij = scale · q_i·k_j,  p = softmax_j(s),  o_i = Σ_j p_ij v_j.
+//
+// Algorithm: per (b, h), query rows in blocks of `blockRows`; each block computes its score
+// block S [rows, keys so far] with one sgemm, the causal softmax in place, then O = P·V with a
+// second sgemm. Scratch is O(blockRows · Tk) per thread, never O(Tk²).
+// Backward per (b, g), heads of the group in order, recomputing P from `lse`:
+//   dV += Pᵀ·dO,  dP = dO·Vᵀ,  dS = P ⊙ (dP − rowsum(P ⊙ dP)),  dQ = scale·dS·K,  dK += scale·dSᵀ·Q.
+// Each thread owns whole (b, g) slices of dK and dV and whole (b, h) slices of dQ, so results
+// do not depend on the thread count. All sgemm calls are single-threaded (inside Parallel).
+import Foundation
+
+/// Sizes of one causal attention call (see Kernels+Attention.swift for layouts).
+public struct AttentionShape: Sendable, Equatable {
+    public var batch: Int
+    /// Tq
+    public var queries: Int
+    /// Tk (>= Tq)
+    public var keys: Int
+    /// H
+    public var heads: Int
+    /// G (divides H)
+    public var kvHeads: Int
+    public var dqk: Int
+    public var dv: Int
+    /// Multiplies q·k; usually 1/sqrt(dqk).
+    public var scale: Float
+
+    public init(batch: Int, queries: Int, keys: Int? = nil, heads: Int, kvHeads: Int? = nil,
+                dqk: Int, dv: Int? = nil, scale: Float? = nil) {
+        self.batch = batch
+        self.queries = queries
+        self.keys = keys ?? queries
+        self.heads = heads
+        self.kvHeads = kvHeads ?? heads
+        self.dqk = dqk
+        self.dv = dv ?? dqk
+        self.scale = scale ?? 1 / Float(dqk).squareRoot()
+        precondition(batch >= 0 && queries >= 0 && self.keys >= queries,
+                     "attention: need keys (\(self.keys)) >= queries (\(queries))")
+        precondition(heads > 0 && self.kvHeads > 0 && heads % self.kvHeads == 0,
+                     "attention: kvHeads \(self.kvHeads) must divide heads \(heads)")
+    }
+
+    var group: Int { heads / kvHeads }
+    var offset: Int { keys - queries }
+}
+
+extension Kernels {
+    /// Query rows per block in attention (scratch per thread: 2 · blockRows · Tk floats).
+    static let attentionBlockRows = 64
+
+    /// Causal attention forward: writes `o` [B, Tq, H, Dv] and `lse` [B, H, Tq].
+    public static func attentionForward(
+        q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+        o: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>,
+        shape s: AttentionShape
+    ) {
+        guard s.batch > 0 && s.queries > 0 else { return }
+        let pq = SendablePointer(q), pk = SendablePointer(k), pv = SendablePointer(v)
+        let po = SendablePointer(o), pl = SendablePointer(lse)
+        Parallel.for(s.batch * s.heads) { range in
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: blockRowsFor(s) * s.keys)
+            defer { scratch.deallocate() }
+            for bh in range {
+                let b = bh / s.heads, h = bh % s.heads, g = h / s.group
+                let ldq = s.heads * s.dqk, ldk = s.kvHeads * s.dqk
+                let ldv = s.kvHeads * s.dv, ldo = s.heads * s.dv
+                let qh = pq.p + b * s.queries * ldq + h * s.dqk
+                let kh = pk.p + b * s.keys * ldk + g * s.dqk
+                let vh = pv.p + b * s.keys * ldv + g * s.dv
+                let oh = po.p + b * s.queries * ldo + h * s.dv
+                let lseh = pl.p + (b * s.heads + h) * s.queries
+                forEachBlock(s) { i0, rows, kEnd in
+                    attentionProbBlock(qh + i0 * ldq, ldq: ldq, kh, ldk: ldk, s: s, i0: i0,
+                                       rows: rows, kEnd: kEnd, p: scratch, lse: lseh + i0,
+                                       fromLSE: false)
+                    gemmSerial(transA: false, transB: false, m: rows, n: s.dv, k: kEnd, alpha: 1,
+                               a: scratch, lda: kEnd, b: vh, ldb: ldv, beta: 0,
+                               c: oh + i0 * ldo, ldc: ldo)
+                }
+            }
+        }
+    }
+
+    /// Causal attention backward: overwrites `dq` [B, Tq, H, Dqk], `dk` [B, Tk, G, Dqk] and
+    /// `dv` [B, Tk, G, Dv] from `dout` [B, Tq, H, Dv] and the forward's `lse`.
+    public static func attentionBackward(
+        q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+        lse: UnsafePointer<Float>, dout: UnsafePointer<Float>,
+        dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
+        dv: UnsafeMutablePointer<Float>,
+        shape s: AttentionShape
+    ) {
+        guard s.batch > 0 else { return }
+        let pq = SendablePointer(q), pk = SendablePointer(k), pv = SendablePointer(v)
+        let pl = SendablePointer(lse), pdo = SendablePointer(dout)
+        let pdq = SendablePointer(dq), pdk = SendablePointer(dk), pdv = SendablePointer(dv)
+        Parallel.for(s.batch * s.kvHeads) { range in
+            let cap = blockRowsFor(s) * s.keys
+            let pBuf = UnsafeMutablePointer<Float>.allocate(capacity: max(cap, 1))
+            let dpBuf = UnsafeMutablePointer<Float>.allocate(capacity: max(cap, 1))
+            defer { pBuf.deallocate(); dpBuf.deallocate() }
+            let ldq = s.heads * s.dqk, ldk = s.kvHeads * s.dqk
+            let ldv = s.kvHeads * s.dv, ldo = s.heads * s.dv
+            for bg in range {
+                let b = bg / s.kvHeads, g = bg % s.kvHeads
+                let kh = pk.p + b * s.keys * ldk + g * s.dqk
+                let vh = pv.p + b * s.keys * ldv + g * s.dv
+                let dkh = pdk.p + b * s.keys * ldk + g * s.dqk
+                let dvh = pdv.p + b * s.keys * ldv + g * s.dv
+                for j in 0..<s.keys {
+                    (dkh + j * ldk).update(repeating: 0, count: s.dqk)
+                    (dvh + j * ldv).update(repeating: 0, count: s.dv)
+                }
+                for h in (g * s.group)..<((g + 1) * s.group) {
+                    let qh = pq.p + b * s.queries * ldq + h * s.dqk
+                    let dqh = pdq.p + b * s.queries * ldq + h * s.dqk
+                    let doh = pdo.p + b * s.queries * ldo + h * s.dv
+                    let lseh = pl.p + (b * s.heads + h) * s.queries
+                    forEachBlock(s) { i0, rows, kEnd in
+                        // P [rows, kEnd] recomputed from lse.
+                        attentionProbBlock(qh + i0 * ldq, ldq: ldq, kh, ldk: ldk, s: s, i0: i0,
+                                           rows: rows, kEnd: kEnd, p: pBuf,
+                                           lse: UnsafeMutablePointer(mutating: lseh + i0),
+                                           fromLSE: true)
+                        // dV[0..<kEnd] += Pᵀ · dO_blk
+                        gemmSerial(transA: true, transB: false, m: kEnd, n: s.dv, k: rows,
+                                   alpha: 1, a: pBuf, lda: kEnd, b: doh + i0 * ldo, ldb: ldo,
+                                   beta: 1, c: dvh, ldc: ldv)
+                        // dP = dO_blk · V[0..<kEnd]ᵀ
+                        gemmSerial(transA: false, transB: true, m: rows, n: kEnd, k: s.dv,
+                                   alpha: 1, a: doh + i0 * ldo, lda: ldo, b: vh, ldb: ldv,
+                                   beta: 0, c: dpBuf, ldc: kEnd)
+                        // dS = P ⊙ (dP − Σ_j P dP), in dpBuf; zero beyond the causal limit.
+                        for r in 0..<rows {
+                            let valid = s.offset + i0 + r + 1
+                            let pr = pBuf + r * kEnd, dr = dpBuf + r * kEnd
+                            let dsum = F16(repeating: dot(pr, dr, valid))
+                            forEach16(valid) { j, c in
+                                if c == 16 {
+                                    store16(load16(pr + j) * (load16(dr + j) - dsum), dr + j)
+                                } else {
+                                    storePartial(loadPartial(pr + j, c, fill: 0)
+                                                 * (loadPartial(dr + j, c, fill: 0) - dsum), dr + j, c)
+                                }
+                            }
+                            if valid < kEnd { (dr + valid).update(repeating: 0, count: kEnd - valid) }
+                        }
+                        // dQ_blk = scale · dS · K[0..<kEnd]
+                        gemmSerial(transA: false, transB: false, m: rows, n: s.dqk, k: kEnd,
+                                   alpha: s.scale, a: dpBuf, lda: kEnd, b: kh, ldb: ldk,
+                                   beta: 0, c: dqh + i0 * ldq, ldc: ldq)
+                        // dK[0..<kEnd] += scale · dSᵀ · Q_blk
+                        gemmSerial(transA: true, transB: false, m: kEnd, n: s.dqk, k: rows,
+                                   alpha: s.scale, a: dpBuf, lda: kEnd, b: qh + i0 * ldq,
+                                   ldb: ldq, beta: 1, c: dkh, ldc: ldk)
+                    }
+                }
+            }
+        }
+    }
+
+    /// Attention probabilities of one (batch, head) for telemetry: writes `probs` [Tq, Tk]
+    /// (row i = softmax over keys j <= Tk − Tq + i, zeros above the causal limit), with the same
+    /// arithmetic as `attentionForward`.
+    public static func attentionProbabilities(
+        q: UnsafePointer<Float>, k: UnsafePointer<Float>, shape s: AttentionShape,
+        batchIndex b: Int, head h: Int, probs: UnsafeMutablePointer<Float>
+    ) {
+        precondition(b >= 0 && b < s.batch && h >= 0 && h < s.heads,
+                     "attentionProbabilities: (b \(b), h \(h)) outside [\(s.batch), \(s.heads)]")
+        guard s.queries > 0 else { return }
+        let g = h / s.group
+        let ldq = s.heads * s.dqk, ldk = s.kvHeads * s.dqk
+        let qh = q + b * s.queries * ldq + h * s.dqk
+        let kh = k + b * s.keys * ldk + g * s.dqk
+        let scratch = UnsafeMutablePointer<Float>.allocate(capacity: blockRowsFor(s) * s.keys)
+        let lse = UnsafeMutablePointer<Float>.allocate(capacity: s.queries)
+        defer { scratch.deallocate(); lse.deallocate() }
+        forEachBlock(s) { i0, rows, kEnd in
+            attentionProbBlock(qh + i0 * ldq, ldq: ldq, kh, ldk: ldk, s: s, i0: i0, rows: rows,
+                               kEnd: kEnd, p: scratch, lse: lse + i0, fromLSE: false)
+            for r in 0..<rows {
+                let dst = probs + (i0 + r) * s.keys
+                dst.update(from: scratch + r * kEnd, count: kEnd)
+                if kEnd < s.keys { (dst + kEnd).update(repeating: 0, count: s.keys - kEnd) }
+            }
+        }
+    }
+
+    // MARK: - Blocks
+
+    @inline(__always)
+    static func blockRowsFor(_ s: AttentionShape) -> Int {
+        max(1, min(attentionBlockRows, s.queries))
+    }
+
+    /// Calls body(i0, rows, kEnd) for each query block; keys 0..<kEnd are visible to the block.
+    @inline(__always)
+    static func forEachBlock(_ s: AttentionShape, _ body: (Int, Int, Int) -> Void) {
+        let br = blockRowsFor(s)
+        var i0 = 0
+        while i0 < s.queries {
+            let rows = min(br, s.queries - i0)
+            body(i0, rows, s.offset + i0 + rows)
+            i0 += rows
+        }
+    }
+
+    /// P [rows, kEnd] = causal softmax of scale·Q_blk·K[0..<kEnd]ᵀ. With `fromLSE == false`
+    /// computes and writes lse [rows]; with `true` uses the given lse (backward recompute).
+    @inline(__always)
+    static func attentionProbBlock(
+        _ qb: UnsafePointer<Float>, ldq: Int, _ kh: UnsafePointer<Float>, ldk: Int,
+        s: AttentionShape, i0: Int, rows: Int, kEnd: Int,
+        p: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>, fromLSE: Bool
+    ) {
+        gemmSerial(transA: false, transB: true, m: rows, n: kEnd, k: s.dqk, alpha: s.scale,
+                   a: qb, lda: ldq, b: kh, ldb: ldk, beta: 0, c: p, ldc: kEnd)
+        for r in 0..<rows {
+            let valid = s.offset + i0 + r + 1
+            let row = p + r * kEnd
+            if fromLSE {
+                _ = expShifted(row, row, valid, shift: lse[r])
+            } else {
+                let m = rowMax(row, valid)
+                let sum = expShifted(row, row, valid, shift: m)
+                scaleRow(row, valid, by: 1 / sum)
+                lse[r] = m + Foundation.log(sum)
+            }
+            if valid < kEnd { (row + valid).update(repeating: 0, count: kEnd - valid) }
+        }
+    }
+}

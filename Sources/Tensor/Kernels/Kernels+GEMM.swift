@@ -1,0 +1,153 @@
+// GEMM: row-major C = alpha·op(A)·op(B) + beta·C through OpenBLAS `cblas_sgemm`.
+//
+// Determinism. OpenBLAS 0.3.21 is NOT bitwise stable across its own thread counts (measured
+// here: 27 808 of 524 288 outputs of a 2048×256×512 A·Bᵀ differ between 1 and 2 OpenBLAS
+// threads), and an element's value even depends on where a call's row range starts (the
+// micro-kernel tile it falls in). So OpenBLAS runs single-threaded (see Parallel.swift), and
+// `gemm` cuts C into a FIXED partition that depends only on (M, N, K) — never on the thread
+// count — into blocks of rows (or of columns, when N > M, so the smaller operand is the one
+// re-packed per block). Each block is one single-threaded sgemm call with the same arguments
+// whatever the thread count; `Parallel` only decides which thread runs which blocks.
+import CBLAS
+
+extension Kernels {
+    /// Row-major GEMM: `C[M, Nc] = alpha · op(A)[M, K] · op(B)[K, Nc] + beta · C`.
+    ///
+    /// - `transA == false`: A is stored [M, K] with row stride `lda` (>= K);
+    ///   `transA == true`:  A is stored [K, M] with row stride `lda` (>= M), op(A) = Aᵀ.
+    /// - `transB == false`: B is stored [K, Nc] with row stride `ldb` (>= Nc);
+    ///   `transB == true`:  B is stored [Nc, K] with row stride `ldb` (>= K), op(B) = Bᵀ.
+    /// - C is [M, Nc] with row stride `ldc` (>= Nc). With `beta == 0`, C is not read (NaN in
+    ///   the old C does not propagate), as in BLAS.
+    /// Transposes are flags: nothing is copied. `nil` leading dimensions mean "packed".
+    public static func gemm(
+        transA: Bool = false, transB: Bool = false,
+        m: Int, n: Int, k: Int,
+        alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int? = nil,
+        b: UnsafePointer<Float>, ldb: Int? = nil,
+        beta: Float = 0,
+        c: UnsafeMutablePointer<Float>, ldc: Int? = nil
+    ) {
+        let lda = lda ?? (transA ? m : k)
+        let ldb = ldb ?? (transB ? k : n)
+        let ldc = ldc ?? n
+        precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative size m=\(m) n=\(n) k=\(k)")
+        guard m > 0 && n > 0 else { return }
+        let part = GemmPartition(m: m, n: n, k: k)
+        let pa = SendablePointer(a), pb = SendablePointer(b), pc = SendablePointer(c)
+        Parallel.for(part.count) { blocks in
+            for blk in blocks {
+                part.run(blk, transA: transA, transB: transB, k: k, alpha: alpha,
+                         a: pa.p, lda: lda, b: pb.p, ldb: ldb, beta: beta, c: pc.p, ldc: ldc)
+            }
+        }
+    }
+
+    /// Strided batched GEMM: for every batch index `i` in 0..<batch,
+    /// `C_i = alpha · op(A_i) · op(B_i) + beta · C_i` with `A_i = a + i·strideA`,
+    /// `B_i = b + i·strideB`, `C_i = c + i·strideC` (strides in elements; a stride of 0 shares
+    /// one matrix across the batch — allowed for A and B, not for C). Layout of each matrix as
+    /// in `gemm`. The work units are (batch, block) pairs of the fixed partition, so results
+    /// do not depend on the thread count.
+    public static func gemmBatched(
+        transA: Bool = false, transB: Bool = false,
+        batch: Int, m: Int, n: Int, k: Int,
+        alpha: Float = 1,
+        a: UnsafePointer<Float>, lda: Int? = nil, strideA: Int,
+        b: UnsafePointer<Float>, ldb: Int? = nil, strideB: Int,
+        beta: Float = 0,
+        c: UnsafeMutablePointer<Float>, ldc: Int? = nil, strideC: Int
+    ) {
+        let lda = lda ?? (transA ? m : k)
+        let ldb = ldb ?? (transB ? k : n)
+        let ldc = ldc ?? n
+        guard batch > 0 && m > 0 && n > 0 else { return }
+        let part = GemmPartition(m: m, n: n, k: k)
+        let pa = SendablePointer(a), pb = SendablePointer(b), pc = SendablePointer(c)
+        // Work units: (batch, block) pairs, flattened; the same units for any thread count.
+        Parallel.for(batch * part.count) { units in
+            for u in units {
+                let i = u / part.count
+                part.run(u % part.count, transA: transA, transB: transB, k: k, alpha: alpha,
+                         a: pa.p + i * strideA, lda: lda, b: pb.p + i * strideB, ldb: ldb,
+                         beta: beta, c: pc.p + i * strideC, ldc: ldc)
+            }
+        }
+    }
+
+    /// One single-threaded `cblas_sgemm` call (row-major); no splitting. For use inside an
+    /// already parallel region (e.g. per-head attention blocks).
+    @inline(__always)
+    static func gemmSerial(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        _ = Parallel.blasSingleThreaded
+        if k == 0 {
+            // BLAS semantics: C = beta·C (and C is not read when beta == 0).
+            for i in 0..<m {
+                let row = c + i * ldc
+                for j in 0..<n { row[j] = beta == 0 ? 0 : beta * row[j] }
+            }
+            return
+        }
+        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans,
+                    transB ? CblasTrans : CblasNoTrans,
+                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
+                    beta, c, Int32(ldc))
+    }
+}
+
+/// The fixed block partition of one GEMM's output: a function of (M, N, K) only.
+struct GemmPartition: Sendable {
+    /// true: blocks of rows of C; false: blocks of columns.
+    let byRows: Bool
+    /// Rows (or columns) per block, a multiple of 16 unless it is the whole extent.
+    let size: Int
+    let count: Int
+    let m: Int
+    let n: Int
+
+    /// Up to 8 blocks (an even number when > 1, for 2 cores), each >= ~2 MFLOP and >= 32 wide;
+    /// products under ~4 MFLOP are one block.
+    init(m: Int, n: Int, k: Int) {
+        self.m = m
+        self.n = n
+        byRows = m >= n
+        let extent = byRows ? m : n
+        let flops = 2 * m * n * max(k, 1)
+        var blocks = min(8, flops / (1 << 21), extent / 32)
+        if blocks > 1 { blocks &= ~1 }
+        if blocks <= 1 {
+            size = extent
+            count = 1
+        } else {
+            let raw = (extent + blocks - 1) / blocks
+            size = (raw + 15) / 16 * 16
+            count = (extent + size - 1) / size
+        }
+    }
+
+    /// Runs block `blk` as one single-threaded sgemm.
+    @inline(__always)
+    func run(_ blk: Int, transA: Bool, transB: Bool, k: Int, alpha: Float,
+             a: UnsafeMutablePointer<Float>, lda: Int, b: UnsafeMutablePointer<Float>, ldb: Int,
+             beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int) {
+        let lo = blk * size
+        if byRows {
+            let rows = min(size, m - lo)
+            let aOff = transA ? lo : lo * lda
+            Kernels.gemmSerial(transA: transA, transB: transB, m: rows, n: n, k: k, alpha: alpha,
+                               a: a + aOff, lda: lda, b: b, ldb: ldb, beta: beta,
+                               c: c + lo * ldc, ldc: ldc)
+        } else {
+            let cols = min(size, n - lo)
+            let bOff = transB ? lo * ldb : lo
+            Kernels.gemmSerial(transA: transA, transB: transB, m: m, n: cols, k: k, alpha: alpha,
+                               a: a, lda: lda, b: b + bOff, ldb: ldb, beta: beta,
+                               c: c + lo, ldc: ldc)
+        }
+    }
+}

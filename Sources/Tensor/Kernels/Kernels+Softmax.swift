@@ -1,0 +1,267 @@
+// Softmax, log-softmax and cross-entropy fused with log-softmax, over the last axis.
+//
+//   x, y, dy, dx, logits, dlogits   [N, V] contiguous rows
+//   lse                             [N]    log Σ_j exp(x_j) per row, saved for backward
+//   targets                         [N]    Int32 class ids in 0..<V
+//   mask                            [N]    float weights (0/1); nil = all ones
+//
+// Stability: every row is shifted by its max before exp, so logits of ±1e4 are fine. NaN in a
+// row makes that row's outputs NaN (it enters the exp-sum), it is never hidden.
+import Foundation
+
+extension Kernels {
+    /// y = softmax(x) per row. `y` may alias `x`.
+    public static func softmaxForward(
+        x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>, rows n: Int, cols v: Int
+    ) {
+        let px = SendablePointer(x), py = SendablePointer(y)
+        Parallel.for(n, grain: max(1, 4096 / max(v, 1))) { range in
+            for i in range {
+                let xr = px.p + i * v, yr = py.p + i * v
+                let m = rowMax(xr, v)
+                let s = expShifted(xr, yr, v, shift: m)
+                scaleRow(yr, v, by: 1 / s)
+            }
+        }
+    }
+
+    /// dx = y ⊙ (dy − Σ_j dy_j y_j) per row, from the forward output `y`. `dx` may alias `dy`.
+    public static func softmaxBackward(
+        y: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
+        rows n: Int, cols v: Int
+    ) {
+        let py = SendablePointer(y), pdy = SendablePointer(dy), pdx = SendablePointer(dx)
+        Parallel.for(n, grain: max(1, 4096 / max(v, 1))) { range in
+            for i in range {
+                let yr = py.p + i * v, gr = pdy.p + i * v, dr = pdx.p + i * v
+                let s = F16(repeating: dot(yr, gr, v))
+                forEach16(v) { j, c in
+                    let yv = c == 16 ? load16(yr + j) : loadPartial(yr + j, c, fill: 0)
+                    let gv = c == 16 ? load16(gr + j) : loadPartial(gr + j, c, fill: 0)
+                    let out = yv * (gv - s)
+                    if c == 16 { store16(out, dr + j) } else { storePartial(out, dr + j, c) }
+                }
+            }
+        }
+    }
+
+    /// y = x − logsumexp(x) per row; also writes `lse` [N] when given. `y` may alias `x`.
+    public static func logSoftmaxForward(
+        x: UnsafePointer<Float>, y: UnsafeMutablePointer<Float>,
+        lse: UnsafeMutablePointer<Float>? = nil, rows n: Int, cols v: Int
+    ) {
+        let px = SendablePointer(x), py = SendablePointer(y)
+        let pl = lse.map { SendablePointer($0) }
+        Parallel.for(n, grain: max(1, 4096 / max(v, 1))) { range in
+            for i in range {
+                let xr = px.p + i * v, yr = py.p + i * v
+                let l = logSumExp(xr, v)
+                pl?.p[i] = l
+                let lv = F16(repeating: l)
+                forEach16(v) { j, c in
+                    if c == 16 {
+                        store16(load16(xr + j) - lv, yr + j)
+                    } else {
+                        storePartial(loadPartial(xr + j, c, fill: 0) - lv, yr + j, c)
+                    }
+                }
+            }
+        }
+    }
+
+    /// dx = dy − exp(y) · Σ_j dy_j per row, from the forward output `y`. `dx` may alias `dy`.
+    public static func logSoftmaxBackward(
+        y: UnsafePointer<Float>, dy: UnsafePointer<Float>, dx: UnsafeMutablePointer<Float>,
+        rows n: Int, cols v: Int
+    ) {
+        let py = SendablePointer(y), pdy = SendablePointer(dy), pdx = SendablePointer(dx)
+        Parallel.for(n, grain: max(1, 4096 / max(v, 1))) { range in
+            for i in range {
+                let yr = py.p + i * v, gr = pdy.p + i * v, dr = pdx.p + i * v
+                let s = F16(repeating: rowSum(gr, v))
+                forEach16(v) { j, c in
+                    let yv = c == 16 ? load16(yr + j) : loadPartial(yr + j, c, fill: 0)
+                    let gv = c == 16 ? load16(gr + j) : loadPartial(gr + j, c, fill: 0)
+                    let out = gv - vexp(yv) * s
+                    if c == 16 { store16(out, dr + j) } else { storePartial(out, dr + j, c) }
+                }
+            }
+        }
+    }
+
+    /// Result of `crossEntropyForward`.
+    public struct CrossEntropyResult: Sendable, Equatable {
+        /// Σ_n w_n·loss_n / Σ_n w_n (0 when Σ w = 0).
+        public var mean: Float
+        /// Σ_n w_n, summed in row order in Double.
+        public var weightSum: Float
+    }
+
+    /// Cross-entropy fused with log-softmax over logits [N, V]:
+    ///   loss_n = w_n ≠ 0 ? logsumexp(logits_n) − logits_n[target_n] : 0,
+    /// writes `losses` [N] and `lse` [N] (0 for rows with w_n = 0, whose targets are not read and
+    /// may be invalid, e.g. −1 padding), and returns the weighted mean over rows.
+    public static func crossEntropyForward(
+        logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
+        mask: UnsafePointer<Float>? = nil,
+        losses: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>,
+        rows n: Int, vocab v: Int
+    ) -> CrossEntropyResult {
+        let px = SendablePointer(logits), pt = SendablePointer(targets)
+        let pm = mask.map { SendablePointer($0) }
+        let pl = SendablePointer(losses), pe = SendablePointer(lse)
+        Parallel.for(n, grain: max(1, 4096 / max(v, 1))) { range in
+            for i in range {
+                let w: Float = pm?.p[i] ?? 1
+                if w == 0 {
+                    pl.p[i] = 0
+                    pe.p[i] = 0
+                    continue
+                }
+                let t = Int(pt.p[i])
+                precondition(t >= 0 && t < v, "crossEntropy: target \(t) of row \(i) outside 0..<\(v)")
+                let xr = px.p + i * v
+                // loss = (max − x_t) + log Σ exp(x − max): no cancellation at |x| ~ 1e4.
+                let (m, logSum) = logSumExpParts(xr, v)
+                pe.p[i] = m + logSum
+                pl.p[i] = (m - xr[t]) + logSum
+            }
+        }
+        // The only cross-row reduction: one thread, row order, Double.
+        var num = 0.0, den = 0.0
+        for i in 0..<n {
+            let w = Double(mask?[i] ?? 1)
+            if w == 0 { continue }
+            num += w * Double(losses[i])
+            den += w
+        }
+        return CrossEntropyResult(mean: den == 0 ? 0 : Float(num / den), weightSum: Float(den))
+    }
+
+    /// Gradient of `gradMean · mean loss` with respect to the logits (overwrites `dlogits`):
+    ///   dlogits_n = gradMean · w_n / Σw · (softmax(logits_n) − onehot(target_n)),
+    /// using `lse` from the forward pass; rows with w_n = 0 get 0. `dlogits` may alias `logits`.
+    public static func crossEntropyBackward(
+        logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
+        mask: UnsafePointer<Float>? = nil, lse: UnsafePointer<Float>,
+        gradMean: Float = 1,
+        dlogits: UnsafeMutablePointer<Float>, rows n: Int, vocab v: Int
+    ) {
+        var den = 0.0
+        for i in 0..<n { den += Double(mask?[i] ?? 1) }
+        let invDen: Float = den == 0 ? 0 : Float(1 / den)
+        let px = SendablePointer(logits), pt = SendablePointer(targets)
+        let pm = mask.map { SendablePointer($0) }
+        let pe = SendablePointer(lse), pd = SendablePointer(dlogits)
+        Parallel.for(n, grain: max(1, 4096 / max(v, 1))) { range in
+            for i in range {
+                let w: Float = pm?.p[i] ?? 1
+                let dr = pd.p + i * v
+                if w == 0 || invDen == 0 {
+                    for j in 0..<v { dr[j] = 0 }
+                    continue
+                }
+                let xr = px.p + i * v
+                let coef = gradMean * w * invDen
+                let cv = F16(repeating: coef), lv = F16(repeating: pe.p[i])
+                forEach16(v) { j, c in
+                    let xv = c == 16 ? load16(xr + j) : loadPartial(xr + j, c, fill: 0)
+                    let out = vexp(xv - lv) * cv
+                    if c == 16 { store16(out, dr + j) } else { storePartial(out, dr + j, c) }
+                }
+                let t = Int(pt.p[i])
+                dr[t] = (sexp(xr[t] - pe.p[i]) - 1) * coef
+            }
+        }
+    }
+}
+
+// MARK: - Row helpers (fixed order; used by softmax and attention)
+
+/// Calls `body(j, c)` for j = 0, 16, 32, … with c = min(16, n − j) lanes.
+@inline(__always)
+func forEach16(_ n: Int, _ body: (Int, Int) -> Void) {
+    var j = 0
+    while j < n {
+        body(j, min(16, n - j))
+        j += 16
+    }
+}
+
+/// Σ x_j with a SIMD16 accumulator.
+@inline(__always)
+func rowSum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    var acc = F16()
+    var j = 0
+    while j + 16 <= n {
+        acc += load16(x + j)
+        j += 16
+    }
+    if j < n { acc += loadPartial(x + j, n - j, fill: 0) }
+    return hsum(acc)
+}
+
+/// y_j = exp(x_j − shift); returns Σ_j y_j. `y` may alias `x`.
+@inline(__always)
+func expShifted(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int,
+                shift: Float) -> Float {
+    let sv = F16(repeating: shift)
+    var acc = F16()
+    var j = 0
+    while j + 16 <= n {
+        let e = vexp(load16(x + j) - sv)
+        store16(e, y + j)
+        acc += e
+        j += 16
+    }
+    if j < n {
+        let c = n - j
+        var e = vexp(loadPartial(x + j, c, fill: 0) - sv)
+        for l in c..<16 { e[l] = 0 }
+        storePartial(e, y + j, c)
+        acc += e
+    }
+    return hsum(acc)
+}
+
+/// log Σ_j exp(x_j), shifted by the row max (NaN propagates; a row of all −inf gives −inf).
+@inline(__always)
+func logSumExp(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
+    let (m, l) = logSumExpParts(x, n)
+    return m + l
+}
+
+/// (m, log Σ_j exp(x_j − m)) with m the row max.
+@inline(__always)
+func logSumExpParts(_ x: UnsafePointer<Float>, _ n: Int) -> (Float, Float) {
+    let m = rowMax(x, n)
+    if m == -.infinity { return (-.infinity, 0) }
+    let sv = F16(repeating: m)
+    var acc = F16()
+    var j = 0
+    while j + 16 <= n {
+        acc += vexp(load16(x + j) - sv)
+        j += 16
+    }
+    if j < n {
+        var e = vexp(loadPartial(x + j, n - j, fill: 0) - sv)
+        for l in (n - j)..<16 { e[l] = 0 }
+        acc += e
+    }
+    return (m, Foundation.log(hsum(acc)))
+}
+
+/// x_j *= s
+@inline(__always)
+func scaleRow(_ x: UnsafeMutablePointer<Float>, _ n: Int, by s: Float) {
+    let sv = F16(repeating: s)
+    var j = 0
+    while j + 16 <= n {
+        store16(load16(x + j) * sv, x + j)
+        j += 16
+    }
+    while j < n {
+        x[j] *= s
+        j += 1
+    }
+}

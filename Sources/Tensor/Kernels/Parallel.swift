@@ -1,0 +1,107 @@
+// Parallel: a tiny parallel-for over the machine's cores, used by every kernel in this folder.
+//
+// Determinism contract: `Parallel.for` hands out contiguous ranges of INDEPENDENT outputs. A body
+// must compute every output element it owns completely, with an arithmetic order that does not
+// depend on where its range starts or ends. Reductions across ranges are never split; so the
+// thread count never changes a bit of any result.
+//
+// OpenBLAS threading: the library is put in single-threaded mode (`openblas_set_num_threads(1)`)
+// the first time `Parallel` is touched, and kept there. `Kernels.gemm` splits rows (or batches)
+// across `Parallel` itself, so BLAS results do not depend on OpenBLAS's own thread partitioning.
+import CBLAS
+import Dispatch
+import Foundation
+
+public enum Parallel {
+    /// Process-wide worker count used by `Parallel.for` (>= 1). Defaults to the number of
+    /// active processors. Setting it never changes results, only speed.
+    public static var threads: Int {
+        get {
+            _ = blasSingleThreaded
+            return state.withLock { $0 }
+        }
+        set {
+            _ = blasSingleThreaded
+            state.withLock { $0 = max(1, newValue) }
+        }
+    }
+
+    /// Runs `body` with `threads` set to `n`, then restores the previous value. Calls are
+    /// serialised process-wide by one lock, so tests that compare thread counts can run
+    /// concurrently with each other without stepping on the setting.
+    public static func withThreads<T>(_ n: Int, _ body: () throws -> T) rethrows -> T {
+        exclusive.lock()
+        defer { exclusive.unlock() }
+        let saved = threads
+        threads = n
+        defer { threads = saved }
+        return try body()
+    }
+
+    /// Splits [0, n) into at most `threads` contiguous ranges of at least `grain` indices each
+    /// (the last ranges may differ by one index) and runs `body` on each range, in parallel
+    /// through `DispatchQueue.concurrentPerform`. Runs inline when `threads == 1`, when `n` is
+    /// smaller than `2 * grain`, or when `n <= 1`. Returns after every range has finished.
+    ///
+    /// - Parameters:
+    ///   - n: number of independent work items.
+    ///   - grain: minimum number of items worth a thread of its own (choose it so that one
+    ///     range is at least ~50 µs of work).
+    ///   - body: computes the outputs of the items in its range, and only those.
+    public static func `for`(_ n: Int, grain: Int = 1, _ body: @Sendable (Range<Int>) -> Void) {
+        guard n > 0 else { return }
+        let g = splitEverything.withLock { $0 } != 0 ? 1 : max(1, grain)
+        let chunks = min(threads, max(1, n / g), n)
+        if chunks <= 1 {
+            body(0..<n)
+            return
+        }
+        DispatchQueue.concurrentPerform(iterations: chunks) { c in
+            let lo = n * c / chunks
+            let hi = n * (c + 1) / chunks
+            if lo < hi { body(lo..<hi) }
+        }
+    }
+
+    /// Test hook: like `withThreads`, but also ignores every `grain`, so even tiny test shapes
+    /// are split into `n` ranges (to prove that splitting never changes a bit).
+    static func withThreadsSplittingEverything<T>(_ n: Int, _ body: () throws -> T) rethrows -> T {
+        try withThreads(n) {
+            splitEverything.withLock { $0 = 1 }
+            defer { splitEverything.withLock { $0 = 0 } }
+            return try body()
+        }
+    }
+
+    // MARK: - Private state
+
+    private static let splitEverything = LockedInt(0, minimum: 0)
+    private static let state = LockedInt(ProcessInfo.processInfo.activeProcessorCount)
+    private static let exclusive = NSRecursiveLock()
+
+    /// Evaluated once, lazily and thread-safely (Swift `static let`).
+    static let blasSingleThreaded: Void = {
+        openblas_set_num_threads(1)
+    }()
+}
+
+/// A lock-protected Int (Swift 6: no unprotected global mutable state).
+final class LockedInt: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value: Int
+    init(_ value: Int, minimum: Int = 1) { self.value = max(minimum, value) }
+    func withLock<R>(_ body: (inout Int) -> R) -> R {
+        lock.lock()
+        defer { lock.unlock() }
+        return body(&value)
+    }
+}
+
+/// Raw pointers made `Sendable` for `Parallel.for` closures. Safe here because every range of
+/// a parallel loop writes disjoint memory (see the determinism contract above).
+@usableFromInline
+struct SendablePointer<T>: @unchecked Sendable {
+    @usableFromInline let p: UnsafeMutablePointer<T>
+    @inlinable init(_ p: UnsafeMutablePointer<T>) { self.p = p }
+    @inlinable init(_ p: UnsafePointer<T>) { self.p = UnsafeMutablePointer(mutating: p) }
+}

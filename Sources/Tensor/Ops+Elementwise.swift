@@ -1,0 +1,329 @@
+// Elementwise ops: binary arithmetic with NumPy broadcasting, scalar ops, unary functions, and
+// sums/means over axes.
+//
+// Gradient rules (g = upstream gradient, y = result):
+//   a + b: ga = g, gb = g          a − b: ga = g, gb = −g
+//   a · b: ga = g·b, gb = g·a      a / b: ga = g/b, gb = −g·y/b
+//   exp: g·y   log: g/x   sqrt: g/(2y)   rsqrt: −g·y³/2   sigmoid: g·y(1−y)
+//   silu: g·s(1 + x(1−s)), s = sigmoid(x)   x^p: g·p·x^(p−1)   s/x: −g·y/x
+//   sum over axes: g broadcast back; mean: the same divided by the reduced count.
+// A broadcast input's gradient is summed over the stretched axes in row-major order of the
+// result, serially (a reduction is never split across threads).
+
+// MARK: - Broadcast iteration
+
+/// Walks a result shape row by row (a row = the last axis) and yields, for every row, the
+/// offset of the row in the result and the offsets of the corresponding elements in each
+/// operand, whose strides are zero along broadcast axes.
+struct BroadcastPlan {
+    let shape: [Int]
+    let count: Int
+    /// Length of the last axis (1 for a scalar).
+    let inner: Int
+    let strides: [[Int]]
+
+    init(out: [Int], operands: [[Int]]) {
+        shape = out
+        count = Tensor.elementCount(out)
+        inner = out.last ?? 1
+        strides = operands.map { BroadcastPlan.strides(of: $0, in: out) }
+    }
+
+    /// Contiguous strides of `s` right-aligned into `out`, zero where `s` is stretched.
+    static func strides(of s: [Int], in out: [Int]) -> [Int] {
+        var st = [Int](repeating: 0, count: out.count)
+        var running = 1
+        for i in stride(from: s.count - 1, through: 0, by: -1) {
+            let o = out.count - s.count + i
+            st[o] = s[i] == 1 ? 0 : running
+            running *= s[i]
+        }
+        return st
+    }
+
+    /// Stride along the last axis of operand `k` (0 or 1).
+    func innerStride(_ k: Int) -> Int { strides[k].last ?? 0 }
+
+    /// Calls `body(resultOffset, operandOffsets)` for each row, in row-major order.
+    func forEachRow(_ body: (Int, UnsafeMutableBufferPointer<Int>) -> Void) {
+        guard inner > 0, count > 0 else { return }
+        let rows = count / inner
+        let r = shape.count
+        var idx = [Int](repeating: 0, count: max(r - 1, 0))
+        let offs = UnsafeMutableBufferPointer<Int>.allocate(capacity: strides.count)
+        defer { offs.deallocate() }
+        for k in 0..<strides.count { offs[k] = 0 }
+        for row in 0..<rows {
+            body(row * inner, offs)
+            // Advance the odometer over axes 0..<r-1 and update operand offsets.
+            var ax = r - 2
+            while ax >= 0 {
+                idx[ax] += 1
+                for k in 0..<strides.count { offs[k] += strides[k][ax] }
+                if idx[ax] < shape[ax] { break }
+                for k in 0..<strides.count { offs[k] -= strides[k][ax] * shape[ax] }
+                idx[ax] = 0
+                ax -= 1
+            }
+        }
+    }
+}
+
+/// Minimum elements per thread for elementwise passes (memory-bound; ~10 µs).
+let elementwiseGrain = 1 << 15
+
+// MARK: - Binary ops
+
+protocol BinaryRule {
+    static var name: String { get }
+    static func f(_ a: Float, _ b: Float) -> Float
+    static func da(_ a: Float, _ b: Float, _ y: Float, _ g: Float) -> Float
+    static func db(_ a: Float, _ b: Float, _ y: Float, _ g: Float) -> Float
+}
+
+enum AddRule: BinaryRule {
+    static let name = "add"
+    @inline(__always) static func f(_ a: Float, _ b: Float) -> Float { a + b }
+    @inline(__always) static func da(_ a: Float, _ b: Float, _ y: Float, _ g: Float) -> Float { g }
+    @inline(__always) static func db(_ a: Float, _ b: Float, _ y: Float, _ g: Float) -> Float { g }
+}
+
+enum SubRule: BinaryRule {
+    static let name = "sub"
+    @inline(__always) static func f(_ a: Float, _ b: Float) -> Float { a - b }
+    @inline(__always) static func da(_ a: Float, _ b: Float, _ y: Float, _ g: Float) -> Float { g }
+    @inline(__always) static func db(_ a: Float, _ b: Float, _ y: Float, _ g: Float) -> Float { -g }
+}
+
+enum MulRule: BinaryRule {
+    static let name = "mul"
+    @inline(__always) static func f(_ a: Float, _ b: Float) -> Float { a * b }
+    @inline(__always) static func da(_ a: Float, _ b: Float, _ y: Float, _ g: Float) -> Float { g * b }
+    @inline(__always) static func db(_ a: Float, _ b: Float, _ y: Float, _ g: Float) -> Float { g * a }
+}
+
+enum DivRule: BinaryRule {
+    static let name = "div"
+    @inline(__always) static func f(_ a: Float, _ b: Float) -> Float { a / b }
+    @inline(__always) static func da(_ a: Float, _ b: Float, _ y: Float, _ g: Float) -> Float { g / b }
+    @inline(__always) static func db(_ a: Float, _ b: Float, _ y: Float, _ g: Float) -> Float { -g * y / b }
+}
+
+func binaryOp<R: BinaryRule>(_ a: Tensor, _ b: Tensor, _: R.Type) -> Tensor {
+    let shape = checked { try Shapes.broadcast(R.name, a.shape, b.shape) }
+    var out = Tensor(uninitialized: shape)
+    let pa = SendablePointer(a.ptr), pb = SendablePointer(b.ptr), po = SendablePointer(out.ptr)
+    let sameShape = a.shape == b.shape
+    if sameShape {
+        Parallel.for(out.count, grain: elementwiseGrain) { r in
+            for i in r { po.p[i] = R.f(pa.p[i], pb.p[i]) }
+        }
+    } else {
+        let plan = BroadcastPlan(out: shape, operands: [a.shape, b.shape])
+        let sa = plan.innerStride(0), sb = plan.innerStride(1), n = plan.inner
+        plan.forEachRow { o, offs in
+            let ia = offs[0], ib = offs[1]
+            for j in 0..<n { po.p[o + j] = R.f(pa.p[ia + j * sa], pb.p[ib + j * sb]) }
+        }
+    }
+    if Tensor.recording(a, b) {
+        let (av, bv, yv) = (a.detached(), b.detached(), out.detached())
+        out.record([a, b]) { g, node in
+            let (pa, pb, py) = (av.ptr, bv.ptr, yv.ptr)
+            if sameShape {
+                if let ga = node.inputGrad(0) {
+                    for i in 0..<yv.count { ga[i] += R.da(pa[i], pb[i], py[i], g[i]) }
+                }
+                if let gb = node.inputGrad(1) {
+                    for i in 0..<yv.count { gb[i] += R.db(pa[i], pb[i], py[i], g[i]) }
+                }
+                return
+            }
+            let plan = BroadcastPlan(out: yv.shape, operands: [av.shape, bv.shape])
+            let sa = plan.innerStride(0), sb = plan.innerStride(1), n = plan.inner
+            if let ga = node.inputGrad(0) {
+                plan.forEachRow { o, offs in
+                    let ia = offs[0], ib = offs[1]
+                    for j in 0..<n {
+                        ga[ia + j * sa] += R.da(pa[ia + j * sa], pb[ib + j * sb], py[o + j], g[o + j])
+                    }
+                }
+            }
+            if let gb = node.inputGrad(1) {
+                plan.forEachRow { o, offs in
+                    let ia = offs[0], ib = offs[1]
+                    for j in 0..<n {
+                        gb[ib + j * sb] += R.db(pa[ia + j * sa], pb[ib + j * sb], py[o + j], g[o + j])
+                    }
+                }
+            }
+        }
+    }
+    return out
+}
+
+// MARK: - Unary ops
+
+protocol UnaryRule: Sendable {
+    func f(_ x: Float) -> Float
+    /// dy/dx given x and y.
+    func df(_ x: Float, _ y: Float) -> Float
+}
+
+struct ExpRule: UnaryRule {
+    @inline(__always) func f(_ x: Float) -> Float { Float.exp(x) }
+    @inline(__always) func df(_ x: Float, _ y: Float) -> Float { y }
+}
+struct LogRule: UnaryRule {
+    @inline(__always) func f(_ x: Float) -> Float { Float.log(x) }
+    @inline(__always) func df(_ x: Float, _ y: Float) -> Float { 1 / x }
+}
+struct SqrtRule: UnaryRule {
+    @inline(__always) func f(_ x: Float) -> Float { x.squareRoot() }
+    @inline(__always) func df(_ x: Float, _ y: Float) -> Float { 0.5 / y }
+}
+struct RsqrtRule: UnaryRule {
+    @inline(__always) func f(_ x: Float) -> Float { 1 / x.squareRoot() }
+    @inline(__always) func df(_ x: Float, _ y: Float) -> Float { -0.5 * y * y * y }
+}
+struct SigmoidRule: UnaryRule {
+    @inline(__always) func f(_ x: Float) -> Float { 1 / (1 + Float.exp(-x)) }
+    @inline(__always) func df(_ x: Float, _ y: Float) -> Float { y * (1 - y) }
+}
+struct SiluRule: UnaryRule {
+    @inline(__always) func f(_ x: Float) -> Float { x / (1 + Float.exp(-x)) }
+    @inline(__always) func df(_ x: Float, _ y: Float) -> Float {
+        let s = 1 / (1 + Float.exp(-x))
+        return s * (1 + x * (1 - s))
+    }
+}
+struct NegRule: UnaryRule {
+    @inline(__always) func f(_ x: Float) -> Float { -x }
+    @inline(__always) func df(_ x: Float, _ y: Float) -> Float { -1 }
+}
+struct AddScalarRule: UnaryRule {
+    let s: Float
+    @inline(__always) func f(_ x: Float) -> Float { x + s }
+    @inline(__always) func df(_ x: Float, _ y: Float) -> Float { 1 }
+}
+struct MulScalarRule: UnaryRule {
+    let s: Float
+    @inline(__always) func f(_ x: Float) -> Float { x * s }
+    @inline(__always) func df(_ x: Float, _ y: Float) -> Float { s }
+}
+struct ScalarDivRule: UnaryRule {
+    let s: Float
+    @inline(__always) func f(_ x: Float) -> Float { s / x }
+    @inline(__always) func df(_ x: Float, _ y: Float) -> Float { -y / x }
+}
+struct PowRule: UnaryRule {
+    let p: Float
+    @inline(__always) func f(_ x: Float) -> Float { Float.pow(x, p) }
+    @inline(__always) func df(_ x: Float, _ y: Float) -> Float { p * Float.pow(x, p - 1) }
+}
+
+func unaryOp<R: UnaryRule>(_ x: Tensor, _ rule: R) -> Tensor {
+    var out = Tensor(uninitialized: x.shape)
+    let px = SendablePointer(x.ptr), po = SendablePointer(out.ptr)
+    Parallel.for(x.count, grain: elementwiseGrain) { r in
+        for i in r { po.p[i] = rule.f(px.p[i]) }
+    }
+    if Tensor.recording(x) {
+        let (xv, yv) = (x.detached(), out.detached())
+        out.record([x]) { g, node in
+            guard let gx = node.inputGrad(0) else { return }
+            let (px, py) = (xv.ptr, yv.ptr)
+            for i in 0..<xv.count { gx[i] += g[i] * rule.df(px[i], py[i]) }
+        }
+    }
+    return out
+}
+
+import Foundation
+
+extension Float {
+    @inline(__always) static func exp(_ x: Float) -> Float { Foundation.exp(x) }
+    @inline(__always) static func log(_ x: Float) -> Float { Foundation.log(x) }
+    @inline(__always) static func pow(_ x: Float, _ y: Float) -> Float { Foundation.pow(x, y) }
+}
+
+// MARK: - Public elementwise API
+
+extension Tensor {
+    public static func + (a: Tensor, b: Tensor) -> Tensor { binaryOp(a, b, AddRule.self) }
+    public static func - (a: Tensor, b: Tensor) -> Tensor { binaryOp(a, b, SubRule.self) }
+    public static func * (a: Tensor, b: Tensor) -> Tensor { binaryOp(a, b, MulRule.self) }
+    public static func / (a: Tensor, b: Tensor) -> Tensor { binaryOp(a, b, DivRule.self) }
+
+    public static func + (a: Tensor, s: Float) -> Tensor { unaryOp(a, AddScalarRule(s: s)) }
+    public static func + (s: Float, a: Tensor) -> Tensor { unaryOp(a, AddScalarRule(s: s)) }
+    public static func - (a: Tensor, s: Float) -> Tensor { unaryOp(a, AddScalarRule(s: -s)) }
+    public static func - (s: Float, a: Tensor) -> Tensor { unaryOp(unaryOp(a, NegRule()), AddScalarRule(s: s)) }
+    public static func * (a: Tensor, s: Float) -> Tensor { unaryOp(a, MulScalarRule(s: s)) }
+    public static func * (s: Float, a: Tensor) -> Tensor { unaryOp(a, MulScalarRule(s: s)) }
+    public static func / (a: Tensor, s: Float) -> Tensor { unaryOp(a, MulScalarRule(s: 1 / s)) }
+    public static func / (s: Float, a: Tensor) -> Tensor { unaryOp(a, ScalarDivRule(s: s)) }
+    public static prefix func - (a: Tensor) -> Tensor { unaryOp(a, NegRule()) }
+
+    public func exp() -> Tensor { unaryOp(self, ExpRule()) }
+    public func log() -> Tensor { unaryOp(self, LogRule()) }
+    public func sqrt() -> Tensor { unaryOp(self, SqrtRule()) }
+    public func rsqrt() -> Tensor { unaryOp(self, RsqrtRule()) }
+    public func sigmoid() -> Tensor { unaryOp(self, SigmoidRule()) }
+    public func silu() -> Tensor { unaryOp(self, SiluRule()) }
+    /// x^p elementwise (x > 0 unless p is an integer).
+    public func pow(_ p: Float) -> Tensor { unaryOp(self, PowRule(p: p)) }
+    public func squared() -> Tensor { self * self }
+}
+
+// MARK: - Reductions
+
+extension Tensor {
+    /// Sum over `axes` (negative axes count from the end). `keepDims` keeps them as size 1.
+    public func sum(axes: [Int], keepDims: Bool = false) -> Tensor {
+        let ax = Set(axes.map { a in checked { try Shapes.axis("sum", a, rank: rank, shape: shape) } })
+        let kept = shape.enumerated().map { ax.contains($0.offset) ? 1 : $0.element }
+        let outShape = keepDims ? kept : shape.enumerated().filter { !ax.contains($0.offset) }.map(\.element)
+        var out = Tensor(uninitialized: outShape)
+        out.ptr.update(repeating: 0, count: out.count)
+        let plan = BroadcastPlan(out: shape, operands: [kept])
+        let s = plan.innerStride(0), n = plan.inner
+        let (px, po) = (ptr, out.ptr)
+        plan.forEachRow { o, offs in
+            let io = offs[0]
+            if s == 0 {
+                var acc = po[io]
+                for j in 0..<n { acc += px[o + j] }
+                po[io] = acc
+            } else {
+                for j in 0..<n { po[io + j] += px[o + j] }
+            }
+        }
+        if Tensor.recording(self) {
+            let xShape = shape
+            out.record([self]) { g, node in
+                guard let gx = node.inputGrad(0) else { return }
+                let plan = BroadcastPlan(out: xShape, operands: [kept])
+                let s = plan.innerStride(0), n = plan.inner
+                plan.forEachRow { o, offs in
+                    let io = offs[0]
+                    for j in 0..<n { gx[o + j] += g[io + j * s] }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Sum of all elements (a scalar).
+    public func sum() -> Tensor { sum(axes: Array(0..<rank)) }
+
+    /// Mean over `axes`.
+    public func mean(axes: [Int], keepDims: Bool = false) -> Tensor {
+        let ax = Set(axes.map { a in checked { try Shapes.axis("mean", a, rank: rank, shape: shape) } })
+        let n = ax.reduce(1) { $0 * shape[$1] }
+        return sum(axes: axes, keepDims: keepDims) * (1 / Float(n))
+    }
+
+    /// Mean of all elements (a scalar).
+    public func mean() -> Tensor { mean(axes: Array(0..<rank)) }
+}

@@ -1,0 +1,100 @@
+// Index ops: embedding lookup, gather and scatter-add of rows by index (MoE dispatch and
+// combine), and top-k indices.
+//
+// Gradient rules: gather's gradient scatter-adds g rows back to the rows they came from;
+// scatter-add's gradient gathers g rows. Accumulation into a row hit several times happens in
+// index order; threads split the columns of a row (independent outputs), never the indices.
+
+extension Tensor {
+    /// Rows of `self` [N, ...] picked by `indices` (any shape S) → [S..., ...].
+    /// Embedding lookup is `weight.gatherRows(tokens)`.
+    public func gatherRows(_ indices: IntTensor) -> Tensor {
+        require(rank >= 1, "gatherRows: needs rank >= 1, got shape \(shape)")
+        let n = shape[0], rowSize = shape.dropFirst().reduce(1, *)
+        let ids = indices.scalars
+        for i in ids where i < 0 || Int(i) >= n {
+            fatalError("gatherRows: index \(i) out of range for shape \(shape)")
+        }
+        var out = Tensor(uninitialized: indices.shape + shape.dropFirst())
+        let (px, po) = (ptr, out.ptr)
+        for (r, i) in ids.enumerated() {
+            (po + r * rowSize).update(from: px + Int(i) * rowSize, count: rowSize)
+        }
+        if Tensor.recording(self) {
+            out.record([self]) { g, node in
+                guard let gx = node.inputGrad(0) else { return }
+                scatterAdd(g, ids, rowSize: rowSize, into: gx)
+            }
+        }
+        return out
+    }
+
+    /// Token embedding: rows of `weight` [V, D] for `tokens` (any shape S) → [S..., D].
+    public static func embedding(_ weight: Tensor, _ tokens: IntTensor) -> Tensor {
+        weight.gatherRows(tokens)
+    }
+
+    /// A [rowCount, ...] tensor of zeros to which row r of `self` [M, ...] is added at row
+    /// `indices[r]` (indices [M]; repeated indices add up, in order of r).
+    public func scatterAddRows(_ indices: IntTensor, rowCount: Int) -> Tensor {
+        require(rank >= 1 && indices.count == shape[0],
+                     "scatterAddRows: shapes \(shape) and \(indices.shape): need one index per row")
+        let rowSize = shape.dropFirst().reduce(1, *)
+        let ids = indices.scalars
+        for i in ids where i < 0 || Int(i) >= rowCount {
+            fatalError("scatterAddRows: index \(i) out of range for \(rowCount) rows")
+        }
+        var out = Tensor(uninitialized: [rowCount] + shape.dropFirst())
+        out.ptr.update(repeating: 0, count: out.count)
+        scatterAdd(ptr, ids, rowSize: rowSize, into: out.ptr)
+        if Tensor.recording(self) {
+            out.record([self]) { g, node in
+                guard let gx = node.inputGrad(0) else { return }
+                for (r, i) in ids.enumerated() {
+                    let dst = gx + r * rowSize, src = g + Int(i) * rowSize
+                    for j in 0..<rowSize { dst[j] += src[j] }
+                }
+            }
+        }
+        return out
+    }
+
+    /// Indices of the k largest elements along the last axis, largest first; equal values go
+    /// to the lower index; NaN never beats a number. No gradient. [..., n] → [..., k].
+    public func topK(_ k: Int) -> IntTensor {
+        require(rank >= 1, "topK: needs rank >= 1, got shape \(shape)")
+        let n = shape[rank - 1]
+        require(k >= 0 && k <= n, "topK: k = \(k) out of range for shape \(shape)")
+        let rows = n == 0 ? 0 : count / n
+        var result = [Int32](repeating: 0, count: rows * k)
+        var taken = [Bool](repeating: false, count: n)
+        for r in 0..<rows {
+            let row = ptr + r * n
+            for i in 0..<n { taken[i] = false }
+            for slot in 0..<k {
+                var best = -1
+                for i in 0..<n where !taken[i] {
+                    if best < 0 || row[i] > row[best] || (row[best].isNaN && !row[i].isNaN) { best = i }
+                }
+                taken[best] = true
+                result[r * k + slot] = Int32(best)
+            }
+        }
+        return IntTensor(shape: Array(shape.dropLast()) + [k], scalars: result)
+    }
+}
+
+/// dst[ids[r]] += src[r] for each row r, in order of r; threads split the columns.
+func scatterAdd(_ src: UnsafePointer<Float>, _ ids: [Int32], rowSize: Int, into dst: UnsafeMutablePointer<Float>) {
+    let ps = SendablePointer(src), pd = SendablePointer(dst)
+    ids.withUnsafeBufferPointer { idsBuf in
+        let pi = SendablePointer(UnsafeMutablePointer(mutating: idsBuf.baseAddress ?? UnsafePointer(bitPattern: 8)!))
+        let m = idsBuf.count
+        Parallel.for(rowSize, grain: max(1, (1 << 15) / max(1, m))) { cols in
+            for r in 0..<m {
+                let s = ps.p + r * rowSize, d = pd.p + Int(pi.p[r]) * rowSize
+                for j in cols { d[j] += s[j] }
+            }
+        }
+    }
+}
