@@ -55,7 +55,7 @@ let package = Package(
         .target(name: "RunStore", dependencies: ["HDF5"]),
 
         // Specs, sweeps, run ids, executors, verification.
-        .target(name: "Experiments", dependencies: ["Training", "RunStore", "Config", "Yams"]),
+        .target(name: "Experiments", dependencies: ["Training", "RunStore", "HDF5", "Config", "Yams"]),
         // Tables, CSV and notebook export.
         .target(name: "Analysis", dependencies: ["RunStore"]),
 

@@ -1,0 +1,89 @@
+// The decoder (MODEL.md): embedding, L blocks of pre-norm attention and feed-forward with
+// residuals, final norm and the (possibly tied) head; the loss is masked cross-entropy plus the
+// MoE auxiliary losses, each reported separately.
+//
+// Glossary: B batch, T sequence, N = B·T, D d_model, V vocab.
+import Tensor
+
+/// Everything one forward pass produces.
+public struct ForwardResult {
+    /// [B, T, V]
+    public var logits: Tensor
+    /// Scalars: ce + aux + z.
+    public var total: Tensor
+    public var ce: Tensor
+    public var aux: Tensor
+    public var z: Tensor
+    /// One entry per MoE layer, in layer order.
+    public var moe: [MoEStats]
+    /// Router scores s [N, E] per MoE layer (telemetry), when requested.
+    public var routerScores: [Int: Tensor] = [:]
+    /// Attention probes per layer (telemetry), when requested.
+    public var attentionProbes: [Int: AttentionProbe] = [:]
+}
+
+/// What a forward pass should keep for telemetry.
+public struct ProbeRequest: Sendable {
+    public var attentionLayers: Set<Int> = []
+    public var routerScores = false
+    public init(attentionLayers: Set<Int> = [], routerScores: Bool = false) {
+        self.attentionLayers = attentionLayers
+        self.routerScores = routerScores
+    }
+}
+
+public struct Decoder {
+    public let config: ModelConfig
+
+    public init(config: ModelConfig) {
+        self.config = config
+    }
+
+    /// Forward pass on `inputs` [B, T] with `targets` [B, T] and `mask` [B, T] (1 = the
+    /// position counts in the loss).
+    public func forward(_ params: ParameterSet, inputs: IntTensor, targets: IntTensor, mask: Tensor,
+                        probes: ProbeRequest = ProbeRequest()) -> ForwardResult {
+        let (b, t) = (inputs.shape[0], inputs.shape[1])
+        let d = config.dModel, n = b * t
+        let eps = Float(config.normEps), theta = Float(config.rope.theta)
+        var x = params["embed.weight"].gatherRows(inputs)                           // [B, T, D]
+        var auxTerms: [Tensor] = [], zTerms: [Tensor] = []
+        var stats: [MoEStats] = []
+        var routerScores: [Int: Tensor] = [:]
+        var attentionProbes: [Int: AttentionProbe] = [:]
+        let attentionShape = config.attentionShape
+        for l in 0..<config.nLayers {
+            let h = x.rmsNorm(weight: params["layers.\(l).attn_norm.weight"], eps: eps)
+            let probe: ((AttentionProbe) -> Void)? = probes.attentionLayers.contains(l) ? { attentionProbes[l] = $0 } : nil
+            x = x + AttentionLayer.forward(h, layer: l, shape: attentionShape, params: params, theta: theta, eps: eps, probe: probe)
+            let f = x.rmsNorm(weight: params["layers.\(l).ffn_norm.weight"], eps: eps).reshaped([n, d])   // [N, D]
+            if let moeShape = config.moeShape(layer: l), let moe = config.ffn.moe {
+                let out = MoELayer.forward(f, layer: l, shape: moeShape, config: moe, params: params, batch: b, seqLen: t)
+                x = x + out.y.reshaped([b, t, d])
+                if let aux = out.aux { auxTerms.append(aux) }
+                if let z = out.z { zTerms.append(z) }
+                stats.append(out.stats)
+                if probes.routerScores { routerScores[l] = out.scores.detached() }
+            } else {
+                let p = "layers.\(l).ffn"
+                let hidden = Tensor.swiGLU(f.linear(params["\(p).w1.weight"]), f.linear(params["\(p).w3.weight"]))
+                x = x + hidden.linear(params["\(p).w2.weight"]).reshaped([b, t, d])
+            }
+        }
+        let head = config.tieEmbeddings ? params["embed.weight"] : params["head.weight"]
+        let logits = x.rmsNorm(weight: params["norm.weight"], eps: eps).linear(head)  // [B, T, V]
+        let ce = Tensor.crossEntropy(logits: logits, targets: targets, mask: mask)
+        let aux = sumOrZero(auxTerms), z = sumOrZero(zTerms)
+        var total = ce
+        if !auxTerms.isEmpty { total = total + aux }
+        if !zTerms.isEmpty { total = total + z }
+        return ForwardResult(logits: logits, total: total, ce: ce, aux: aux, z: z, moe: stats,
+                             routerScores: routerScores, attentionProbes: attentionProbes)
+    }
+
+    private func sumOrZero(_ terms: [Tensor]) -> Tensor {
+        guard var sum = terms.first else { return Tensor(0) }
+        for term in terms.dropFirst() { sum = sum + term }
+        return sum
+    }
+}

@@ -1,0 +1,135 @@
+// The mixture-of-experts feed-forward (MODEL.md): router scores, selection with the balancing
+// bias, unbiased gate values, dispatch → one GEMM per expert that received tokens → weighted
+// combine, the always-on shared expert, and the auxiliary losses. Cost grows with the active
+// experts, not with E.
+//
+// Glossary: N = B·T tokens, D d_model, E routed experts, k active, F expert hidden.
+import Foundation
+import Tensor
+
+/// Per-layer router telemetry of one forward pass.
+public struct MoEStats: Sendable {
+    public var layer: Int
+    /// Tokens that selected each expert (before capacity drops) [E].
+    public var load: [Int]
+    /// Max violation of this batch's loads.
+    public var maxVio: Double
+    /// Mean over tokens of the entropy of the (per-token normalised) router scores, in nats.
+    public var entropy: Double
+    public var droppedFraction: Double
+    public var aux: Double
+    public var z: Double
+}
+
+struct MoEOutput {
+    var y: Tensor          // [N, D]
+    var aux: Tensor?       // scalar
+    var z: Tensor?         // scalar
+    var stats: MoEStats
+    var scores: Tensor     // s [N, E], for telemetry
+}
+
+enum MoELayer {
+    /// x [N, D] (normalised), batch b sequences of length t (N = b·t).
+    static func forward(_ x: Tensor, layer l: Int, shape m: MoEShape, config: MoEConfig, params: ParameterSet,
+                        batch b: Int, seqLen t: Int) -> MoEOutput {
+        let n = x.shape[0], d = x.shape[1], e = m.experts, k = m.topK
+        let p = "layers.\(l).ffn"
+        let z = x.linear(params["\(p).gate.weight"])                                 // [N, E] router logits
+        let s = config.router.score == .softmax ? z.softmax() : z.sigmoid()          // [N, E] scores
+        let scores = s.scalars
+        let bias = m.hasBias ? params["\(p).gate.bias"].scalars : nil
+        let routing = Router.route(scores: scores, tokens: n, experts: e, k: k, bias: bias,
+                                   groups: config.router.groups, topkGroups: config.router.topkGroups,
+                                   capacityFactor: config.capacityFactor)
+
+        // Gate values: the UNBIASED scores at the selected experts, normalised before drops.
+        let flatIndex = IntTensor(shape: [n * k]) { i in Int32(i / k * e) + routing.selected[i] }
+        var gates = s.reshaped([n * e, 1]).gatherRows(flatIndex).reshaped([n, k])    // [N, k]
+        if config.router.normalize { gates = gates / gates.sum(axes: [1], keepDims: true) }
+        if config.router.scale != 1 { gates = gates * Float(config.router.scale) }
+
+        // Dispatch: kept assignments grouped by expert, tokens in order within an expert.
+        var perExpert = [[Int]](repeating: [], count: e)                             // assignment ids n·k + slot
+        for index in 0..<(n * k) where routing.kept[index] {
+            perExpert[Int(routing.selected[index])].append(index)
+        }
+        let order = perExpert.flatMap { $0 }
+        var y: Tensor
+        if order.isEmpty {
+            y = Tensor.zeros([n, d])
+        } else {
+            let tokenOfRow = IntTensor(order.map { Int32($0 / k) })
+            let xs = x.gatherRows(tokenOfRow)                                        // [M, D], M kept assignments
+            var outputs: [Tensor] = []
+            var start = 0
+            for expert in 0..<e where !perExpert[expert].isEmpty {
+                let rows = xs.rows(start..<(start + perExpert[expert].count))        // [M_e, D]
+                start += perExpert[expert].count
+                let q = "\(p).experts.\(expert)"
+                let hidden = Tensor.swiGLU(rows.linear(params["\(q).w1.weight"]), rows.linear(params["\(q).w3.weight"]))
+                outputs.append(hidden.linear(params["\(q).w2.weight"]))              // [M_e, D]
+            }
+            let expertOut = outputs.count == 1 ? outputs[0] : Tensor.concat(outputs, axis: 0)   // [M, D]
+            let weights = gates.reshaped([n * k, 1]).gatherRows(IntTensor(order.map { Int32($0) }))  // [M, 1]
+            y = (expertOut * weights).scatterAddRows(tokenOfRow, rowCount: n)        // [N, D]
+        }
+        if m.sharedHidden > 0 {
+            let q = "\(p).shared_experts"
+            let hidden = Tensor.swiGLU(x.linear(params["\(q).w1.weight"]), x.linear(params["\(q).w3.weight"]))
+            y = y + hidden.linear(params["\(q).w2.weight"])
+        }
+
+        // Auxiliary losses over every token the router saw.
+        let balance = config.balance
+        var aux: Tensor? = nil
+        switch balance.aux {
+        case .none:
+            break
+        case .batch:
+            let f = routing.load.map { Float(Double(e) / Double(k * n) * Double($0)) }
+            let pMean = s.mean(axes: [0])                                            // [E]
+            aux = (pMean * Tensor(shape: [e], scalars: f)).sum() * Float(balance.auxCoef)
+        case .sequence:
+            var f = [Float](repeating: 0, count: b * e)
+            for token in 0..<n {
+                for slot in 0..<k { f[(token / t) * e + Int(routing.selected[token * k + slot])] += 1 }
+            }
+            let scaleF = Float(Double(e) / Double(k * t))
+            for i in f.indices { f[i] *= scaleF }
+            let normalised = s / s.sum(axes: [1], keepDims: true)                    // s' [N, E]
+            let pSeq = normalised.reshaped([b, t, e]).mean(axes: [1])                // [B, E]
+            aux = (pSeq * Tensor(shape: [b, e], scalars: f)).sum() * Float(balance.auxCoef / Double(b))
+        }
+        var zLoss: Tensor? = nil
+        if balance.zLossCoef > 0 {
+            // logsumexp with a constant shift (no gradient through the max), then its square.
+            let zs = z.scalars
+            let maxes = (0..<n).map { row in (0..<e).map { zs[row * e + $0] }.max()! }
+            let shift = Tensor(shape: [n, 1], scalars: maxes)
+            let lse = (z - shift).exp().sum(axes: [1]).log() + Tensor(shape: [n], scalars: maxes)   // [N]
+            zLoss = (lse * lse).mean() * Float(balance.zLossCoef)
+        }
+
+        let stats = MoEStats(layer: l, load: routing.load, maxVio: Router.maxViolation(routing.load),
+                             entropy: routerEntropy(scores, n: n, e: e), droppedFraction: routing.droppedFraction,
+                             aux: Double(aux?.item ?? 0), z: Double(zLoss?.item ?? 0))
+        return MoEOutput(y: y, aux: aux, z: zLoss, stats: stats, scores: s)
+    }
+
+    /// Mean entropy (nats) of the scores normalised to sum 1 per token.
+    static func routerEntropy(_ s: [Float], n: Int, e: Int) -> Double {
+        guard n > 0 else { return 0 }
+        var total = 0.0
+        for row in 0..<n {
+            var sum = 0.0
+            for i in 0..<e { sum += Double(s[row * e + i]) }
+            guard sum > 0 else { continue }
+            for i in 0..<e {
+                let p = Double(s[row * e + i]) / sum
+                if p > 0 { total -= p * Foundation.log(p) }
+            }
+        }
+        return total / Double(n)
+    }
+}

@@ -1,0 +1,101 @@
+// Data sources. Every batch is a pure function of (data seed, split, sequence index): resume
+// and verification need no stream state, and any batch can be regenerated alone.
+//
+// Glossary: B sequences per batch, T tokens per sequence (inputs; targets are shifted by one).
+import Foundation
+import Models
+import Tensor
+
+/// One batch: inputs and targets [B, T] and the loss mask [B, T] (1 = counts).
+public struct Batch {
+    public var inputs: IntTensor
+    public var targets: IntTensor
+    public var mask: Tensor
+
+    public var rows: Int { inputs.shape[0] }
+}
+
+public enum Split: Int, Sendable {
+    case train = 0, validation = 1
+}
+
+public protocol DataSource: Sendable {
+    /// Human-readable description for logs.
+    var summary: String { get }
+    /// Tokens used (must be ≤ model.vocab).
+    var vocabNeeded: Int { get }
+    /// Sequences `first ..< first + count` of a split, each T inputs long.
+    func sequences(_ split: Split, first: Int, count: Int, seqLen: Int) -> Batch
+    /// The exact optimal mean loss over the first `count` validation sequences, when known.
+    func optimumLoss(validationSequences count: Int, seqLen: Int) -> Double?
+    /// Whether accuracy (argmax on mask positions) is a meaningful metric.
+    var reportsAccuracy: Bool { get }
+}
+
+extension DataSource {
+    /// The training batch of `step` (all micro-batches): sequences step·B ..< (step+1)·B.
+    public func trainBatch(step: Int, batchSize: Int, seqLen: Int) -> Batch {
+        sequences(.train, first: step * batchSize, count: batchSize, seqLen: seqLen)
+    }
+}
+
+extension Batch {
+    /// Rows `range` (a micro-batch).
+    public func rows(_ range: Range<Int>) -> Batch {
+        let t = inputs.shape[1]
+        let lo = range.lowerBound * t, hi = range.upperBound * t
+        return Batch(inputs: IntTensor(shape: [range.count, t], scalars: Array(inputs.scalars[lo..<hi])),
+                     targets: IntTensor(shape: [range.count, t], scalars: Array(targets.scalars[lo..<hi])),
+                     mask: Tensor(shape: [range.count, t], scalars: Array(mask.scalars[lo..<hi])))
+    }
+}
+
+/// Draws from a categorical distribution (cumulative probabilities) with one uniform number.
+@inline(__always)
+func sampleCategorical(_ cumulative: ArraySlice<Double>, _ u: Double) -> Int {
+    var low = cumulative.startIndex, high = cumulative.endIndex - 1
+    while low < high {
+        let mid = (low + high) / 2
+        if cumulative[mid] > u { high = mid } else { low = mid + 1 }
+    }
+    return low - cumulative.startIndex
+}
+
+/// A uniform Double in [0, 1) from two 32-bit words at counter index `i` (53 bits).
+@inline(__always)
+func uniformDouble(_ stream: RandomStream, _ i: UInt64) -> Double {
+    let (a, b, _, _) = stream.words(block: i)
+    let bits = (UInt64(a) << 21) ^ UInt64(b >> 11)
+    return Double(bits & ((1 << 53) - 1)) / Double(UInt64(1) << 53)
+}
+
+/// A standard normal in Double at counter index i (Box–Muller on two 53-bit uniforms).
+@inline(__always)
+func normalDouble(_ stream: RandomStream, _ i: UInt64) -> Double {
+    let (a, b, c, d) = stream.words(block: i)
+    let u1 = (Double((UInt64(a) << 21) ^ UInt64(b >> 11)) + 1) / (Double(UInt64(1) << 53) + 1)
+    let u2 = Double((UInt64(c) << 21) ^ UInt64(d >> 11)) / Double(UInt64(1) << 53)
+    return (-2 * Foundation.log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+}
+
+/// Gamma(shape, 1) by Marsaglia–Tsang (with the U^(1/a) boost for shape < 1), drawing from
+/// `stream` at counters starting at `counter` (a rejection loop: it advances the counter).
+func sampleGamma(_ shape: Double, _ stream: RandomStream, counter: inout UInt64) -> Double {
+    if shape < 1 {
+        let boost = Foundation.pow(uniformDouble(stream, counter), 1 / shape)
+        counter += 1
+        return sampleGamma(shape + 1, stream, counter: &counter) * max(boost, Double.leastNormalMagnitude)
+    }
+    let d = shape - 1.0 / 3, c = 1 / (9 * d).squareRoot()
+    while true {
+        let x = normalDouble(stream, counter)
+        let u = uniformDouble(stream, counter + 1)
+        counter += 2
+        let v0 = 1 + c * x
+        if v0 <= 0 { continue }
+        let v = v0 * v0 * v0
+        if u < 1 - 0.0331 * x * x * x * x || Foundation.log(u) < 0.5 * x * x + d * (1 - v + Foundation.log(v)) {
+            return d * v
+        }
+    }
+}

@@ -1,0 +1,104 @@
+// text: the bytes (vocab 256) of a UTF-8 file, or of a directory's files concatenated in sorted
+// path order. The last `val_fraction` of the bytes is the validation split (a contiguous
+// boundary). Training sequence i starts at an offset drawn from (seed, i); validation sequence i
+// starts at the fixed offset (i·7919) mod (span + 1) inside the validation split.
+import Foundation
+import Models
+import Tensor
+
+public struct TextData: DataSource {
+    public let path: String
+    public let seed: Int
+    let bytes: [UInt8]
+    let trainCount: Int
+
+    public enum LoadError: Error, CustomStringConvertible {
+        case missing(String), empty(String), binary(String, String), tooShort(String, Int, Int)
+        public var description: String {
+            switch self {
+            case .missing(let p): "data.text.path: '\(p)' does not exist"
+            case .empty(let p): "data.text.path: '\(p)' holds no text (empty file or no files)"
+            case .binary(let p, let why): "data.text.path: '\(p)' is not UTF-8 text (\(why))"
+            case .tooShort(let p, let have, let need):
+                "data.text.path: '\(p)' is too short: a split of \(have) bytes cannot hold one sequence of \(need)"
+            }
+        }
+    }
+
+    public init(config: TextConfig, seed: Int, seqLen: Int) throws {
+        path = config.path
+        self.seed = seed
+        var isDirectory: ObjCBool = false
+        guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory) else { throw LoadError.missing(path) }
+        var files: [String] = []
+        if isDirectory.boolValue {
+            let enumerator = FileManager.default.enumerator(atPath: path)
+            while let item = enumerator?.nextObject() as? String {
+                var itemIsDirectory: ObjCBool = false
+                let full = (path as NSString).appendingPathComponent(item)
+                if FileManager.default.fileExists(atPath: full, isDirectory: &itemIsDirectory), !itemIsDirectory.boolValue,
+                   !item.split(separator: "/").contains(where: { $0.hasPrefix(".") }) {
+                    files.append(full)
+                }
+            }
+            files.sort()
+        } else {
+            files = [path]
+        }
+        var bytes: [UInt8] = []
+        for file in files {
+            guard let data = FileManager.default.contents(atPath: file) else { throw LoadError.missing(file) }
+            if data.contains(0) { throw LoadError.binary(file, "it contains NUL bytes") }
+            if String(data: data, encoding: .utf8) == nil { throw LoadError.binary(file, "invalid UTF-8") }
+            bytes += data
+        }
+        if bytes.isEmpty { throw LoadError.empty(path) }
+        self.bytes = bytes
+        trainCount = Int((Double(bytes.count) * (1 - config.valFraction)).rounded(.down))
+        let validationCount = bytes.count - trainCount
+        if trainCount < seqLen + 1 { throw LoadError.tooShort(path, trainCount, seqLen + 1) }
+        if validationCount < seqLen + 1 { throw LoadError.tooShort(path, validationCount, seqLen + 1) }
+    }
+
+    public var summary: String { "text(\(path), \(bytes.count) bytes, \(trainCount) for training)" }
+    public var vocabNeeded: Int { 256 }
+    public var reportsAccuracy: Bool { false }
+
+    public func sequences(_ split: Split, first: Int, count: Int, seqLen: Int) -> Batch {
+        var inputs: [Int32] = [], targets: [Int32] = []
+        let validationCount = bytes.count - trainCount
+        for index in first..<(first + count) {
+            let start: Int
+            switch split {
+            case .train:
+                let stream = RandomStream(seed: UInt64(seed), stream: RNGPurpose.dataSequences.stream(index))
+                start = min(Int(uniformDouble(stream, 0) * Double(trainCount - seqLen)), trainCount - seqLen - 1)
+            case .validation:
+                let span = validationCount - seqLen - 1
+                start = trainCount + (span == 0 ? 0 : (index * 7919) % (span + 1))
+            }
+            let window = bytes[start...(start + seqLen)].map { Int32($0) }
+            inputs += window[0..<seqLen]
+            targets += window[1...seqLen]
+        }
+        return Batch(inputs: IntTensor(shape: [count, seqLen], scalars: inputs),
+                     targets: IntTensor(shape: [count, seqLen], scalars: targets),
+                     mask: Tensor.ones([count, seqLen]))
+    }
+
+    public func optimumLoss(validationSequences count: Int, seqLen: Int) -> Double? { nil }
+}
+
+public enum DataSources {
+    /// The source a cell's data section names. `runSeed` is used when data.seed is null.
+    public static func make(_ config: DataConfig, runSeed: Int, seqLen: Int) throws -> any DataSource {
+        let seed = config.seed ?? runSeed
+        switch config.kind {
+        case .markovMixture: return MarkovMixture(config: config.markovMixture ?? .defaults, seed: seed)
+        case .mqar: return MQAR(config: config.mqar ?? .defaults, seed: seed)
+        case .text:
+            guard let text = config.text else { throw TextData.LoadError.missing("(data.text.path not set)") }
+            return try TextData(config: text, seed: seed, seqLen: seqLen)
+        }
+    }
+}
