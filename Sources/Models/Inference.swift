@@ -1,0 +1,175 @@
+// Incremental decoding with a cache, one token at a time. MLA runs in its absorbed form: the
+// cache holds only c_kv (normalised) and k_rope (after RoPE) — d_c + d_rope floats per token
+// per layer — and W_UK is folded into the query (q̃_h = W_UK_hᵀ q_nope_h), W_UV into the output
+// (o_h = W_UV_h Σ_j p_j c_j). mha/gqa/mqa cache k and v. Tests check the logits against the
+// training form.
+//
+// Glossary: H heads, G kv heads, d_c kv rank, d_nope / d_rope / d_v MLA per-head dims.
+import Foundation
+import Tensor
+
+public struct InferenceSession {
+    public let config: ModelConfig
+    let params: ParameterSet
+    /// Per layer: cached rows, flattened ([t, width] row-major).
+    private var keyCache: [[Float]]
+    private var valueCache: [[Float]]
+    public private(set) var position = 0
+
+    public init(config: ModelConfig, params: ParameterSet) {
+        self.config = config
+        self.params = params
+        keyCache = Array(repeating: [], count: config.nLayers)
+        valueCache = Array(repeating: [], count: config.nLayers)
+    }
+
+    /// Floats held in the cache per token per layer: d_c + d_rope for MLA, 2·G·d_h otherwise.
+    public var cacheFloatsPerTokenPerLayer: Int {
+        guard position > 0 else { return 0 }
+        return (keyCache[0].count + valueCache[0].count) / position
+    }
+
+    /// Feeds `token` at the next position and returns the logits [V] for the token after it.
+    public mutating func next(_ token: Int32) -> [Float] {
+        Tensor.withoutGrad { step(token) }
+    }
+
+    private mutating func step(_ token: Int32) -> [Float] {
+        let d = config.dModel, eps = Float(config.normEps), theta = Float(config.rope.theta)
+        let p = position
+        var x = params["embed.weight"].gatherRows(IntTensor(shape: [1, 1], scalars: [token]))     // [1, 1, D]
+        for l in 0..<config.nLayers {
+            let h = x.rmsNorm(weight: params["layers.\(l).attn_norm.weight"], eps: eps)
+            let attention: Tensor
+            switch config.attentionShape {
+            case .grouped(let heads, let g, let dh):
+                attention = groupedStep(h, layer: l, heads: heads, kvHeads: g, headDim: dh, theta: theta)
+            case .latent(let heads, let dc, let dq, let dNope, let dRope, let dV):
+                attention = latentStep(h, layer: l, heads: heads, dc: dc, dq: dq, dNope: dNope, dRope: dRope, dV: dV,
+                                       theta: theta, eps: eps)
+            }
+            x = x + attention.reshaped([1, 1, d])
+            let f = x.rmsNorm(weight: params["layers.\(l).ffn_norm.weight"], eps: eps).reshaped([1, d])
+            if let shape = config.moeShape(layer: l), let moe = config.ffn.moe {
+                x = x + MoELayer.forward(f, layer: l, shape: shape, config: moe, params: params, batch: 1, seqLen: 1)
+                    .y.reshaped([1, 1, d])
+            } else {
+                let q = "layers.\(l).ffn"
+                let hidden = Tensor.swiGLU(f.linear(params["\(q).w1.weight"]), f.linear(params["\(q).w3.weight"]))
+                x = x + hidden.linear(params["\(q).w2.weight"]).reshaped([1, 1, d])
+            }
+        }
+        position = p + 1
+        let head = config.tieEmbeddings ? params["embed.weight"] : params["head.weight"]
+        return x.rmsNorm(weight: params["norm.weight"], eps: eps).linear(head).scalars
+    }
+
+    private mutating func groupedStep(_ h: Tensor, layer l: Int, heads: Int, kvHeads g: Int, headDim dh: Int,
+                                      theta: Float) -> Tensor {
+        let a = "layers.\(l).attn", p = position
+        let q = h.linear(params["\(a).wq.weight"]).reshaped([1, 1, heads, dh]).rope(theta: theta, positionOffset: p).scalars
+        let k = h.linear(params["\(a).wk.weight"]).reshaped([1, 1, g, dh]).rope(theta: theta, positionOffset: p).scalars
+        let v = h.linear(params["\(a).wv.weight"]).scalars
+        keyCache[l] += k
+        valueCache[l] += v
+        let t = p + 1, scale = 1 / Double(dh).squareRoot()
+        var out = [Float](repeating: 0, count: heads * dh)
+        for head in 0..<heads {
+            let kv = head / (heads / g)
+            var scores = (0..<t).map { j in
+                (0..<dh).reduce(0.0) { $0 + Double(q[head * dh + $1]) * Double(keyCache[l][(j * g + kv) * dh + $1]) } * scale
+            }
+            softmaxInPlace(&scores)
+            for j in 0..<t {
+                for c in 0..<dh { out[head * dh + c] += Float(scores[j] * Double(valueCache[l][(j * g + kv) * dh + c])) }
+            }
+        }
+        return Tensor(shape: [1, heads * dh], scalars: out).linear(params["\(a).wo.weight"])
+    }
+
+    private mutating func latentStep(_ h: Tensor, layer l: Int, heads: Int, dc: Int, dq: Int, dNope: Int, dRope: Int,
+                                     dV: Int, theta: Float, eps: Float) -> Tensor {
+        let a = "layers.\(l).attn", p = position
+        let qFull: Tensor
+        if dq > 0 {
+            qFull = h.linear(params["\(a).wq_a.weight"]).rmsNorm(weight: params["\(a).q_norm.weight"], eps: eps)
+                .linear(params["\(a).wq_b.weight"])
+        } else {
+            qFull = h.linear(params["\(a).wq.weight"])
+        }
+        let qParts = qFull.reshaped([1, 1, heads, dNope + dRope]).split(sizes: [dNope, dRope], axis: 3)
+        let qNope = qParts[0].scalars                                                    // [H, d_nope]
+        let qRope = qParts[1].rope(theta: theta, positionOffset: p).scalars              // [H, d_rope]
+        let kvA = h.linear(params["\(a).wkv_a.weight"]).split(sizes: [dc, dRope], axis: 2)
+        let c = kvA[0].rmsNorm(weight: params["\(a).kv_norm.weight"], eps: eps).scalars // [d_c]
+        let kRope = kvA[1].reshaped([1, 1, 1, dRope]).rope(theta: theta, positionOffset: p).scalars
+        keyCache[l] += c            // the latent c_kv: d_c floats
+        valueCache[l] += kRope      // the shared rotary key: d_rope floats
+        let t = p + 1, scale = 1 / Double(dNope + dRope).squareRoot()
+        let wkvB = params["\(a).wkv_b.weight"].scalars                                   // [H·(d_nope+d_v), d_c]
+        var out = [Float](repeating: 0, count: heads * dV)
+        for head in 0..<heads {
+            let base = head * (dNope + dV)
+            // Absorb W_UK: q̃ = W_UK_hᵀ q_nope_h  [d_c]
+            var absorbed = [Double](repeating: 0, count: dc)
+            for i in 0..<dNope {
+                let qi = Double(qNope[head * dNope + i])
+                for col in 0..<dc { absorbed[col] += qi * Double(wkvB[(base + i) * dc + col]) }
+            }
+            var scores = (0..<t).map { j -> Double in
+                var s = 0.0
+                for col in 0..<dc { s += absorbed[col] * Double(keyCache[l][j * dc + col]) }
+                for i in 0..<dRope { s += Double(qRope[head * dRope + i]) * Double(valueCache[l][j * dRope + i]) }
+                return s * scale
+            }
+            softmaxInPlace(&scores)
+            // Attend in latent space, then apply W_UV: o_h = W_UV_h Σ_j p_j c_j.
+            var latent = [Double](repeating: 0, count: dc)
+            for j in 0..<t { for col in 0..<dc { latent[col] += scores[j] * Double(keyCache[l][j * dc + col]) } }
+            for i in 0..<dV {
+                var s = 0.0
+                for col in 0..<dc { s += Double(wkvB[(base + dNope + i) * dc + col]) * latent[col] }
+                out[head * dV + i] = Float(s)
+            }
+        }
+        return Tensor(shape: [1, heads * dV], scalars: out).linear(params["\(a).wo.weight"])
+    }
+
+    private func softmaxInPlace(_ values: inout [Double]) {
+        let m = values.max() ?? 0
+        var total = 0.0
+        for i in values.indices { values[i] = Foundation.exp(values[i] - m); total += values[i] }
+        for i in values.indices { values[i] /= total }
+    }
+
+    /// Samples a continuation of `prompt` (tokens) of `count` tokens: temperature 0 is greedy
+    /// (ties to the lower id); otherwise the draw for position i uses the counter-based RNG
+    /// keyed by (seed, sampling, i).
+    public mutating func generate(prompt: [Int32], count: Int, temperature: Double, seed: Int) -> [Int32] {
+        precondition(!prompt.isEmpty, "generate: the prompt needs at least one token")
+        var logits: [Float] = []
+        for token in prompt { logits = next(token) }
+        var output: [Int32] = []
+        let stream = RandomStream(seed: UInt64(seed), stream: RNGPurpose.sampling.stream(0))
+        for i in 0..<count {
+            let choice: Int
+            if temperature <= 0 {
+                choice = logits.indices.max { logits[$0] < logits[$1] || (logits[$0] == logits[$1] && $0 > $1) }!
+            } else {
+                let m = Double(logits.max()!)
+                let weights = logits.map { Foundation.exp((Double($0) - m) / temperature) }
+                let total = weights.reduce(0, +)
+                var u = Double(stream.uniform(at: UInt64(i))) * total
+                var pick = weights.count - 1
+                for (index, w) in weights.enumerated() {
+                    if u < w { pick = index; break }
+                    u -= w
+                }
+                choice = pick
+            }
+            output.append(Int32(choice))
+            logits = next(Int32(choice))
+        }
+        return output
+    }
+}
