@@ -26,6 +26,9 @@ struct Dump: ParsableCommand {
     @Option(help: "Optimizer steps to run.")
     var steps = 3
 
+    @Option(help: "Which cell of the sweep to dump (index as listed by `ablate validate`).")
+    var cell = 0
+
     @Option(help: "Threads for the kernels (results do not depend on it).")
     var threads: Int?
 
@@ -36,12 +39,16 @@ struct Dump: ParsableCommand {
 
     func run() throws {
         let loaded = try loadSpec(spec, overrides: overrides)
+        guard loaded.cells.indices.contains(cell) else {
+            throw fail("--cell \(cell): the spec has \(loaded.cells.count) cell(s) (0..<\(loaded.cells.count))", code: 2)
+        }
         if let threads { Parallel.threads = threads }
+        let chosen = loaded.cells[cell]
         do {
-            try ParityDump.write(cell: loaded.cells[0], steps: steps, path: out)
+            try ParityDump.write(cell: chosen, steps: steps, path: out)
         } catch {
             throw fail("\(error)")
         }
-        print("wrote \(out) (\(steps) steps of cell \(loaded.cells[0].runID))")
+        print("wrote \(out) (\(steps) steps of cell \(cell): \(chosen.label), run id \(chosen.runID))")
     }
 }

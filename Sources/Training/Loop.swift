@@ -1,0 +1,266 @@
+// The training loop of one run: steps, evaluation on the fixed validation set, divergence
+// detection, checkpoints and resume. What it produces goes to a `RunSink` (the run file,
+// implemented above this layer), so the loop knows nothing of HDF5.
+import Foundation
+import Models
+import Tensor
+
+/// Metrics of one evaluation pass over the validation set.
+public struct EvalReport: Sendable {
+    public var step: Int
+    public var loss: Double
+    public var ppl: Double
+    /// The data's optimal loss on the same set, when known (NaN otherwise).
+    public var optimum: Double
+    public var gap: Double
+    /// Argmax accuracy on target positions (NaN when the data does not define it).
+    public var accuracy: Double
+    /// MaxVio over the whole validation pass, averaged over MoE layers (NaN without MoE).
+    public var maxVioGlobal: Double
+    /// Per MoE layer: loads over the whole pass.
+    public var loads: [Int: [Int]]
+}
+
+/// Everything resume needs: the state after `step` completed.
+public struct Checkpoint {
+    /// The last completed step (0-based).
+    public var step: Int
+    /// Parameter values by name (gate.bias buffers included).
+    public var params: [String: [Float]]
+    public var adamM: [String: [Float]]
+    public var adamV: [String: [Float]]
+    public var adamSteps: Int
+
+    public init(step: Int, params: [String: [Float]], adamM: [String: [Float]], adamV: [String: [Float]], adamSteps: Int) {
+        self.step = step
+        self.params = params
+        self.adamM = adamM
+        self.adamV = adamV
+        self.adamSteps = adamSteps
+    }
+}
+
+/// Where a run's results go.
+public protocol RunSink: AnyObject {
+    func trainStep(_ report: StepReport, tokensPerSecond: Double) throws
+    func evaluation(_ report: EvalReport) throws
+    func tensors(step: Int, snapshots: [String: (shape: [Int], values: [Float])]) throws
+    func checkpoint(_ checkpoint: Checkpoint) throws
+    /// Called every `log.flush_every` steps and at the end.
+    func flush() throws
+}
+
+public enum RunOutcome: Sendable, Equatable {
+    case completed
+    case diverged(step: Int, loss: Double)
+    case interrupted(step: Int)
+}
+
+public struct TrainingLoop {
+    public let model: ModelConfig
+    public let train: TrainConfig
+    public let log: LogConfig
+    public let data: any DataSource
+    public let seed: Int
+    public private(set) var trainer: Trainer
+    /// The next step to run (0 for a new run, checkpoint step + 1 on resume).
+    public private(set) var nextStep: Int
+
+    public init(model: ModelConfig, train: TrainConfig, log: LogConfig, data: any DataSource, valSequences: Int,
+                seed: Int, resumeFrom checkpoint: Checkpoint? = nil) {
+        self.valSequences = valSequences
+        self.model = model
+        self.train = train
+        self.log = log
+        self.data = data
+        self.seed = seed
+        var params = ParameterSet.initial(model, seed: seed)
+        var optimizer: AdamW? = nil
+        if let checkpoint {
+            for name in params.names { if let values = checkpoint.params[name] { params.setValues(name, values) } }
+            var restored = AdamW(config: train.optimizer, params: params)
+            for name in params.trainedNames {
+                if let m = checkpoint.adamM[name] { restored.m[name] = Tensor(shape: params[name].shape, scalars: m) }
+                if let v = checkpoint.adamV[name] { restored.v[name] = Tensor(shape: params[name].shape, scalars: v) }
+            }
+            restored.steps = checkpoint.adamSteps
+            optimizer = restored
+        }
+        trainer = Trainer(model: model, train: train, params: params)
+        if let optimizer { trainer.optimizer = optimizer }
+        nextStep = (checkpoint?.step ?? -1) + 1
+    }
+
+    /// The current state as a checkpoint after `step`.
+    public func checkpoint(step: Int) -> Checkpoint {
+        let params = trainer.params
+        var values: [String: [Float]] = [:]
+        for name in params.names { values[name] = params[name].scalars }
+        var m: [String: [Float]] = [:], v: [String: [Float]] = [:]
+        for name in params.trainedNames {
+            m[name] = trainer.optimizer.m[name]!.scalars
+            v[name] = trainer.optimizer.v[name]!.scalars
+        }
+        return Checkpoint(step: step, params: values, adamM: m, adamV: v, adamSteps: trainer.optimizer.steps)
+    }
+
+    /// Runs from `nextStep` to the end (or until `shouldStop` says so, or divergence).
+    /// `progress` is called after every step.
+    public mutating func run(sink: RunSink, shouldStop: () -> Bool = { false },
+                             progress: (StepReport, EvalReport?) -> Void = { _, _ in }) throws -> RunOutcome {
+        let steps = train.steps
+        var lastEval: EvalReport? = nil
+        var step = nextStep
+        while step < steps {
+            let started = DispatchTime.now().uptimeNanoseconds
+            let batch = data.trainBatch(step: step, batchSize: train.batchSize, seqLen: train.seqLen)
+            let report = trainer.step(step, batch: batch)
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) * 1e-9
+            try sink.trainStep(report, tokensPerSecond: Double(report.tokens) / max(seconds, 1e-9))
+            nextStep = step + 1
+            if !report.total.isFinite || report.total > train.divergenceLoss {
+                try sink.flush()
+                return .diverged(step: step, loss: report.total)
+            }
+            if log.tensors.steps.contains(step) {
+                try sink.tensors(step: step, snapshots: snapshots())
+            }
+            let isLast = step == steps - 1
+            if (step + 1) % train.evalEvery == 0 || isLast {
+                let evaluation = evaluate(step: step)
+                try sink.evaluation(evaluation)
+                lastEval = evaluation
+            }
+            if (step + 1) % log.flushEvery == 0 || isLast { try sink.flush() }
+            if (step + 1) % log.checkpointEvery == 0 || isLast {
+                try sink.checkpoint(checkpoint(step: step))
+            }
+            progress(report, lastEval)
+            step += 1
+            if step < steps && shouldStop() {
+                try sink.checkpoint(checkpoint(step: step - 1))
+                try sink.flush()
+                return .interrupted(step: step - 1)
+            }
+        }
+        return .completed
+    }
+
+    /// Loss, perplexity, optimum gap, accuracy and MaxVio_global over the validation set.
+    public func evaluate(step: Int) -> EvalReport {
+        let count = valSequences
+        let chunk = train.batchSize
+        var lossSum = 0.0, weightSum = 0.0, correct = 0.0
+        var loads: [Int: [Int]] = [:]
+        let decoder = Decoder(config: model)
+        Tensor.withoutGrad {
+            var first = 0
+            while first < count {
+                let rows = min(chunk, count - first)
+                let batch = data.sequences(.validation, first: first, count: rows, seqLen: train.seqLen)
+                let out = decoder.forward(trainer.params, inputs: batch.inputs, targets: batch.targets, mask: batch.mask)
+                let mask = batch.mask.scalars
+                let weight = mask.reduce(0.0) { $0 + Double($1) }
+                lossSum += Double(out.ce.item) * weight
+                weightSum += weight
+                if data.reportsAccuracy {
+                    let logits = out.logits.scalars, v = model.vocab, targets = batch.targets.scalars
+                    for position in mask.indices where mask[position] != 0 {
+                        let row = logits[(position * v)..<((position + 1) * v)]
+                        var best = row.startIndex
+                        for i in row.indices where row[i] > row[best] { best = i }
+                        if best - row.startIndex == Int(targets[position]) { correct += Double(mask[position]) }
+                    }
+                }
+                for stats in out.moe {
+                    loads[stats.layer] = zip(loads[stats.layer] ?? Array(repeating: 0, count: stats.load.count), stats.load).map(+)
+                }
+                first += rows
+            }
+        }
+        let loss = weightSum > 0 ? lossSum / weightSum : .nan
+        let optimum = data.optimumLoss(validationSequences: count, seqLen: train.seqLen) ?? .nan
+        let maxVios = loads.keys.sorted().map { Router.maxViolation(loads[$0]!) }
+        return EvalReport(step: step, loss: loss, ppl: Foundation.exp(loss), optimum: optimum, gap: loss - optimum,
+                          accuracy: data.reportsAccuracy ? correct / max(weightSum, 1) : .nan,
+                          maxVioGlobal: maxVios.isEmpty ? .nan : maxVios.reduce(0, +) / Double(maxVios.count),
+                          loads: loads)
+    }
+
+    /// Sequences in the fixed validation set (data.val_sequences).
+    public let valSequences: Int
+
+    /// Tensor snapshots of the probe batch (the first `probe_sequences` validation sequences).
+    func snapshots() -> [String: (shape: [Int], values: [Float])] {
+        let tensors = log.tensors
+        let probe = data.sequences(.validation, first: 0, count: tensors.probeSequences, seqLen: train.seqLen)
+        var result: [String: (shape: [Int], values: [Float])] = [:]
+        let request = ProbeRequest(attentionLayers: Set(tensors.attentionLayers), routerScores: tensors.router)
+        let wantsSpectrum = tensors.ckvSpectrum && model.attention.kind == .mla
+        let layersForSpectrum = wantsSpectrum ? Set(0..<model.nLayers) : []
+        let out = Tensor.withoutGrad {
+            Decoder(config: model).forward(trainer.params, inputs: probe.inputs, targets: probe.targets, mask: probe.mask,
+                                           probes: ProbeRequest(attentionLayers: request.attentionLayers.union(layersForSpectrum),
+                                                                routerScores: request.routerScores))
+        }
+        let (b, t) = (probe.inputs.shape[0], probe.inputs.shape[1])
+        for layer in tensors.attentionLayers.sorted() {
+            guard let attention = out.attentionProbes[layer] else { continue }
+            let heads = tensors.attentionHeads.filter { $0 < model.attention.heads }
+            let probabilities = attention.probabilities(heads: heads)
+            result["attention_layer_\(layer)"] = ([heads.count, b, t, t], probabilities.flatMap { $0 })
+        }
+        for (layer, scores) in out.routerScores {
+            result["router_layer_\(layer)"] = (scores.shape, scores.scalars)
+        }
+        if wantsSpectrum {
+            for layer in 0..<model.nLayers {
+                guard let cKV = out.attentionProbes[layer]?.cKV else { continue }
+                let dc = cKV.shape[cKV.rank - 1]
+                result["ckv_spectrum_layer_\(layer)"] = ([dc], SingularValues.of(cKV.scalars, rows: cKV.count / dc, cols: dc))
+            }
+        }
+        return result
+    }
+}
+
+/// Singular values of a small matrix via the eigenvalues of its Gram matrix (cols × cols),
+/// computed by cyclic Jacobi rotations in Double. Deterministic; fine for d_c ≤ a few hundred.
+public enum SingularValues {
+    public static func of(_ matrix: [Float], rows: Int, cols: Int) -> [Float] {
+        var gram = [Double](repeating: 0, count: cols * cols)
+        for r in 0..<rows {
+            for i in 0..<cols {
+                let a = Double(matrix[r * cols + i])
+                if a == 0 { continue }
+                for j in i..<cols { gram[i * cols + j] += a * Double(matrix[r * cols + j]) }
+            }
+        }
+        for i in 0..<cols { for j in 0..<i { gram[i * cols + j] = gram[j * cols + i] } }
+        for _ in 0..<60 {
+            var off = 0.0
+            for i in 0..<cols { for j in (i + 1)..<max(i + 1, cols) { off += gram[i * cols + j] * gram[i * cols + j] } }
+            if off < 1e-22 { break }
+            for p in 0..<cols {
+                for q in (p + 1)..<max(p + 1, cols) {
+                    let apq = gram[p * cols + q]
+                    if abs(apq) < 1e-300 { continue }
+                    let theta = (gram[q * cols + q] - gram[p * cols + p]) / (2 * apq)
+                    let t = (theta >= 0 ? 1 : -1) / (abs(theta) + (theta * theta + 1).squareRoot())
+                    let c = 1 / (t * t + 1).squareRoot(), s = t * c
+                    for k in 0..<cols {
+                        let akp = gram[k * cols + p], akq = gram[k * cols + q]
+                        gram[k * cols + p] = c * akp - s * akq
+                        gram[k * cols + q] = s * akp + c * akq
+                    }
+                    for k in 0..<cols {
+                        let apk = gram[p * cols + k], aqk = gram[q * cols + k]
+                        gram[p * cols + k] = c * apk - s * aqk
+                        gram[q * cols + k] = s * apk + c * aqk
+                    }
+                }
+            }
+        }
+        return (0..<cols).map { Float(max(gram[$0 * cols + $0], 0).squareRoot()) }.sorted(by: >)
+    }
+}
