@@ -26,6 +26,26 @@ import TestSupport
             #expect(dump.status == 0, "cell \(cell): \(dump.stderr)")
             dumps.append(out)
         }
+        // Thread count must not change a bit: dump the richest cell with 1 and 2 threads.
+        let last = cells - 1
+        let one = directory.appendingPathComponent("one.h5").path, two = directory.appendingPathComponent("two.h5").path
+        for (path, threads) in [(one, "1"), (two, "2")] {
+            let dump = try runProcess(binary, ["dump", spec, "--cell", "\(last)", "--steps", "4", "--out", path, "--threads", threads])
+            #expect(dump.status == 0, "\(dump.stderr)")
+        }
+        let compare = try runPython("""
+        import sys, h5py, numpy as np
+        a, b = h5py.File(sys.argv[1], "r"), h5py.File(sys.argv[2], "r")
+        names = []
+        a.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Dataset) else None)
+        assert len(names) > 50, names
+        for n in names:
+            x, y = a[n][...], b[n][...]
+            assert x.dtype == y.dtype and x.shape == y.shape and x.tobytes() == y.tobytes(), n
+        print("identical", len(names))
+        """, [one, two])
+        #expect(compare.status == 0, "dumps differ between 1 and 2 threads: \(compare.stderr)")
+
         for (cell, dump) in dumps.enumerated() {
             let result = try runProcess(try TestEnvironment.python(), [reference, dump])
             #expect(result.status == 0, "cell \(cell) differs from the reference:\n\(result.stdout)\n\(result.stderr)")
