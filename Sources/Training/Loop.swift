@@ -22,7 +22,7 @@ public struct EvalReport: Sendable {
 }
 
 /// Everything resume needs: the state after `step` completed.
-public struct Checkpoint {
+public struct TrainingState {
     /// The last completed step (0-based).
     public var step: Int
     /// Parameter values by name (gate.bias buffers included).
@@ -45,12 +45,12 @@ public protocol RunSink: AnyObject {
     func trainStep(_ report: StepReport, tokensPerSecond: Double) throws
     func evaluation(_ report: EvalReport) throws
     func tensors(step: Int, snapshots: [String: (shape: [Int], values: [Float])]) throws
-    func checkpoint(_ checkpoint: Checkpoint) throws
+    func checkpoint(_ state: TrainingState) throws
     /// Called every `log.flush_every` steps and at the end.
     func flush() throws
 }
 
-public enum RunOutcome: Sendable, Equatable {
+public enum LoopOutcome: Sendable, Equatable {
     case completed
     case diverged(step: Int, loss: Double)
     case interrupted(step: Int)
@@ -67,7 +67,7 @@ public struct TrainingLoop {
     public private(set) var nextStep: Int
 
     public init(model: ModelConfig, train: TrainConfig, log: LogConfig, data: any DataSource, valSequences: Int,
-                seed: Int, resumeFrom checkpoint: Checkpoint? = nil) {
+                seed: Int, resumeFrom checkpoint: TrainingState? = nil) {
         self.valSequences = valSequences
         self.model = model
         self.train = train
@@ -92,7 +92,7 @@ public struct TrainingLoop {
     }
 
     /// The current state as a checkpoint after `step`.
-    public func checkpoint(step: Int) -> Checkpoint {
+    public func checkpoint(step: Int) -> TrainingState {
         let params = trainer.params
         var values: [String: [Float]] = [:]
         for name in params.names { values[name] = params[name].scalars }
@@ -101,13 +101,13 @@ public struct TrainingLoop {
             m[name] = trainer.optimizer.m[name]!.scalars
             v[name] = trainer.optimizer.v[name]!.scalars
         }
-        return Checkpoint(step: step, params: values, adamM: m, adamV: v, adamSteps: trainer.optimizer.steps)
+        return TrainingState(step: step, params: values, adamM: m, adamV: v, adamSteps: trainer.optimizer.steps)
     }
 
     /// Runs from `nextStep` to the end (or until `shouldStop` says so, or divergence).
     /// `progress` is called after every step.
     public mutating func run(sink: RunSink, shouldStop: () -> Bool = { false },
-                             progress: (StepReport, EvalReport?) -> Void = { _, _ in }) throws -> RunOutcome {
+                             progress: (StepReport, EvalReport?) -> Void = { _, _ in }) throws -> LoopOutcome {
         let steps = train.steps
         var lastEval: EvalReport? = nil
         var step = nextStep
