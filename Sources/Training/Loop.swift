@@ -30,8 +30,12 @@ public struct TrainingState {
     public var adamM: [String: [Float]]
     public var adamV: [String: [Float]]
     public var adamSteps: Int
+    /// Shapes of the parameters (for readers of the checkpoint), by name.
+    public var shapes: [String: [Int]]
 
-    public init(step: Int, params: [String: [Float]], adamM: [String: [Float]], adamV: [String: [Float]], adamSteps: Int) {
+    public init(step: Int, params: [String: [Float]], adamM: [String: [Float]], adamV: [String: [Float]], adamSteps: Int,
+                shapes: [String: [Int]] = [:]) {
+        self.shapes = shapes
         self.step = step
         self.params = params
         self.adamM = adamM
@@ -101,7 +105,9 @@ public struct TrainingLoop {
             m[name] = trainer.optimizer.m[name]!.scalars
             v[name] = trainer.optimizer.v[name]!.scalars
         }
-        return TrainingState(step: step, params: values, adamM: m, adamV: v, adamSteps: trainer.optimizer.steps)
+        var shapes: [String: [Int]] = [:]
+        for name in params.names { shapes[name] = params[name].shape }
+        return TrainingState(step: step, params: values, adamM: m, adamV: v, adamSteps: trainer.optimizer.steps, shapes: shapes)
     }
 
     /// Runs from `nextStep` to the end (or until `shouldStop` says so, or divergence).
