@@ -46,7 +46,13 @@ enum MoELayer {
         // Gate values: the UNBIASED scores at the selected experts, normalised before drops.
         let flatIndex = IntTensor(shape: [n * k]) { i in Int32(i / k * e) + routing.selected[i] }
         var gates = s.reshaped([n * e, 1]).gatherRows(flatIndex).reshaped([n, k])    // [N, k]
-        if config.router.normalize { gates = gates / gates.sum(axes: [1], keepDims: true) }
+        if config.router.normalize && k == 1 {
+            // g/Σg is exactly 1 for one expert; dividing would leave float noise in the router's
+            // gradient that AdamW amplifies into full-size steps. Use the constant.
+            gates = Tensor(repeating: 1, shape: [n, 1])
+        } else if config.router.normalize {
+            gates = gates / gates.sum(axes: [1], keepDims: true)
+        }
         if config.router.scale != 1 { gates = gates * Float(config.router.scale) }
 
         // Dispatch: kept assignments grouped by expert, tokens in order within an expert.
