@@ -30,3 +30,35 @@ extension HDF5Tests {
         file.close()
     }
 }
+
+extension HDF5Tests {
+    @Test func perFileObjectCountSeesOnlyThatFile() throws {
+        let file = try H5File(path: path("count-a.h5"), mode: .truncate)
+        let other = try H5File(path: path("count-b.h5"), mode: .truncate)
+        let group = try file.root.createGroup("g")
+        #expect(file.openObjectCount() == 2)  // the file and the group (the root handle was released)
+        #expect(other.openObjectCount() == 1)
+        group.close()
+        file.close()
+        let again = try H5File(path: path("count-a.h5"), mode: .readOnly)
+        #expect(again.openObjectCount() == 1)
+        again.close()
+        other.close()
+    }
+}
+
+extension HDF5Tests {
+    @Test func objectCountUnderADirectoryIgnoresOtherFiles() throws {
+        let elsewhere = try TestEnvironment.temporaryDirectory("hdf5-elsewhere")
+        let other = try H5File(path: elsewhere.appendingPathComponent("x.h5").path, mode: .truncate)
+        let mine = try H5File(path: path("mine.h5"), mode: .truncate)
+        let group = try mine.root.createGroup("g")
+        #expect(HDF5Diagnostics.openObjectCount(inFilesUnder: directory.path) == 2)
+        #expect(HDF5Diagnostics.openObjectCount(inFilesUnder: elsewhere.path) == 1)
+        group.close()
+        mine.close()
+        #expect(HDF5Diagnostics.openObjectCount(inFilesUnder: directory.path) == 0)
+        other.close()
+        #expect(HDF5Diagnostics.openObjectCount(inFilesUnder: elsewhere.path) == 0)
+    }
+}
