@@ -163,6 +163,36 @@ struct RunFileTests {
         #expect(try reader.checkpoint(slot: 0).arrays["bad"] == nil)
     }
 
+    /// Guards the reader's choice of slot when the pointer is lost (a torn metadata write) or
+    /// names a slot that is not complete: it must take the complete slot with the higher step.
+    @Test func readerFallsBackToTheNewestCompleteSlot() throws {
+        let writer = try create("fallback.h5")
+        try FakeRun.write(writer, steps: 1...6, checkpoints: [3, 6])  // slot_0 = 3, slot_1 = 6
+        writer.close()
+        func edit(_ body: (H5Group) throws -> Void) throws {
+            let file = try H5File(path: path("fallback.h5"), mode: .readWrite)
+            defer { file.close() }
+            try body(try file.root)
+        }
+        try edit { try $0.group("checkpoint").setAttribute("current", "") }
+        var reader = try RunFileReader(path: path("fallback.h5"))
+        #expect(try reader.checkpointSlot() == 1 && reader.checkpoint() == FakeRun.checkpoint(6))
+        reader.close()
+        try edit { try $0.group("checkpoint").setAttribute("current", "slot_1") }
+        try edit { try $0.group("checkpoint/slot_1").setAttribute("complete", .int(0)) }
+        reader = try RunFileReader(path: path("fallback.h5"))
+        #expect(try reader.checkpointSlot() == 0 && reader.checkpoint() == FakeRun.checkpoint(3))
+        reader.close()
+        // Resume follows the reader: it continues from step 3 and cuts the rows back to it.
+        let (resumed, checkpoint) = try RunFileWriter.resume(path: path("fallback.h5"), specSHA256: FakeRun.specSHA)
+        #expect(checkpoint == FakeRun.checkpoint(3))
+        resumed.close()
+        reader = try RunFileReader(path: path("fallback.h5"))
+        defer { reader.close() }
+        #expect(try reader.trainMetrics().steps == [1, 2, 3])
+        #expect(try reader.tensor(FakeRun.tensorName).steps == [2])
+    }
+
     @Test func otherSchemasAndVersionsAreRefusedByName() throws {
         func make(_ name: String, schema: String?, version: Int) throws -> String {
             let file = try H5File(path: path(name), mode: .truncate)
@@ -253,6 +283,18 @@ struct RunFileTests {
         }
         #expect(unwritable?.kind == .unwritable)
         #expect(unwritable?.description.contains(blocked) == true)
+        if getuid() != 0 {  // permissions only bind other users
+            let locked = directory.appendingPathComponent("locked")
+            try FileManager.default.createDirectory(at: locked, withIntermediateDirectories: true)
+            try FileManager.default.setAttributes([.posixPermissions: 0o555], ofItemAtPath: locked.path)
+            defer { try? FileManager.default.setAttributes([.posixPermissions: 0o755], ofItemAtPath: locked.path) }
+            let denied = #expect(throws: RunStoreError.self) {
+                try RunFileWriter.create(path: locked.appendingPathComponent("run.h5").path, run: FakeRun.info,
+                                         spec: FakeRun.spec, provenance: FakeRun.provenance)
+            }
+            #expect(denied?.kind == .unwritable)
+            #expect(denied?.description.contains(locked.path) == true)
+        }
 
         // Misaligned or malformed rows are refused without writing half a row.
         let rows = try create("rows.h5")
