@@ -380,13 +380,9 @@ final class MetricGroup {
         let stepSet = try group.dataset("step")
         self.stepSet = stepSet
         rows = try stepSet.shape().first ?? 0
-        for name in try group.linkNames() where name != "step" {
-            let column = try group.dataset(name)
-            guard try column.shape().first == rows else {
-                throw RunStoreError(.corrupt, path: filePath, "'\(filePath)': /\(path)/\(name) is not aligned with /\(path)/step")
-            }
-            columns[name] = column
-        }
+        // Lengths are not checked here: a killed writer may leave them uneven past its last
+        // flush, and resume (the only way to reopen a file) cuts every dataset back anyway.
+        for name in try group.linkNames() where name != "step" { columns[name] = try group.dataset(name) }
         try readLastStep()
     }
 
@@ -420,13 +416,20 @@ final class MetricGroup {
         lastStep = step
     }
 
+    /// Cuts every dataset of the group to `count` rows (all of them, so uneven lengths left by
+    /// a kill are evened out too).
     func truncate(to count: Int, filePath: String) throws {
-        guard count != rows else { return }
-        guard count < rows, let stepSet else {
-            throw RunStoreError(.corrupt, path: filePath, "'\(filePath)': /\(groupPath) has \(rows) rows, fewer than the checkpoint's \(count)")
+        guard let stepSet else {
+            if count == 0 { return }
+            throw RunStoreError(.corrupt, path: filePath, "'\(filePath)': /\(groupPath) is missing; the checkpoint covers \(count) of its rows")
         }
-        for column in columns.values { try column.resize(rows: count) }
-        try stepSet.resize(rows: count)
+        for dataset in [stepSet] + columns.values {
+            let length = try dataset.shape().first ?? 0
+            guard length >= count else {
+                throw RunStoreError(.corrupt, path: filePath, "'\(filePath)': \(dataset.path) has \(length) rows, fewer than the \(count) its checkpoint covers")
+            }
+            try dataset.resize(rows: count)
+        }
         rows = count
         try readLastStep()
     }

@@ -193,6 +193,32 @@ struct RunFileTests {
         #expect(try reader.tensor(FakeRun.tensorName).steps == [2])
     }
 
+    /// Guards resume after a kill that left datasets of one group with uneven lengths past the
+    /// last flush: resume must even them out at the checkpoint, and the reader must refuse
+    /// uneven groups by name rather than return misaligned columns.
+    @Test func resumeEvensOutRowsLeftUnevenByAKill() throws {
+        let writer = try create("uneven.h5")
+        try FakeRun.write(writer, steps: 1...4, checkpoints: [3])
+        writer.close()
+        do {
+            let file = try H5File(path: path("uneven.h5"), mode: .readWrite)
+            try file.root.dataset("metrics/train/loss").append([9.0, 9.0])
+            try file.root.dataset("moe/layer_1/load").append([Int64](repeating: 1, count: 4))
+            file.close()
+        }
+        let uneven = #expect(throws: RunStoreError.self) { try RunFileReader(path: path("uneven.h5")).trainMetrics() }
+        #expect(uneven?.kind == .corrupt)
+        #expect(uneven?.description.contains("/metrics/train/loss") == true)
+        let (resumed, checkpoint) = try RunFileWriter.resume(path: path("uneven.h5"), specSHA256: FakeRun.specSHA)
+        #expect(checkpoint?.step == 3)
+        try FakeRun.write(resumed, steps: 4...4, checkpoints: [])
+        resumed.close()
+        let reader = try RunFileReader(path: path("uneven.h5"))
+        defer { reader.close() }
+        #expect(try reader.trainMetrics().columns["loss"] == (1...4).map { FakeRun.train($0)["loss"]! })
+        #expect(try reader.moeLayers()[1].load == (1...4).flatMap { FakeRun.moe($0)[1].load })
+    }
+
     @Test func otherSchemasAndVersionsAreRefusedByName() throws {
         func make(_ name: String, schema: String?, version: Int) throws -> String {
             let file = try H5File(path: path(name), mode: .truncate)
