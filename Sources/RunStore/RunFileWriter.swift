@@ -239,6 +239,7 @@ public final class RunFileWriter {
     /// pointer flipped. A kill at any point leaves the previous checkpoint readable and current.
     public func writeCheckpoint(_ checkpoint: Checkpoint) throws {
         try requireRunning()
+        try validate(checkpoint)
         let target = currentSlot == 0 ? 1 : 0
         let checkpointGroup = try root.requireGroup(Layout.checkpoint)
         let slot = try checkpointGroup.requireGroup(Layout.slots[target])
@@ -247,18 +248,7 @@ public final class RunFileWriter {
 
         for section in Layout.arraySections {
             let arrays = checkpoint[keyPath: section.keyPath]
-            for (name, array) in arrays {
-                guard RunFileSchema.validName(name, allowSlash: true) else {
-                    throw RunStoreError(.invalid, path: path, "'\(path)': invalid checkpoint array name '\(name)' in \(section.name)")
-                }
-                guard array.shape.reduce(1, *) == array.values.count else {
-                    throw RunStoreError(.invalid, path: path, "'\(path)': checkpoint array \(section.name)/\(name) of shape \(array.shape) cannot hold \(array.values.count) values")
-                }
-            }
             try writeSection(try slot.requireGroup(section.name), arrays.mapValues { ($0.shape, $0.values) })
-        }
-        for name in checkpoint.scalars.keys where !RunFileSchema.validName(name, allowSlash: true) {
-            throw RunStoreError(.invalid, path: path, "'\(path)': invalid checkpoint scalar name '\(name)'")
         }
         try writeSection(try slot.requireGroup(Layout.scalarSection), checkpoint.scalars.mapValues { ([], [$0]) })
         try writeSection(slot, ["step": ([], [Int64(checkpoint.step)])], removeOthers: false)
@@ -276,6 +266,23 @@ public final class RunFileWriter {
         try checkpointGroup.setAttribute("step", .int(Int64(checkpoint.step)))
         try file.flush()
         currentSlot = target
+    }
+
+    /// Bad names and shapes are refused before anything is written.
+    private func validate(_ checkpoint: Checkpoint) throws {
+        for section in Layout.arraySections {
+            for (name, array) in checkpoint[keyPath: section.keyPath] {
+                guard RunFileSchema.validName(name, allowSlash: true) else {
+                    throw RunStoreError(.invalid, path: path, "'\(path)': invalid checkpoint array name '\(name)' in \(section.name)")
+                }
+                guard array.shape.reduce(1, *) == array.values.count, array.shape.allSatisfy({ $0 >= 0 }) else {
+                    throw RunStoreError(.invalid, path: path, "'\(path)': checkpoint array \(section.name)/\(name) of shape \(array.shape) cannot hold \(array.values.count) values")
+                }
+            }
+        }
+        for name in checkpoint.scalars.keys where !RunFileSchema.validName(name, allowSlash: true) {
+            throw RunStoreError(.invalid, path: path, "'\(path)': invalid checkpoint scalar name '\(name)'")
+        }
     }
 
     /// Overwrites same-shaped datasets in place (raw data only, no metadata change), replaces

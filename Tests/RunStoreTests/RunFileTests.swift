@@ -135,23 +135,33 @@ struct RunFileTests {
         #expect(try reader.moeLayers().allSatisfy { $0.maxvio.count == 2 })
     }
 
-    /// Guards checkpoint durability: a checkpoint write that dies halfway (here: bad input in
-    /// its last section, after the parameters were overwritten) must leave the previous one
-    /// current and intact, in the process and in the bytes on disk.
+    /// Guards checkpoint durability: a checkpoint write that dies halfway (here: HDF5 refuses
+    /// an array in its last section, after the parameters were overwritten) must leave the
+    /// previous one current and intact, in the process and in the bytes on disk.
     @Test func failedCheckpointWriteKeepsTheLastGoodOne() throws {
         let writer = try create("slots.h5")
         try FakeRun.write(writer, steps: 1...6, checkpoints: [3, 6])  // slot_0 = 3, slot_1 = 6
         var broken = FakeRun.checkpoint(9)
         broken.arrays["bad"] = CheckpointArray(shape: [3], values: [1])
+        #expect(throws: RunStoreError.self) { try writer.writeCheckpoint(broken) }  // refused up front
+        #expect(try RunFileReader(path: path("slots.h5")).checkpoint(slot: 0) == FakeRun.checkpoint(3))
+        broken.arrays = ["a": CheckpointArray(shape: [1], values: [1]), "a/b": CheckpointArray(shape: [1], values: [2])]
         try FakeRun.write(writer, steps: 7...9, checkpoints: [])
-        #expect(throws: RunStoreError.self) { try writer.writeCheckpoint(broken) }
+        let failed = #expect(throws: HDF5Error.self) { try writer.writeCheckpoint(broken) }  // "a" is not a group
+        #expect(failed?.description.contains("/checkpoint/slot_0/arrays/a/b") == true)
+        #expect(failed?.description.contains(path("slots.h5")) == true)
         try FileManager.default.copyItem(atPath: path("slots.h5"), toPath: path("slots-copy.h5"))
         for file in ["slots.h5", "slots-copy.h5"] {
             let reader = try RunFileReader(path: path(file))
             #expect(try reader.checkpointSlot() == 1, "\(file)")
             #expect(try reader.checkpoint() == FakeRun.checkpoint(6), "\(file)")
             reader.close()
+            let raw = try H5File(path: path(file), mode: .readOnly)
+            #expect(try raw.root.group("checkpoint/slot_0").attribute("complete") == .int(0), "\(file)")
+            raw.close()
         }
+        // It really died halfway: slot_0's parameters already hold step 9's values.
+        #expect(try RunFileReader(path: path("slots.h5")).checkpoint(slot: 0).parameters == FakeRun.checkpoint(9).parameters)
         // The next good checkpoint goes to the other slot again and becomes current.
         try writer.writeCheckpoint(FakeRun.checkpoint(9))
         writer.close()
@@ -160,7 +170,7 @@ struct RunFileTests {
         #expect(try reader.checkpointSlot() == 0)
         #expect(try reader.checkpoint() == FakeRun.checkpoint(9))
         #expect(try reader.checkpoint(slot: 1) == FakeRun.checkpoint(6))
-        #expect(try reader.checkpoint(slot: 0).arrays["bad"] == nil)
+        #expect(try reader.checkpoint(slot: 0).arrays.keys.sorted() == ["schedule/state"])
     }
 
     /// Guards the reader's choice of slot when the pointer is lost (a torn metadata write) or
