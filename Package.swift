@@ -70,6 +70,7 @@ let package = Package(
         // Test-only helpers: processes, the Python environment, temporary directories.
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
+        .testTarget(name: "RunStoreTests", dependencies: ["RunStore", "HDF5", "TestSupport"]),
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Config"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Config", "TestSupport"]),

@@ -179,7 +179,7 @@ struct HDF5Tests {
         #expect(truncated?.description.contains("truncated") == true)
 
         #expect(throws: HDF5Error.self) { try H5File(path: directory.path, mode: .readOnly) }
-        #expect(HDF5Diagnostics.openObjectCount() == 0)
+        #expect(HDF5Diagnostics.openObjectCount(inFilesUnder: directory.path) == 0)
     }
 
     @Test func errorsCarryHDF5sOwnStack() throws {
@@ -196,7 +196,7 @@ struct HDF5Tests {
 
     /// Guards against leaked identifiers: every handle must close when its object goes away.
     @Test func tenThousandObjectsCloseBackToZero() throws {
-        #expect(HDF5Diagnostics.openObjectCount() == 0)
+        #expect(HDF5Diagnostics.openObjectCount(inFilesUnder: directory.path) == 0)
         let file = try H5File(path: path("many.h5"), mode: .truncate)
         let root = try file.root
         for index in 0..<2_000 {
@@ -209,13 +209,13 @@ struct HDF5Tests {
         }
         #expect(HDF5Diagnostics.openObjectCount() >= 2)  // the file and its root are open
         file.close()  // closes the root group and anything else still open in the file
-        #expect(HDF5Diagnostics.openObjectCount() == 0)
+        #expect(HDF5Diagnostics.openObjectCount(inFilesUnder: directory.path) == 0)
         #expect(throws: HDF5Error.self) { try root.linkNames() }  // a closed object throws, never crashes
         let reopened = try H5File(path: path("many.h5"), mode: .readOnly)
         let tree = try H5Inspector.inspect(path: path("many.h5"))
         #expect(tree.children?.count == 50)
         reopened.close()
-        #expect(HDF5Diagnostics.openObjectCount() == 0)
+        #expect(HDF5Diagnostics.openObjectCount(inFilesUnder: directory.path) == 0)
     }
 
     @Test func inspectorDescribesDatasetsAndAttributes() throws {

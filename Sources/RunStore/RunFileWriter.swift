@@ -1,0 +1,536 @@
+// Writes one run file: created with provenance and spec, then appended to step by step (train
+// rows with their MoE rows, eval rows, tensor snapshots), checkpointed into two alternating
+// slots, finished with a status. Resume reopens a file and cuts every aligned group back to the
+// rows its last good checkpoint covers, so appends continue exactly where it left off.
+//
+// Durability: the caller flushes (every log.flush_every steps); checkpoints and `finish` flush
+// themselves. A killed writer's file holds everything up to its last flush. A checkpoint is
+// written into the slot that is not current, flushed, and only then does /checkpoint@current
+// flip to it (flushed again): a kill at any point leaves the previous checkpoint intact.
+import Foundation
+import HDF5
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+public final class RunFileWriter {
+    public let path: String
+    private let file: H5File
+    private let root: H5Group
+    public private(set) var status: RunStatus
+    private var train: MetricGroup
+    private var eval: MetricGroup
+    private var moeLayers: [MoELayerDatasets] = []
+    private var tensors: [String: TensorDatasets] = [:]
+    /// Index into `Layout.slots` of the last good checkpoint, nil before the first.
+    private var currentSlot: Int?
+
+    private init(path: String, file: H5File, status: RunStatus) throws {
+        self.path = path
+        self.file = file
+        self.root = try file.root
+        self.status = status
+        train = try MetricGroup(root: root, path: Layout.train, filePath: path)
+        eval = try MetricGroup(root: root, path: Layout.eval, filePath: path)
+        for layer in try RunFileRead.moeLayers(root) {
+            moeLayers.append(try MoELayerDatasets(open: try root.group("\(Layout.moe)/\(Layout.layerName(layer))")))
+        }
+        guard moeLayers.enumerated().allSatisfy({ $0.offset == $0.element.layer }) else {
+            throw RunStoreError(.corrupt, path: path, "'\(path)': /moe layers are not numbered 0, 1, …")
+        }
+        for name in try RunFileRead.tensorNames(root) {
+            tensors[name] = try TensorDatasets(open: root, name: name)
+        }
+        currentSlot = try RunFileRead.currentSlot(root)
+    }
+
+    // MARK: Creating and resuming
+
+    /// Creates a new run file at `path` (creating its directory) with every root attribute and
+    /// `/spec`, status `running`, and flushes it. An existing file at `path` is never replaced.
+    public static func create(path: String, run: RunInfo, spec: SpecTexts,
+                              provenance: Provenance = .current()) throws -> RunFileWriter {
+        let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
+        do {
+            try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        } catch {
+            throw RunStoreError(.unwritable, path: path,
+                                "cannot create run file '\(path)': cannot create directory '\(directory)' (\(reason(error)))")
+        }
+        // Claim the path atomically: O_EXCL fails if anything is already there.
+        let descriptor = open(path, O_CREAT | O_EXCL | O_WRONLY, 0o644)
+        if descriptor < 0 {
+            let code = errno
+            if code == EEXIST {
+                throw RunStoreError(.exists, path: path,
+                                    "run file '\(path)' already exists; refusing to replace it (resume it, or choose another run directory)")
+            }
+            throw RunStoreError(.unwritable, path: path,
+                                "cannot create run file '\(path)': \(String(cString: strerror(code)))")
+        }
+        _ = closeDescriptor(descriptor)
+        let file: H5File
+        do {
+            file = try H5File(path: path, mode: .truncate)
+        } catch {
+            try? FileManager.default.removeItem(atPath: path)  // our own empty claim, nothing else
+            throw error
+        }
+        do {
+            let root = try file.root
+            let now = RunFileSchema.utcNow()
+            let attributes: [(String, H5AttributeValue)] = [
+                ("schema", .string(RunFileSchema.name)),
+                ("schema_version", .int(Int64(RunFileSchema.version))),
+                ("run_id", .string(run.runID)),
+                ("spec_name", .string(run.specName)),
+                ("label", .string(run.label)),
+                ("status", .string(RunStatus.running.rawValue)),
+                ("created_utc", .string(now)),
+                ("updated_utc", .string(now)),
+                ("finished_utc", .string("")),
+                ("spec_sha256", .string(run.specSHA256)),
+                ("git_commit", .string(provenance.gitCommit)),
+                ("git_dirty", .int(provenance.gitDirty.map { $0 ? 1 : 0 } ?? -1)),
+                ("harness_version", .string(provenance.version)),
+                ("build_configuration", .string(provenance.buildConfiguration)),
+                ("kernel_target", .string(provenance.kernelTarget)),
+                ("swift_version", .string(provenance.swiftVersion)),
+                ("os", .string(provenance.os)),
+                ("cpu_model", .string(provenance.cpuModel)),
+                ("hdf5_version", .string(provenance.hdf5Version)),
+                ("blas", .string(run.blas)),
+                ("threads", .int(Int64(run.threads))),
+                ("seed", .int(Int64(run.seed))),
+                ("last_step", .int(-1)),
+                ("diverged_step", .int(-1)),
+                ("error", .string("")),
+            ]
+            for (name, value) in attributes { try root.setAttribute(name, value) }
+            let specGroup = try root.createGroup("spec")
+            try specGroup.createStringDataset("given", value: spec.given)
+            try specGroup.createStringArrayDataset("overrides", values: spec.overrides)
+            try specGroup.createStringDataset("resolved", value: spec.resolved)
+            let checkpoint = try root.createGroup(Layout.checkpoint)
+            try checkpoint.setAttribute("current", "")
+            try checkpoint.setAttribute("step", .int(-1))
+            try file.flush()
+            return try RunFileWriter(path: path, file: file, status: .running)
+        } catch {
+            file.close()
+            throw error
+        }
+    }
+
+    /// Reopens the run file at `path` to continue it. Checks the schema, that `specSHA256` is the
+    /// spec the file was written for, and that the run is not completed — before changing
+    /// anything. Then cuts every aligned group back to the rows the last good checkpoint covers
+    /// (to zero rows without a checkpoint), sets status `running` and flushes. Returns the
+    /// checkpoint to restore, nil to start from step 0.
+    public static func resume(path: String, specSHA256: String) throws -> (writer: RunFileWriter, checkpoint: Checkpoint?) {
+        do {
+            let reader = try RunFileReader(path: path)
+            defer { reader.close() }
+            let attributes = try reader.attributes()
+            guard attributes.run.specSHA256 == specSHA256 else {
+                throw RunStoreError(.specMismatch, path: path,
+                                    "run file '\(path)' was written for spec sha256 \(attributes.run.specSHA256), not \(specSHA256); refusing to resume it with a different spec")
+            }
+            guard attributes.status != .completed else {
+                throw RunStoreError(.alreadyCompleted, path: path,
+                                    "run file '\(path)' is completed; nothing to resume (its results are kept as they are)")
+            }
+        }
+        let file = try H5File(path: path, mode: .readWrite)
+        do {
+            let writer = try RunFileWriter(path: path, file: file, status: .running)
+            let stored = try writer.currentSlot.map { try RunFileRead.checkpoint(writer.root, slot: $0, path: path) }
+            try writer.truncate(to: stored?.alignedRows ?? [:])
+            let root = writer.root
+            try root.setAttribute("status", RunStatus.running.rawValue)
+            try root.setAttribute("finished_utc", "")
+            try root.setAttribute("diverged_step", .int(-1))
+            try root.setAttribute("error", "")
+            try writer.flush()
+            return (writer, stored?.checkpoint)
+        } catch {
+            file.close()
+            throw error
+        }
+    }
+
+    /// Cuts aligned groups back to `rows` (missing keys: zero rows).
+    private func truncate(to rows: [String: Int]) throws {
+        let trainRows = rows[Layout.train] ?? 0
+        try train.truncate(to: trainRows, filePath: path)
+        for layer in moeLayers { try layer.truncate(to: trainRows, filePath: path) }
+        try eval.truncate(to: rows[Layout.eval] ?? 0, filePath: path)
+        for (name, tensor) in tensors { try tensor.truncate(to: rows[Layout.tensorKey(name)] ?? 0, filePath: path) }
+    }
+
+    // MARK: Appending
+
+    /// Appends one training row: `step` (strictly increasing), a value for every metric (a name
+    /// new to the group gets a dataset backfilled with NaN; a known name left out gets NaN), and
+    /// one row per MoE layer — every train row of a MoE model carries all its layers.
+    public func appendTrain(step: Int, metrics: [String: Double], moe: [MoELayerRow] = []) throws {
+        try requireRunning()
+        if moeLayers.isEmpty && !moe.isEmpty && train.rows > 0 {
+            throw RunStoreError(.invalid, path: path, "'\(path)': MoE rows must start with the first train row, not at step \(step)")
+        }
+        if !moeLayers.isEmpty && moe.count != moeLayers.count {
+            throw RunStoreError(.invalid, path: path, "'\(path)': step \(step) gives \(moe.count) MoE layer rows; the run has \(moeLayers.count)")
+        }
+        for (layer, row) in moe.enumerated() {
+            guard row.load.count == row.bias.count, !row.load.isEmpty,
+                  layer >= moeLayers.count || moeLayers[layer].experts == row.load.count else {
+                throw RunStoreError(.invalid, path: path, "'\(path)': MoE layer \(layer) at step \(step) has \(row.load.count) loads and \(row.bias.count) biases; expected \(layer < moeLayers.count ? moeLayers[layer].experts : row.load.count) of each")
+            }
+        }
+        try train.check(step: step, metrics: metrics, filePath: path)
+        if moeLayers.isEmpty && !moe.isEmpty {
+            for (layer, row) in moe.enumerated() {
+                moeLayers.append(try MoELayerDatasets(create: root, layer: layer, experts: row.load.count))
+            }
+        }
+        try train.append(step: step, metrics: metrics)
+        for (layer, row) in zip(moeLayers, moe) { try layer.append(row) }
+    }
+
+    /// Appends one evaluation row (same rules as train metrics).
+    public func appendEval(step: Int, metrics: [String: Double]) throws {
+        try requireRunning()
+        try eval.check(step: step, metrics: metrics, filePath: path)
+        try eval.append(step: step, metrics: metrics)
+    }
+
+    /// Appends a snapshot of tensor `name` (e.g. "attn_probs/layer_0") taken at `step`. Every
+    /// snapshot of a name has the same `shape`; `axes` (optional) names its axes, kept from the first.
+    public func appendTensor(_ name: String, step: Int, shape: [Int], values: [Float], axes: [String] = []) throws {
+        try requireRunning()
+        guard RunFileSchema.validName(name, allowSlash: true), !name.hasSuffix(Layout.stepsSuffix) else {
+            throw RunStoreError(.invalid, path: path, "'\(path)': invalid tensor name '\(name)' (letters, digits, _ . - and /; not ending in _steps)")
+        }
+        guard shape.reduce(1, *) == values.count, shape.allSatisfy({ $0 > 0 }) else {
+            throw RunStoreError(.invalid, path: path, "'\(path)': tensor '\(name)' of shape \(shape) cannot hold \(values.count) values")
+        }
+        guard axes.isEmpty || axes.count == shape.count else {
+            throw RunStoreError(.invalid, path: path, "'\(path)': tensor '\(name)' has \(shape.count) axes but \(axes.count) axis names")
+        }
+        if let existing = tensors[name] {
+            guard existing.shape == shape else {
+                throw RunStoreError(.invalid, path: path, "'\(path)': tensor '\(name)' has snapshots of shape \(existing.shape), not \(shape)")
+            }
+            if let last = existing.lastStep, step <= last {
+                throw RunStoreError(.invalid, path: path, "'\(path)': tensor '\(name)' snapshot at step \(step) after step \(last)")
+            }
+        } else {
+            tensors[name] = try TensorDatasets(create: root, name: name, shape: shape, axes: axes)
+        }
+        try tensors[name]!.append(step: step, values: values)
+    }
+
+    // MARK: Checkpoints, status, flush
+
+    /// Writes `checkpoint` into the slot that is not current, then makes it current. Flushes
+    /// three times: the target slot marked incomplete, the slot written and marked complete, the
+    /// pointer flipped. A kill at any point leaves the previous checkpoint readable and current.
+    public func writeCheckpoint(_ checkpoint: Checkpoint) throws {
+        try requireRunning()
+        try validate(checkpoint)
+        let target = currentSlot == 0 ? 1 : 0
+        let checkpointGroup = try root.requireGroup(Layout.checkpoint)
+        let slot = try checkpointGroup.requireGroup(Layout.slots[target])
+        try slot.setAttribute("complete", .int(0))
+        try file.flush()
+
+        for section in Layout.arraySections {
+            let arrays = checkpoint[keyPath: section.keyPath]
+            try writeSection(try slot.requireGroup(section.name), arrays.mapValues { ($0.shape, $0.values) })
+        }
+        try writeSection(try slot.requireGroup(Layout.scalarSection), checkpoint.scalars.mapValues { ([], [$0]) })
+        try writeSection(slot, ["step": ([], [Int64(checkpoint.step)])], removeOthers: false)
+
+        var aligned: [(String, Int)] = [(Layout.train, train.rows), (Layout.eval, eval.rows)]
+        for name in tensors.keys.sorted() { aligned.append((Layout.tensorKey(name), tensors[name]!.rows)) }
+        try slot.setAttribute("aligned_groups", .strings(aligned.map(\.0)))
+        try slot.setAttribute("aligned_rows", .ints(aligned.map { Int64($0.1) }))
+        try slot.setAttribute("step", .int(Int64(checkpoint.step)))
+        try slot.setAttribute("written_utc", RunFileSchema.utcNow())
+        try slot.setAttribute("complete", .int(1))
+        try flush()
+
+        try checkpointGroup.setAttribute("current", Layout.slots[target])
+        try checkpointGroup.setAttribute("step", .int(Int64(checkpoint.step)))
+        try file.flush()
+        currentSlot = target
+    }
+
+    /// Bad names and shapes are refused before anything is written.
+    private func validate(_ checkpoint: Checkpoint) throws {
+        for section in Layout.arraySections {
+            for (name, array) in checkpoint[keyPath: section.keyPath] {
+                guard RunFileSchema.validName(name, allowSlash: true) else {
+                    throw RunStoreError(.invalid, path: path, "'\(path)': invalid checkpoint array name '\(name)' in \(section.name)")
+                }
+                guard array.shape.reduce(1, *) == array.values.count, array.shape.allSatisfy({ $0 >= 0 }) else {
+                    throw RunStoreError(.invalid, path: path, "'\(path)': checkpoint array \(section.name)/\(name) of shape \(array.shape) cannot hold \(array.values.count) values")
+                }
+            }
+        }
+        for name in checkpoint.scalars.keys where !RunFileSchema.validName(name, allowSlash: true) {
+            throw RunStoreError(.invalid, path: path, "'\(path)': invalid checkpoint scalar name '\(name)'")
+        }
+    }
+
+    /// Overwrites same-shaped datasets in place (raw data only, no metadata change), replaces
+    /// the others, and removes datasets of names no longer given.
+    private func writeSection<T: H5Scalar>(_ group: H5Group, _ arrays: [String: (shape: [Int], values: [T])],
+                                           removeOthers: Bool = true) throws {
+        if removeOthers {
+            for existing in try group.datasetPaths() where arrays[existing] == nil { try group.remove(existing) }
+        }
+        for name in arrays.keys.sorted() {
+            let (shape, values) = arrays[name]!
+            if try group.contains(name) {
+                let dataset = try group.dataset(name)
+                if try dataset.shape() == shape, try dataset.scalarType() == T.h5Type {
+                    try dataset.write(values)
+                    continue
+                }
+                try group.remove(name)
+            }
+            try group.createDataset(name, shape: shape, values: values)
+        }
+    }
+
+    /// Ends the run: status, finished time, last step, and for `diverged` the step and message,
+    /// for `failed` the message. Flushes. Appends and checkpoints are refused afterwards.
+    public func finish(_ outcome: RunOutcome) throws {
+        try requireRunning()
+        switch outcome {
+        case .diverged(let step, let message):
+            try root.setAttribute("diverged_step", .int(Int64(step)))
+            try root.setAttribute("error", message)
+        case .failed(let message):
+            try root.setAttribute("error", message)
+        case .completed, .interrupted:
+            break
+        }
+        try root.setAttribute("status", outcome.status.rawValue)
+        try root.setAttribute("finished_utc", RunFileSchema.utcNow())
+        status = outcome.status
+        try flush()
+    }
+
+    /// Records the last step and the time, then writes everything appended so far to disk.
+    public func flush() throws {
+        try root.setAttribute("last_step", .int(train.lastStep.map(Int64.init) ?? -1))
+        try root.setAttribute("updated_utc", RunFileSchema.utcNow())
+        try file.flush()
+    }
+
+    /// Flushes (unless closed) and closes the file. The status stays as it is: a run closed
+    /// without `finish` reads as `running` (as a killed one does) and can be resumed.
+    public func close() {
+        if file.isOpen { try? flush() }
+        file.close()
+    }
+
+    deinit { file.close() }
+
+    private func requireRunning() throws {
+        guard file.isOpen else {
+            throw RunStoreError(.invalid, path: path, "run file '\(path)' is closed")
+        }
+        guard status == .running else {
+            throw RunStoreError(.invalid, path: path, "run file '\(path)' is \(status.rawValue); a finished run takes no more rows")
+        }
+    }
+}
+
+private func closeDescriptor(_ descriptor: Int32) -> Int32 {
+    #if canImport(Glibc)
+    Glibc.close(descriptor)
+    #else
+    Darwin.close(descriptor)
+    #endif
+}
+
+private func reason(_ error: Error) -> String {
+    if let cocoa = error as? CocoaError, let underlying = cocoa.userInfo[NSUnderlyingErrorKey] as? NSError {
+        return underlying.localizedDescription
+    }
+    return (error as NSError).localizedDescription
+}
+
+// MARK: - Aligned groups
+
+/// A metric group: `step` (int64) and one float64 column per metric, always the same length.
+final class MetricGroup {
+    private let root: H5Group
+    private let groupPath: String
+    private var group: H5Group?
+    private var stepSet: H5Dataset?
+    private var columns: [String: H5Dataset] = [:]
+    private(set) var rows = 0
+    private(set) var lastStep: Int?
+
+    init(root: H5Group, path: String, filePath: String) throws {
+        self.root = root
+        self.groupPath = path
+        guard try root.contains(path) else { return }
+        let group = try root.group(path)
+        self.group = group
+        let stepSet = try group.dataset("step")
+        self.stepSet = stepSet
+        rows = try stepSet.shape().first ?? 0
+        // Lengths are not checked here: a killed writer may leave them uneven past its last
+        // flush, and resume (the only way to reopen a file) cuts every dataset back anyway.
+        for name in try group.linkNames() where name != "step" { columns[name] = try group.dataset(name) }
+        try readLastStep()
+    }
+
+    private func readLastStep() throws {
+        lastStep = rows == 0 ? nil : Int(try stepSet!.read(start: [rows - 1], count: [1], as: Int64.self)[0])
+    }
+
+    func check(step: Int, metrics: [String: Double], filePath: String) throws {
+        for name in metrics.keys where name == "step" || !RunFileSchema.validName(name, allowSlash: false) {
+            throw RunStoreError(.invalid, path: filePath, "'\(filePath)': invalid metric name '\(name)' for /\(groupPath) (letters, digits, _ . -; not 'step')")
+        }
+        if let lastStep, step <= lastStep {
+            throw RunStoreError(.invalid, path: filePath, "'\(filePath)': /\(groupPath) row for step \(step) after step \(lastStep); steps must increase")
+        }
+    }
+
+    func append(step: Int, metrics: [String: Double]) throws {
+        if group == nil {
+            let created = try root.requireGroup(groupPath)
+            group = created
+            stepSet = try created.createExtendibleDataset("step", of: Int64.self)
+        }
+        for name in metrics.keys.sorted() where columns[name] == nil {
+            let column = try group!.createExtendibleDataset(name, of: Double.self)
+            if rows > 0 { try column.append([Double](repeating: .nan, count: rows)) }
+            columns[name] = column
+        }
+        for (name, column) in columns { try column.append([metrics[name] ?? .nan]) }
+        try stepSet!.append([Int64(step)])
+        rows += 1
+        lastStep = step
+    }
+
+    /// Cuts every dataset of the group to `count` rows (all of them, so uneven lengths left by
+    /// a kill are evened out too).
+    func truncate(to count: Int, filePath: String) throws {
+        guard let stepSet else {
+            if count == 0 { return }
+            throw RunStoreError(.corrupt, path: filePath, "'\(filePath)': /\(groupPath) is missing; the checkpoint covers \(count) of its rows")
+        }
+        for dataset in [stepSet] + columns.values {
+            let length = try dataset.shape().first ?? 0
+            guard length >= count else {
+                throw RunStoreError(.corrupt, path: filePath, "'\(filePath)': \(dataset.path) has \(length) rows, fewer than the \(count) its checkpoint covers")
+            }
+            try dataset.resize(rows: count)
+        }
+        rows = count
+        try readLastStep()
+    }
+}
+
+/// /moe/layer_<l>: load [n, E] int64, bias [n, E] float32, maxvio, entropy, dropped [n] float64.
+final class MoELayerDatasets {
+    let layer: Int
+    let experts: Int
+    let load, bias, maxvio, entropy, dropped: H5Dataset
+
+    init(create root: H5Group, layer: Int, experts: Int) throws {
+        let group = try root.createGroup("\(Layout.moe)/\(Layout.layerName(layer))")
+        self.layer = layer
+        self.experts = experts
+        load = try group.createExtendibleDataset("load", of: Int64.self, rowShape: [experts])
+        bias = try group.createExtendibleDataset("bias", of: Float.self, rowShape: [experts])
+        maxvio = try group.createExtendibleDataset("maxvio", of: Double.self)
+        entropy = try group.createExtendibleDataset("entropy", of: Double.self)
+        dropped = try group.createExtendibleDataset("dropped", of: Double.self)
+    }
+
+    init(open group: H5Group) throws {
+        layer = Int(group.path.split(separator: "_").last ?? "") ?? -1
+        load = try group.dataset("load")
+        experts = try load.shape().last ?? 0
+        bias = try group.dataset("bias")
+        maxvio = try group.dataset("maxvio")
+        entropy = try group.dataset("entropy")
+        dropped = try group.dataset("dropped")
+    }
+
+    func append(_ row: MoELayerRow) throws {
+        try load.append(row.load)
+        try bias.append(row.bias)
+        try maxvio.append([row.maxvio])
+        try entropy.append([row.entropy])
+        try dropped.append([row.dropped])
+    }
+
+    func truncate(to rows: Int, filePath: String) throws {
+        for dataset in [load, bias, maxvio, entropy, dropped] {
+            guard try dataset.shape()[0] >= rows else {
+                throw RunStoreError(.corrupt, path: filePath, "'\(filePath)': \(dataset.path) has fewer rows than the checkpoint's \(rows)")
+            }
+            try dataset.resize(rows: rows)
+        }
+    }
+}
+
+/// /tensors/<name> [k, shape…] float32 and /tensors/<name>_steps [k] int64.
+final class TensorDatasets {
+    let values: H5Dataset
+    let steps: H5Dataset
+    let shape: [Int]
+    private(set) var rows: Int
+    private(set) var lastStep: Int?
+
+    init(create root: H5Group, name: String, shape: [Int], axes: [String]) throws {
+        let group = try root.requireGroup(Layout.tensors)
+        values = try group.createExtendibleDataset(name, of: Float.self, rowShape: shape, chunkRows: 1)
+        steps = try group.createExtendibleDataset(name + Layout.stepsSuffix, of: Int64.self)
+        if !axes.isEmpty { try values.setAttribute("axes", .strings(axes)) }
+        self.shape = shape
+        rows = 0
+    }
+
+    init(open root: H5Group, name: String) throws {
+        values = try root.dataset("\(Layout.tensors)/\(name)")
+        steps = try root.dataset("\(Layout.tensors)/\(name)\(Layout.stepsSuffix)")
+        let full = try values.shape()
+        shape = Array(full.dropFirst())
+        rows = full.first ?? 0
+        try readLastStep()
+    }
+
+    private func readLastStep() throws {
+        lastStep = rows == 0 ? nil : Int(try steps.read(start: [rows - 1], count: [1], as: Int64.self)[0])
+    }
+
+    func append(step: Int, values snapshot: [Float]) throws {
+        try values.append(snapshot)
+        try steps.append([Int64(step)])
+        rows += 1
+        lastStep = step
+    }
+
+    func truncate(to count: Int, filePath: String) throws {
+        guard try steps.shape()[0] >= count, rows >= count else {
+            throw RunStoreError(.corrupt, path: filePath, "'\(filePath)': \(values.path) has fewer snapshots than the checkpoint's \(count)")
+        }
+        try values.resize(rows: count)
+        try steps.resize(rows: count)
+        rows = count
+        try readLastStep()
+    }
+}
