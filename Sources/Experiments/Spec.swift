@@ -225,3 +225,24 @@ public enum SpecLoader {
         return merged.merged(with: .map(map))
     }
 }
+
+extension SpecLoader {
+    /// Rebuilds the one-cell spec of a run from its stored resolved spec (YAML text, as in a
+    /// run file's /spec/resolved). The cell's run id is recomputed, so a run directory can be
+    /// checked against it.
+    public static func fromResolved(_ text: String, source: String) throws(ConfigErrors) -> Spec {
+        let value = try YAMLReader.parse(text, file: source)
+        guard case .map(var map) = value, let seed = map["seed"]?.intValue else {
+            throw ConfigErrors([ConfigProblem(file: source, path: "seed", "a resolved run spec needs a seed")])
+        }
+        map["seed"] = nil
+        map["seeds"] = .list([.int(seed)])
+        let given = ConfigValue.map(map)
+        var resolver = Resolver(file: source)
+        let resolved = resolver.resolve(given, against: SpecSchema.root, at: "")
+        if !resolver.problems.isEmpty { throw ConfigErrors(resolver.problems) }
+        let cell = try resolveCell(index: 0, given: given, point: [("seed", .int(seed))], file: source)
+        return Spec(name: resolved["name"]?.stringValue ?? "", file: source, given: given, overrides: [],
+                    resolved: resolved, cells: [cell], varyingKeys: [])
+    }
+}

@@ -1,0 +1,236 @@
+// Running one cell: its run directory and file, a new run or a resume from the last
+// checkpoint, the training loop writing into the run file, the final status, and a summary.
+//
+// Layout: <runs>/<spec name>/<run id>/run.h5 and run.log beside it.
+import Config
+import Foundation
+import Models
+import RunStore
+import Tensor
+import Training
+
+public struct RunPaths: Sendable {
+    public var directory: String
+    public var file: String
+    public var log: String
+
+    public init(runs: String, spec: String, runID: String) {
+        directory = URL(fileURLWithPath: runs).appendingPathComponent(spec).appendingPathComponent(runID).path
+        file = directory + "/run.h5"
+        log = directory + "/run.log"
+    }
+}
+
+/// What `ablate run` prints at the end.
+public struct RunSummary: Sendable {
+    public var runID: String
+    public var label: String
+    public var path: String
+    public var status: RunStatus
+    public var steps: Int
+    public var finalEvalLoss: Double
+    public var optimum: Double
+    public var gap: Double
+    public var accuracy: Double
+    public var maxVioGlobal: Double
+    public var tokensPerSecond: Double
+    public var message: String?
+    /// True when the run was already finished and nothing was run.
+    public var alreadyDone: Bool
+}
+
+/// One line of progress, for a terminal line or a log line.
+public struct Progress: Sendable {
+    public var step: Int
+    public var steps: Int
+    public var loss: Double
+    public var evalLoss: Double?
+    public var tokensPerSecond: Double
+    public var secondsLeft: Double
+
+    public var line: String {
+        let eta = secondsLeft.isFinite ? Self.duration(secondsLeft) : "?"
+        let evalText = evalLoss.map { String(format: "  eval %.4f", $0) } ?? ""
+        return String(format: "step %d/%d  loss %.4f", step + 1, steps, loss) + evalText
+            + String(format: "  %.0f tok/s  ETA %@", tokensPerSecond, eta)
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let s = Int(seconds.rounded())
+        return s >= 3600 ? "\(s / 3600)h\(s % 3600 / 60)m" : s >= 60 ? "\(s / 60)m\(s % 60)s" : "\(s)s"
+    }
+}
+
+public enum Runner {
+    /// sha256 of the canonical resolved cell: the run file's spec_sha256.
+    public static func specHash(_ cell: Cell) -> String { SHA256.hex(CanonicalJSON.encode(cell.resolved)) }
+
+    /// Runs (or resumes) `cell` of `spec` under `runs`. A completed or diverged run is left
+    /// alone (`alreadyDone`). `shouldStop` is polled after every step (Ctrl-C): the run then
+    /// checkpoints and is marked interrupted.
+    public static func run(cell: Cell, spec: Spec, runs: String, threads: Int,
+                           shouldStop: @escaping () -> Bool = { false },
+                           progress: @escaping (Progress) -> Void = { _ in }) throws -> RunSummary {
+        let paths = RunPaths(runs: runs, spec: spec.name, runID: cell.runID)
+        let hash = specHash(cell)
+        let data = try DataSources.make(cell.data, runSeed: cell.seed, seqLen: cell.train.seqLen)
+
+        var writer: RunFileWriter
+        var state: TrainingState? = nil
+        if FileManager.default.fileExists(atPath: paths.file) {
+            let reader = try RunFileReader(path: paths.file)
+            let status = try reader.status()
+            reader.close()
+            if status == .completed || status == .diverged {
+                return try summary(of: paths.file, cell: cell, alreadyDone: true)
+            }
+            let (resumed, checkpoint) = try RunFileWriter.resume(path: paths.file, specSHA256: hash)
+            writer = resumed
+            state = checkpoint.map(trainingState)
+        } else {
+            let run = RunInfo(runID: cell.runID, specName: spec.name, label: cell.label, specSHA256: hash,
+                              seed: cell.seed, blas: BLASInfo.description, threads: threads)
+            let texts = SpecTexts(given: YAMLText.emit(spec.given), overrides: spec.overrides,
+                                  resolved: YAMLText.emit(cell.resolved))
+            writer = try RunFileWriter.create(path: paths.file, run: run, spec: texts)
+        }
+        let log = LogFile(path: paths.log)
+        log.write("\(state == nil ? "start" : "resume after step \(state!.step)") \(cell.runID) (\(cell.label)): \(data.summary)")
+
+        var loop = TrainingLoop(model: cell.model, train: cell.train, log: cell.log, data: data,
+                                valSequences: cell.data.valSequences, seed: cell.seed, resumeFrom: state)
+        let sink = RunFileSink(writer: writer, firstStep: loop.nextStep, batchTokens: cell.train.batchSize * cell.train.seqLen)
+        let started = Date()
+        let firstStep = loop.nextStep
+        let outcome: LoopOutcome
+        do {
+            outcome = try loop.run(sink: sink, shouldStop: shouldStop) { report, evaluation in
+                let done = report.step + 1 - firstStep
+                let elapsed = Date().timeIntervalSince(started)
+                let rate = Double(done) / max(elapsed, 1e-9)
+                let line = Progress(step: report.step, steps: cell.train.steps, loss: report.total,
+                                    evalLoss: evaluation?.loss, tokensPerSecond: sink.recentTokensPerSecond,
+                                    secondsLeft: Double(cell.train.steps - report.step - 1) / rate)
+                progress(line)
+                if (report.step + 1) % cell.log.flushEvery == 0 || report.step + 1 == cell.train.steps { log.write(line.line) }
+            }
+        } catch {
+            try? writer.finish(.failed(message: "\(error)"))
+            writer.close()
+            log.write("failed: \(error)")
+            throw error
+        }
+        switch outcome {
+        case .completed:
+            try writer.finish(.completed)
+        case .diverged(let step, let loss):
+            try writer.finish(.diverged(step: step, message: "training loss \(loss) at step \(step) (limit \(cell.train.divergenceLoss))"))
+        case .interrupted:
+            try writer.finish(.interrupted)
+        }
+        writer.close()
+        log.write("finished: \(outcome)")
+        return try summary(of: paths.file, cell: cell, alreadyDone: false)
+    }
+
+    /// Reads a run file's final numbers.
+    public static func summary(of path: String, cell: Cell, alreadyDone: Bool) throws -> RunSummary {
+        let reader = try RunFileReader(path: path)
+        defer { reader.close() }
+        let attributes = try reader.attributes()
+        let evalTable = try reader.evalMetrics(), trainTable = try reader.trainMetrics()
+        func last(_ table: MetricTable, _ column: String) -> Double { table.columns[column]?.last ?? .nan }
+        let speeds = (trainTable.columns["tokens_per_s"] ?? []).sorted()
+        return RunSummary(runID: cell.runID, label: cell.label, path: path, status: attributes.status,
+                          steps: Int(trainTable.steps.last ?? -1) + 1, finalEvalLoss: last(evalTable, "loss"),
+                          optimum: last(evalTable, "optimum"), gap: last(evalTable, "gap"),
+                          accuracy: last(evalTable, "accuracy"), maxVioGlobal: last(evalTable, "maxvio_global"),
+                          tokensPerSecond: speeds.isEmpty ? .nan : speeds[speeds.count / 2],
+                          message: nil, alreadyDone: alreadyDone)
+    }
+
+    static func trainingState(_ checkpoint: Checkpoint) -> TrainingState {
+        var params: [String: [Float]] = [:]
+        for (name, array) in checkpoint.parameters { params[name] = array.values }
+        for (name, array) in checkpoint.balancingBiases { params[name] = array.values }
+        return TrainingState(step: checkpoint.step, params: params,
+                             adamM: checkpoint.adamM.mapValues(\.values), adamV: checkpoint.adamV.mapValues(\.values),
+                             adamSteps: Int(checkpoint.scalars["adam_steps"] ?? 0))
+    }
+}
+
+/// Adapts the training loop's results to the run file.
+final class RunFileSink: RunSink {
+    let writer: RunFileWriter
+    var tokensSeen: Int
+    var recentTokensPerSecond = 0.0
+
+    init(writer: RunFileWriter, firstStep: Int, batchTokens: Int) {
+        self.writer = writer
+        tokensSeen = firstStep * batchTokens
+    }
+
+    func trainStep(_ report: StepReport, tokensPerSecond: Double) throws {
+        tokensSeen += report.tokens
+        recentTokensPerSecond = tokensPerSecond
+        let maxVio = report.moe.isEmpty ? Double.nan : report.moe.map(\.maxVio).reduce(0, +) / Double(report.moe.count)
+        let metrics: [String: Double] = [
+            "loss": report.total, "ce": report.ce, "aux": report.aux, "z": report.z, "lr": report.lr,
+            "grad_norm": report.gradNorm, "tokens": Double(tokensSeen), "tokens_per_s": tokensPerSecond,
+            "maxvio": maxVio,
+        ]
+        let moe = report.moe.map { stats in
+            MoELayerRow(load: stats.load.map(Int64.init), bias: report.bias[stats.layer] ?? [],
+                        maxvio: stats.maxVio, entropy: stats.entropy, dropped: stats.droppedFraction)
+        }
+        try writer.appendTrain(step: report.step, metrics: metrics, moe: moe)
+    }
+
+    func evaluation(_ report: EvalReport) throws {
+        try writer.appendEval(step: report.step, metrics: [
+            "loss": report.loss, "ppl": report.ppl, "optimum": report.optimum, "gap": report.gap,
+            "accuracy": report.accuracy, "maxvio_global": report.maxVioGlobal,
+        ])
+    }
+
+    func tensors(step: Int, snapshots: [String: (shape: [Int], values: [Float])]) throws {
+        for name in snapshots.keys.sorted() {
+            let snapshot = snapshots[name]!
+            try writer.appendTensor(name, step: step, shape: snapshot.shape, values: snapshot.values)
+        }
+    }
+
+    func checkpoint(_ state: TrainingState) throws {
+        func arrays(_ values: [String: [Float]]) -> [String: CheckpointArray] {
+            var result: [String: CheckpointArray] = [:]
+            for (name, array) in values { result[name] = CheckpointArray(shape: state.shapes[name] ?? [array.count], values: array) }
+            return result
+        }
+        var parameters: [String: [Float]] = [:], biases: [String: [Float]] = [:]
+        for (name, values) in state.params {
+            if ParameterSet.isBuffer(name) { biases[name] = values } else { parameters[name] = values }
+        }
+        try writer.writeCheckpoint(Checkpoint(step: state.step, parameters: arrays(parameters),
+                                              adamM: arrays(state.adamM), adamV: arrays(state.adamV),
+                                              balancingBiases: arrays(biases), scalars: ["adam_steps": Int64(state.adamSteps)]))
+    }
+
+    func flush() throws { try writer.flush() }
+}
+
+/// Appends lines to the run's plain-text log.
+final class LogFile {
+    let path: String
+    init(path: String) { self.path = path }
+
+    func write(_ line: String) {
+        let stamped = "\(ISO8601DateFormatter().string(from: Date())) \(line)\n"
+        if let handle = FileHandle(forWritingAtPath: path) {
+            handle.seekToEndOfFile()
+            handle.write(Data(stamped.utf8))
+            handle.closeFile()
+        } else {
+            FileManager.default.createFile(atPath: path, contents: Data(stamped.utf8))
+        }
+    }
+}

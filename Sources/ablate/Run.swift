@@ -1,0 +1,157 @@
+import ArgumentParser
+import Experiments
+import Foundation
+import RunStore
+import Synchronization
+import Tensor
+
+/// Set by SIGINT/SIGTERM; polled by the training loop after every step.
+let stopRequested = Atomic<Bool>(false)
+
+func installStopHandlers() {
+    signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
+    signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
+}
+
+/// Options shared by the commands that train.
+struct TrainingOptions: ParsableArguments {
+    @Option(help: "Directory that holds runs (<runs>/<spec name>/<run id>/).")
+    var runs = "runs"
+
+    @Option(help: "Threads for the numeric kernels (results do not depend on it; default: all cores).")
+    var threads: Int?
+
+    @Flag(help: "Print neither the live progress line nor periodic log lines.")
+    var quiet = false
+
+    func validate() throws {
+        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
+    }
+
+    /// Applies --threads and returns the count in effect.
+    func applyThreads() -> Int {
+        if let threads { Parallel.threads = threads }
+        return Parallel.threads
+    }
+
+    /// A progress printer: a live line on a terminal, plain lines every `every` steps otherwise.
+    func progressPrinter(every: Int) -> (Experiments.Progress) -> Void {
+        if quiet { return { _ in } }
+        let terminal = isatty(STDOUT_FILENO) == 1
+        return { progress in
+            if terminal {
+                print("\r\u{1B}[2K" + progress.line, terminator: progress.step + 1 == progress.steps ? "\n" : "")
+                fflush(nil)
+            } else if (progress.step + 1) % every == 0 || progress.step + 1 == progress.steps {
+                print(progress.line)
+            }
+        }
+    }
+}
+
+func printSummary(_ summary: RunSummary) {
+    func number(_ x: Double, _ digits: Int = 4) -> String { x.isFinite ? String(format: "%.\(digits)f", x) : "n/a" }
+    if summary.alreadyDone { print("already \(summary.status.rawValue): nothing to run") }
+    print("run \(summary.runID) (\(summary.label)): \(summary.status.rawValue) after \(summary.steps) steps")
+    print("  final eval loss \(number(summary.finalEvalLoss))   optimum \(number(summary.optimum))   gap \(number(summary.gap))")
+    if summary.accuracy.isFinite { print("  accuracy \(number(summary.accuracy, 3))") }
+    print("  MaxVio_global \(number(summary.maxVioGlobal, 3))   tokens/s \(number(summary.tokensPerSecond, 0))")
+    print("  run file: \(summary.path)")
+}
+
+struct Run: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Train one spec (the first cell of its sweep, or --cell N) into a run file.",
+        discussion: """
+        Writes <runs>/<spec name>/<run id>/run.h5 (schema: docs/hdf5-schema.md) and run.log. A
+        run directory that already holds an incomplete run of the same spec is resumed from its
+        last checkpoint; a completed one is left alone. Ctrl-C checkpoints and marks the run
+        interrupted; run the same command (or `ablate resume`) to continue.
+        """)
+
+    @Argument(help: "The spec file (YAML).")
+    var spec: String
+
+    @Argument(help: "Overrides, e.g. train.steps=100 model.ffn.moe.experts=16.")
+    var overrides: [String] = []
+
+    @Option(help: "Which cell of the sweep to run (index as listed by `ablate validate`).")
+    var cell = 0
+
+    @OptionGroup var options: TrainingOptions
+
+    func run() throws {
+        let loaded = try loadSpec(spec, overrides: overrides)
+        guard loaded.cells.indices.contains(cell) else {
+            throw fail("--cell \(cell): the spec has \(loaded.cells.count) cell(s) (0..<\(loaded.cells.count))", code: 2)
+        }
+        let chosen = loaded.cells[cell]
+        let threads = options.applyThreads()
+        installStopHandlers()
+        if !options.quiet {
+            print("run \(chosen.runID) (\(chosen.label)) of \(loaded.name): \(chosen.train.steps) steps, \(threads) thread(s)")
+        }
+        do {
+            let summary = try Runner.run(cell: chosen, spec: loaded, runs: options.runs, threads: threads,
+                                         shouldStop: { stopRequested.load(ordering: .relaxed) },
+                                         progress: options.progressPrinter(every: chosen.log.flushEvery))
+            printSummary(summary)
+            if summary.status == .interrupted { throw ExitCode(130) }
+            if summary.status == .diverged && !summary.alreadyDone { throw ExitCode(3) }
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            throw fail("\(error)")
+        }
+    }
+}
+
+struct Resume: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Continue an interrupted or killed run from its last checkpoint.",
+        discussion: "RUN_DIR is <runs>/<spec name>/<run id>; the run's own stored spec is used.")
+
+    @Argument(help: "The run directory (holding run.h5).")
+    var runDir: String
+
+    @Option(help: "Threads for the numeric kernels (default: all cores).")
+    var threads: Int?
+
+    @Flag(help: "No progress output.")
+    var quiet = false
+
+    func run() throws {
+        let file = URL(fileURLWithPath: runDir).appendingPathComponent("run.h5").path
+        let spec: Spec
+        do {
+            let reader = try RunFileReader(path: file)
+            let texts = try reader.spec()
+            reader.close()
+            spec = try SpecLoader.fromResolved(texts.resolved, source: file + ":/spec/resolved")
+        } catch {
+            throw fail("cannot resume '\(runDir)': \(error)")
+        }
+        let cell = spec.cells[0]
+        let directory = URL(fileURLWithPath: runDir).standardizedFileURL
+        guard directory.lastPathComponent == cell.runID else {
+            throw fail("'\(runDir)' holds run \(cell.runID) of this build's spec hashing; the directory is named \(directory.lastPathComponent) (was it renamed, or written by another ablate version?)")
+        }
+        var options = TrainingOptions()
+        options.runs = directory.deletingLastPathComponent().deletingLastPathComponent().path
+        options.threads = threads
+        options.quiet = quiet
+        let used = options.applyThreads()
+        installStopHandlers()
+        do {
+            let summary = try Runner.run(cell: cell, spec: spec, runs: options.runs, threads: used,
+                                         shouldStop: { stopRequested.load(ordering: .relaxed) },
+                                         progress: options.progressPrinter(every: cell.log.flushEvery))
+            printSummary(summary)
+            if summary.status == .interrupted { throw ExitCode(130) }
+        } catch let error as ExitCode {
+            throw error
+        } catch {
+            throw fail("\(error)")
+        }
+    }
+}
