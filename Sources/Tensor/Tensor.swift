@@ -9,9 +9,9 @@
 import Foundation
 
 /// A reference-counted, fixed-size float32 buffer shared by every view of it.
-public final class TensorStorage {
-    public let pointer: UnsafeMutablePointer<Float>
-    public let count: Int
+final class TensorStorage {
+    let pointer: UnsafeMutablePointer<Float>
+    let count: Int
     private let tracker: AllocationTracker?
 
     /// A buffer whose contents are undefined (every op writes all of it before returning).
