@@ -115,7 +115,7 @@ func binaryOp<R: BinaryRule>(_ a: Tensor, _ b: Tensor, _: R.Type) -> Tensor {
     let pa = SendablePointer(a.ptr), pb = SendablePointer(b.ptr), po = SendablePointer(out.ptr)
     let sameShape = a.shape == b.shape
     if sameShape {
-        Parallel.for(out.count, grain: elementwiseGrain) { r in
+        parallelFor(out.count, grain: elementwiseGrain) { r in
             for i in r { po.p[i] = R.f(pa.p[i], pb.p[i]) }
         }
     } else {
@@ -128,7 +128,7 @@ func binaryOp<R: BinaryRule>(_ a: Tensor, _ b: Tensor, _: R.Type) -> Tensor {
     }
     if Tensor.recording(a, b) {
         let (av, bv, yv) = (a.detached(), b.detached(), out.detached())
-        out.record([a, b]) { g, node in
+        out.record(a, b) { g, node in
             let (pa, pb, py) = (av.ptr, bv.ptr, yv.ptr)
             if sameShape {
                 if let ga = node.inputGrad(0) {
@@ -225,12 +225,12 @@ struct PowRule: UnaryRule {
 func unaryOp<R: UnaryRule>(_ x: Tensor, _ rule: R) -> Tensor {
     var out = Tensor(uninitialized: x.shape)
     let px = SendablePointer(x.ptr), po = SendablePointer(out.ptr)
-    Parallel.for(x.count, grain: elementwiseGrain) { r in
+    parallelFor(x.count, grain: elementwiseGrain) { r in
         for i in r { po.p[i] = rule.f(px.p[i]) }
     }
     if Tensor.recording(x) {
         let (xv, yv) = (x.detached(), out.detached())
-        out.record([x]) { g, node in
+        out.record(x) { g, node in
             guard let gx = node.inputGrad(0) else { return }
             let (px, py) = (xv.ptr, yv.ptr)
             for i in 0..<xv.count { gx[i] += g[i] * rule.df(px[i], py[i]) }
@@ -301,7 +301,7 @@ extension Tensor {
         }
         if Tensor.recording(self) {
             let xShape = shape
-            out.record([self]) { g, node in
+            out.record(self) { g, node in
                 guard let gx = node.inputGrad(0) else { return }
                 let plan = BroadcastPlan(out: xShape, operands: [kept])
                 let s = plan.innerStride(0), n = plan.inner
@@ -326,4 +326,15 @@ extension Tensor {
 
     /// Mean of all elements (a scalar).
     public func mean() -> Tensor { mean(axes: Array(0..<rank)) }
+}
+
+/// `Parallel.for` with loops below two grains run inline without reading the thread setting
+/// (which takes a lock): saves ~15 ns per op on tiny tensors. Same split semantics.
+@inline(__always)
+func parallelFor(_ n: Int, grain: Int, _ body: @Sendable (Range<Int>) -> Void) {
+    if n < 2 * grain {
+        if n > 0 { body(0..<n) }
+        return
+    }
+    Parallel.for(n, grain: grain, body)
 }

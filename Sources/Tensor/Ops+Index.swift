@@ -21,7 +21,7 @@ extension Tensor {
             (po + r * rowSize).update(from: px + Int(i) * rowSize, count: rowSize)
         }
         if Tensor.recording(self) {
-            out.record([self]) { g, node in
+            out.record(self) { g, node in
                 guard let gx = node.inputGrad(0) else { return }
                 scatterAdd(g, ids, rowSize: rowSize, into: gx)
             }
@@ -48,7 +48,7 @@ extension Tensor {
         out.ptr.update(repeating: 0, count: out.count)
         scatterAdd(ptr, ids, rowSize: rowSize, into: out.ptr)
         if Tensor.recording(self) {
-            out.record([self]) { g, node in
+            out.record(self) { g, node in
                 guard let gx = node.inputGrad(0) else { return }
                 for (r, i) in ids.enumerated() {
                     let dst = gx + r * rowSize, src = g + Int(i) * rowSize
@@ -90,7 +90,7 @@ func scatterAdd(_ src: UnsafePointer<Float>, _ ids: [Int32], rowSize: Int, into 
     ids.withUnsafeBufferPointer { idsBuf in
         let pi = SendablePointer(UnsafeMutablePointer(mutating: idsBuf.baseAddress ?? UnsafePointer(bitPattern: 8)!))
         let m = idsBuf.count
-        Parallel.for(rowSize, grain: max(1, (1 << 15) / max(1, m))) { cols in
+        parallelFor(rowSize, grain: max(1, (1 << 15) / max(1, m))) { cols in
             for r in 0..<m {
                 let s = ps.p + r * rowSize, d = pd.p + Int(pi.p[r]) * rowSize
                 for j in cols { d[j] += s[j] }

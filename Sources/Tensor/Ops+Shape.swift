@@ -21,7 +21,7 @@ extension Tensor {
         var out = Tensor(shape: s, storage: storage, offset: offset, node: nil)
         if Tensor.recording(self) {
             let n = count
-            out.record([self]) { g, node in
+            out.record(self) { g, node in
                 guard let gx = node.inputGrad(0) else { return }
                 for i in 0..<n { gx[i] += g[i] }
             }
@@ -38,7 +38,7 @@ extension Tensor {
                          offset: offset + range.lowerBound * inner, node: nil)
         if Tensor.recording(self) {
             let start = range.lowerBound * inner, n = out.count
-            out.record([self]) { g, node in
+            out.record(self) { g, node in
                 guard let gx = node.inputGrad(0) else { return }
                 for i in 0..<n { gx[start + i] += g[i] }
             }
@@ -63,7 +63,7 @@ extension Tensor {
             (po + o * block).update(from: px + o * dim * inner + start * inner, count: block)
         }
         if Tensor.recording(self) {
-            out.record([self]) { g, node in
+            out.record(self) { g, node in
                 guard let gx = node.inputGrad(0) else { return }
                 for o in 0..<outer {
                     let dst = gx + o * dim * inner + start * inner, src = g + o * block
@@ -135,7 +135,7 @@ extension Tensor {
             for j in 0..<n { po[o + j] = px[io + j * s] }
         }
         if Tensor.recording(self) {
-            out.record([self]) { g, node in
+            out.record(self) { g, node in
                 guard let gx = node.inputGrad(0) else { return }
                 plan.forEachRow { o, offs in
                     let io = offs[0]

@@ -18,7 +18,7 @@ final class TensorStorage {
     init(uninitializedCount count: Int) {
         self.count = count
         pointer = .allocate(capacity: max(count, 1))
-        tracker = AllocationTracker.current
+        tracker = AllocationTracker.active
         tracker?.update(storages: 1, bytes: count * MemoryLayout<Float>.stride, nodes: 0)
     }
 
