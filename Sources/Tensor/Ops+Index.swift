@@ -98,3 +98,26 @@ func scatterAdd(_ src: UnsafePointer<Float>, _ ids: [Int32], rowSize: Int, into 
         }
     }
 }
+
+extension Tensor {
+    /// Elements picked along the last axis: x [..., n], indices [..., k] → [..., k] with
+    /// result[..., j] = x[..., indices[..., j]] (PyTorch `gather(-1, …)`; e.g. router scores at
+    /// the selected experts). Gradient: scatter-add back (repeated indices add up).
+    public func takeAlongLastAxis(_ indices: IntTensor) -> Tensor {
+        require(rank >= 1 && indices.rank == rank && Array(indices.shape.dropLast()) == Array(shape.dropLast()),
+                "takeAlongLastAxis: shapes \(shape) and \(indices.shape): indices must match all but the last axis")
+        let n = shape[rank - 1], k = indices.shape[rank - 1]
+        let flat = indices.scalars.enumerated().map { i, j -> Int32 in
+            require(j >= 0 && Int(j) < n, "takeAlongLastAxis: index \(j) out of range for shape \(shape)")
+            return Int32(i / max(k, 1) * n) + j
+        }
+        return reshaped([count]).gatherRows(IntTensor(shape: indices.shape, scalars: flat))
+    }
+
+    /// log Σ exp over the last axis ([..., n] → [...]), max-shifted. Gradient: softmax · g.
+    public func logSumExp() -> Tensor {
+        require(rank >= 1 && shape[rank - 1] > 0, "logSumExp: needs a non-empty last axis, got shape \(shape)")
+        // lse = x_0 − logSoftmax(x)_0, exactly (both terms from the same row).
+        return (self - logSoftmax()).narrow(axis: rank - 1, start: 0, length: 1).reshaped(Array(shape.dropLast()))
+    }
+}

@@ -16,6 +16,8 @@ import Testing
         expectThreadInvariant("exp log sqrt rsqrt", [b]) { $0[0].exp().log().sqrt().rsqrt().pow(1.5) }
         expectThreadInvariant("sigmoid silu", [a]) { $0[0].sigmoid() + $0[0].silu() }
         expectThreadInvariant("sum mean", [a]) { $0[0].sum(axes: [0]) + $0[0].mean(axes: [1]) }
+        let col = rnd([256, 1], seed: 77, low: 0.5, high: 1.5)
+        expectThreadInvariant("broadcast both ways", [a, col, row]) { ($0[0] - $0[1]) / $0[2] + $0[1] * $0[2] }
     }
 
     @Test func matmul() {
@@ -50,6 +52,9 @@ import Testing
         let ids = IntTensor(shape: [96]) { Int32($0 * 5 % 64) }
         expectThreadInvariant("gatherRows", [table]) { $0[0].gatherRows(ids) }
         let src = rnd([96, 512], seed: 75)
+        let scores = rnd([2048, 16], seed: 78)
+        let sel = IntTensor(shape: [2048, 4]) { Int32($0 * 7 % 16) }
+        expectThreadInvariant("takeAlongLastAxis logSumExp", [scores]) { $0[0].takeAlongLastAxis(sel).logSumExp() }
         expectThreadInvariant("scatterAddRows", [src]) { $0[0].scatterAddRows(ids, rowCount: 64) }
         let x = rnd([8, 64, 32], seed: 76)
         expectThreadInvariant("reshape permute", [x]) { $0[0].reshaped([64, 8, 32]).permuted([2, 0, 1]) }

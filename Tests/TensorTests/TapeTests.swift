@@ -194,6 +194,13 @@ import Testing
         #expect(abs(y[2] + Float(Foundation.sin(1.0))) < 1e-6 && abs(y[3] - Float(Foundation.cos(1.0))) < 1e-6)
     }
 
+    @Test func takeAlongLastAxisAndLogSumExp() {
+        let x = Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6])
+        #expect(x.takeAlongLastAxis(IntTensor(shape: [2, 2], scalars: [2, 0, 1, 1])).scalars == [3, 1, 5, 5])
+        let big = Tensor(shape: [1, 2], scalars: [1e4, 1e4]).logSumExp()
+        #expect(big.shape == [1] && abs(big.item - (1e4 + Float(Foundation.log(2.0)))) < 1e-2)
+    }
+
     @Test func viewsShareStorage() {
         let x = Tensor(shape: [3, 2], scalars: [0, 1, 2, 3, 4, 5])
         let r = x.rows(1..<3).reshaped([4])
