@@ -39,9 +39,12 @@ public enum Parallel {
     }
 
     /// Splits [0, n) into at most `threads` contiguous ranges of at least `grain` indices each
-    /// (the last ranges may differ by one index) and runs `body` on each range, in parallel
-    /// through `DispatchQueue.concurrentPerform`. Runs inline when `threads == 1`, when `n` is
-    /// smaller than `2 * grain`, or when `n <= 1`. Returns after every range has finished.
+    /// (sizes differ by at most one index) and runs `body` on each range in parallel — on Linux
+    /// through a pool of persistent worker threads (WorkerPool.swift explains why not
+    /// `DispatchQueue.concurrentPerform`, which is used elsewhere). Runs inline, range after
+    /// range in order, when `threads == 1`, when `n < 2 * grain`, when called from inside
+    /// another `Parallel.for` body, or while another thread's `Parallel.for` is running.
+    /// Returns after every range has finished.
     ///
     /// - Parameters:
     ///   - n: number of independent work items.
@@ -56,11 +59,22 @@ public enum Parallel {
             body(0..<n)
             return
         }
+        #if os(Linux)
+        func chunk(_ c: Int) {
+            let lo = n * c / chunks
+            let hi = n * (c + 1) / chunks
+            if lo < hi { body(lo..<hi) }
+        }
+        if !WorkerPool.shared.run(count: chunks, threads: chunks, chunk) {
+            for c in 0..<chunks { chunk(c) }
+        }
+        #else
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
             let lo = n * c / chunks
             let hi = n * (c + 1) / chunks
             if lo < hi { body(lo..<hi) }
         }
+        #endif
     }
 
     /// Test hook: like `withThreads`, but also ignores every `grain`, so even tiny test shapes
