@@ -29,7 +29,9 @@ struct KernelParallelTests {
                     Parallel.for(n) { r in counter.record(r) }
                 }
                 #expect(counter.hits.allSatisfy { $0 == 1 }, "threads \(threads) n \(n)")
-                #expect(counter.ranges.count == min(threads, n))
+                #expect(counter.ranges.count == (threads == 1 ? min(1, n) : min(4 * threads, n)))
+                let sorted = counter.ranges.sorted { $0.lowerBound < $1.lowerBound }
+                #expect(zip(sorted, sorted.dropFirst()).allSatisfy { $0.upperBound == $1.lowerBound })
             }
         }
     }
