@@ -12,7 +12,7 @@ import Testing
         expectThreadInvariant("sub", [a, b]) { $0[0] - $0[1] }
         expectThreadInvariant("mul broadcast", [a, row]) { $0[0] * $0[1] }
         expectThreadInvariant("div", [a, b]) { $0[0] / $0[1] }
-        expectThreadInvariant("scalar ops", [a]) { (2 - $0[0] * 3 + 1) / 2 }
+        expectThreadInvariant("scalar ops", [a]) { (2 - $0[0] * 3 + 1) / 2 + 1 / (-$0[0] + 3) }
         expectThreadInvariant("exp log sqrt rsqrt", [b]) { $0[0].exp().log().sqrt().rsqrt().pow(1.5) }
         expectThreadInvariant("sigmoid silu", [a]) { $0[0].sigmoid() + $0[0].silu() }
         expectThreadInvariant("sum mean", [a]) { $0[0].sum(axes: [0]) + $0[0].mean(axes: [1]) }
@@ -26,6 +26,9 @@ import Testing
         let x = rnd([4, 128, 32], seed: 65), y = rnd([4, 128, 32], seed: 66)
         expectThreadInvariant("batched matmul", [x, y]) { $0[0].matmul($0[1], transposeB: true) }
         expectThreadInvariant("batched matmul tA", [x, y]) { $0[0].matmul($0[1], transposeA: true) }
+        let m = rnd([256, 512], seed: 79), n = rnd([256, 64], seed: 80)
+        expectThreadInvariant("matmul tA 2-D", [m, n]) { $0[0].matmul($0[1], transposeA: true) }
+        expectThreadInvariant("matmul plain 2-D", [m.transposed(), n]) { $0[0].matmul($0[1]) }
     }
 
     @Test func rowOps() {
