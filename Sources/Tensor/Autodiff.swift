@@ -17,6 +17,9 @@
 import Foundation
 import Synchronization
 
+/// Backward calls so far, process-wide (each call's visit marker).
+private let backwardEpochs = Atomic<Int>(0)
+
 /// Number of `AllocationTracker.track` calls in progress, process-wide.
 private let activeTrackers = Atomic<Int>(0)
 
@@ -32,6 +35,8 @@ final class TapeNode {
     /// Accumulated gradient; allocated (zeroed) on first use.
     var gradStorage: TensorStorage?
     private(set) var released = false
+    /// Number of the last backward call that visited this node.
+    var visitEpoch = 0
     private let tracker: AllocationTracker?
 
     init(leafCount: Int) {
@@ -176,14 +181,17 @@ extension Tensor {
         }
         require(!root.released, "backward: the tape of this tensor was already released by an earlier backward()")
         // Depth-first post-order: every node after all of its inputs.
+        // Nodes are marked visited with a number unique to this backward call (no hashing).
+        let epoch = backwardEpochs.add(1, ordering: .relaxed).newValue
         var order: [TapeNode] = []
-        var visited = Set<ObjectIdentifier>([ObjectIdentifier(root)])
+        root.visitEpoch = epoch
         var stack: [(TapeNode, Int)] = [(root, 0)]
         while let top = stack.popLast() {
             let (n, i) = top
             if i < n.inputs.count {
                 stack.append((n, i + 1))
-                if let p = n.inputs[i], visited.insert(ObjectIdentifier(p)).inserted {
+                if let p = n.inputs[i], p.visitEpoch != epoch {
+                    p.visitEpoch = epoch
                     stack.append((p, 0))
                 }
             } else {
