@@ -9,6 +9,7 @@
 //   sum over axes: g broadcast back; mean: the same divided by the reduced count.
 // A broadcast input's gradient is summed over the stretched axes in row-major order of the
 // result, serially (a reduction is never split across threads).
+import Foundation
 
 // MARK: - Broadcast iteration
 
@@ -275,8 +276,6 @@ func unaryOp<R: UnaryRule>(_ x: Tensor, _ rule: R) -> Tensor {
     }
     return out
 }
-
-import Foundation
 
 extension Float {
     @inline(__always) static func exp(_ x: Float) -> Float { Foundation.exp(x) }
