@@ -155,3 +155,32 @@ extension Tensor {
         return permuted(dims)
     }
 }
+
+extension Tensor {
+    /// A copy stretched to `shape` by NumPy broadcasting (e.g. MLA's shared k_rope
+    /// [B, T, 1, Dr] → [B, T, H, Dr]). Gradient: g summed over the stretched axes (serial).
+    public func broadcasted(to newShape: [Int]) -> Tensor {
+        let s = checked { try Shapes.broadcast("broadcast", shape, newShape) }
+        require(s == newShape, "broadcast: shape \(shape) cannot be stretched to \(newShape)")
+        var out = Tensor(uninitialized: newShape)
+        let plan = BroadcastPlan(out: newShape, operands: [shape])
+        let st = plan.innerStride(0), n = plan.inner
+        let px = SendablePointer(ptr), po = SendablePointer(out.ptr)
+        parallelFor(plan.rowCount, grain: max(1, elementwiseGrain / max(n, 1))) { rows in
+            plan.forEachRow(in: rows) { o, offs in
+                let ix = offs[0]
+                for j in 0..<n { po.p[o + j] = px.p[ix + j * st] }
+            }
+        }
+        if Tensor.recording(self) {
+            out.record(self) { g, node in
+                guard let gx = node.inputGrad(0) else { return }
+                plan.forEachRow { o, offs in
+                    let ix = offs[0]
+                    for j in 0..<n { gx[ix + j * st] += g[o + j] }
+                }
+            }
+        }
+        return out
+    }
+}

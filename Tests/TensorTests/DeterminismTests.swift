@@ -60,6 +60,7 @@ import Testing
         expectThreadInvariant("takeAlongLastAxis logSumExp", [scores]) { $0[0].takeAlongLastAxis(sel).logSumExp() }
         expectThreadInvariant("scatterAddRows", [src]) { $0[0].scatterAddRows(ids, rowCount: 64) }
         let x = rnd([8, 64, 32], seed: 76)
+        expectThreadInvariant("broadcasted", [rnd([8, 1, 32], seed: 81)]) { $0[0].broadcasted(to: [8, 256, 32]) }
         expectThreadInvariant("reshape permute", [x]) { $0[0].reshaped([64, 8, 32]).permuted([2, 0, 1]) }
         expectThreadInvariant("split concat", [x]) { xs in
             let p = xs[0].split(sizes: [16, 16], axis: 2)

@@ -138,6 +138,7 @@ import Testing
         gradCheck("concat axis 0", [x, x]) { Tensor.concat([$0[0], $0[1]], axis: 0) }
         gradCheck("permute", [x]) { $0[0].permuted([2, 0, 1]) }
         gradCheck("transpose", [x]) { $0[0].transposed(0, 2) }
+        gradCheck("broadcasted", [rnd([2, 1, 4], seed: 39)]) { $0[0].broadcasted(to: [3, 2, 5, 4]) }
     }
 
     // MARK: Fused ops
