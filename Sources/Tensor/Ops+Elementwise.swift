@@ -93,7 +93,7 @@ let elementwiseGrain = 1 << 15
 
 // MARK: - Binary ops
 
-protocol BinaryRule {
+protocol BinaryRule: Sendable {
     static var name: String { get }
     static func f(_ a: Float, _ b: Float) -> Float
     static func da(_ a: Float, _ b: Float, _ y: Float, _ g: Float) -> Float
