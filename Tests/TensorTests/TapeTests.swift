@@ -113,6 +113,18 @@ import Testing
         }
     }
 
+    /// A second backward through the same tape stops loudly instead of silently doing nothing.
+    @Test func secondBackwardThroughReleasedTapeStops() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            let x = Tensor(2, requiresGrad: true)
+            let h = x * x
+            (h * 3).backward()
+            (h * 2).backward()
+        }
+        let stderr = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(stderr.contains("backward: reached a tensor whose tape was released"))
+    }
+
     @Test func backwardNeedsAScalar() async {
         await #expect(processExitsWith: .failure) {
             let x = Tensor(shape: [2], scalars: [1, 2], requiresGrad: true)
