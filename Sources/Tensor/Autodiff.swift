@@ -12,8 +12,10 @@
 // Leaves (parameters) keep their gradient buffer across backward calls: gradients accumulate
 // until `zeroGrad()`.
 //
-// Swift 6 safety: the only ambient state is two task-locals (`GradMode.disabled` for no-grad
-// evaluation, `AllocationTracker.current` for memory accounting); a tape is single-task.
+// Swift 6 safety: the only ambient state is two task-locals (`GradMode` for no-grad evaluation,
+// `AllocationTracker.current` for memory accounting), each gated by a process-wide atomic count
+// of active scopes so the common case skips the task-local lookup, plus an atomic counter that
+// numbers backward calls. A tape (its nodes) belongs to the task that builds it.
 import Foundation
 import Synchronization
 
