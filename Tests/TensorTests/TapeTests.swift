@@ -125,6 +125,25 @@ import Testing
         #expect(stderr.contains("backward: reached a tensor whose tape was released"))
     }
 
+    /// An MoE expert that receives no token still gets a (zero) gradient for its weights, and
+    /// empty tensors flow through gather, matmul, SwiGLU and scatter-add (MODEL.md: every
+    /// parameter gets a gradient every step).
+    @Test func emptyExpertGetsZeroGradient() {
+        let x = rnd([3, 4], seed: 90, low: -1, high: 1).requiringGrad()
+        let w1 = rnd([5, 4], seed: 91).requiringGrad(), w3 = rnd([5, 4], seed: 92).requiringGrad()
+        let w2 = rnd([4, 5], seed: 93).requiringGrad()
+        let none = IntTensor(shape: [0], scalars: [])
+        let tokens = x.gatherRows(none)                                            // [0, 4]
+        let out = Tensor.swiGLU(tokens.linear(w1), tokens.linear(w3)).linear(w2)   // [0, 4]
+        #expect(out.shape == [0, 4])
+        let y = out.scatterAddRows(none, rowCount: 3) + x                          // [3, 4]
+        (y * y).sum().backward()
+        for w in [w1, w2, w3] {
+            #expect(w.grad?.scalars.allSatisfy { $0 == 0 } == true)
+        }
+        #expect(x.grad?.scalars == x.scalars.map { 2 * $0 })
+    }
+
     @Test func backwardNeedsAScalar() async {
         await #expect(processExitsWith: .failure) {
             let x = Tensor(shape: [2], scalars: [1, 2], requiresGrad: true)
