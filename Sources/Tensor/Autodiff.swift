@@ -12,9 +12,18 @@
 // Leaves (parameters) keep their gradient buffer across backward calls: gradients accumulate
 // until `zeroGrad()`.
 //
-// Swift 6 safety: the only ambient state is two task-locals (`GradMode.disabled` for no-grad
-// evaluation, `AllocationTracker.current` for memory accounting); a tape is single-task.
+// Swift 6 safety: the only ambient state is two task-locals (`GradMode` for no-grad evaluation,
+// `AllocationTracker.current` for memory accounting), each gated by a process-wide atomic count
+// of active scopes so the common case skips the task-local lookup, plus an atomic counter that
+// numbers backward calls. A tape (its nodes) belongs to the task that builds it.
 import Foundation
+import Synchronization
+
+/// Backward calls so far, process-wide (each call's visit marker).
+private let backwardEpochs = Atomic<Int>(0)
+
+/// Number of `AllocationTracker.track` calls in progress, process-wide.
+private let activeTrackers = Atomic<Int>(0)
 
 /// One recorded op (or a leaf). Not thread-safe: a tape belongs to the task that builds it.
 final class TapeNode {
@@ -28,13 +37,15 @@ final class TapeNode {
     /// Accumulated gradient; allocated (zeroed) on first use.
     var gradStorage: TensorStorage?
     private(set) var released = false
+    /// Number of the last backward call that visited this node.
+    var visitEpoch = 0
     private let tracker: AllocationTracker?
 
     init(leafCount: Int) {
         count = leafCount
         isLeaf = true
         inputs = []
-        tracker = AllocationTracker.current
+        tracker = AllocationTracker.active
         tracker?.update(storages: 0, bytes: 0, nodes: 1)
     }
 
@@ -43,7 +54,7 @@ final class TapeNode {
         isLeaf = false
         self.inputs = inputs
         backwardFn = backward
-        tracker = AllocationTracker.current
+        tracker = AllocationTracker.active
         tracker?.update(storages: 0, bytes: 0, nodes: 1)
     }
 
@@ -103,11 +114,27 @@ final class TapeNode {
 
 /// Whether ops record onto the tape in the current task.
 public enum GradMode {
-    @TaskLocal static var disabled = false
+    @TaskLocal static var disabledHere = false
 
     /// True unless inside `Tensor.withoutGrad`.
     public static var isEnabled: Bool { !disabled }
+
+    /// Whether the current task is inside `withoutGrad`. The task-local is read (~12 ns) only
+    /// while some task is inside one (a process-wide atomic count).
+    @inline(__always)
+    static var disabled: Bool {
+        noGradScopes.load(ordering: .relaxed) != 0 && disabledHere
+    }
+
+    static func run<R>(disabled: Bool, _ body: () throws -> R) rethrows -> R {
+        noGradScopes.add(1, ordering: .relaxed)
+        defer { noGradScopes.subtract(1, ordering: .relaxed) }
+        return try $disabledHere.withValue(disabled, operation: body)
+    }
 }
+
+/// Number of `withoutGrad` scopes in progress, process-wide.
+private let noGradScopes = Atomic<Int>(0)
 
 extension Tensor {
     /// True when this tensor carries a tape node (a leaf requiring grad or a recorded result).
@@ -144,7 +171,7 @@ extension Tensor {
 
     /// Runs `body` without recording any op (evaluation, optimiser updates).
     public static func withoutGrad<R>(_ body: () throws -> R) rethrows -> R {
-        try GradMode.$disabled.withValue(true, operation: body)
+        try GradMode.run(disabled: true, body)
     }
 
     /// Reverse-mode differentiation from this one-element tensor: adds d(self)/d(leaf) into the
@@ -156,14 +183,17 @@ extension Tensor {
         }
         require(!root.released, "backward: the tape of this tensor was already released by an earlier backward()")
         // Depth-first post-order: every node after all of its inputs.
+        // Nodes are marked visited with a number unique to this backward call (no hashing).
+        let epoch = backwardEpochs.add(1, ordering: .relaxed).newValue
         var order: [TapeNode] = []
-        var visited = Set<ObjectIdentifier>([ObjectIdentifier(root)])
+        root.visitEpoch = epoch
         var stack: [(TapeNode, Int)] = [(root, 0)]
         while let top = stack.popLast() {
             let (n, i) = top
             if i < n.inputs.count {
                 stack.append((n, i + 1))
-                if let p = n.inputs[i], visited.insert(ObjectIdentifier(p)).inserted {
+                if let p = n.inputs[i], p.visitEpoch != epoch {
+                    p.visitEpoch = epoch
                     stack.append((p, 0))
                 }
             } else {
@@ -200,6 +230,16 @@ extension Tensor {
     mutating func record(_ inputs: [Tensor], _ backward: @escaping (UnsafeMutablePointer<Float>, TapeNode) -> Void) {
         node = TapeNode(count: count, inputs: inputs.map(\.node), backward: backward)
     }
+
+    /// One-input `record` without building an array of tensors first.
+    mutating func record(_ a: Tensor, _ backward: @escaping (UnsafeMutablePointer<Float>, TapeNode) -> Void) {
+        node = TapeNode(count: count, inputs: [a.node], backward: backward)
+    }
+
+    /// Two-input `record` without building an array of tensors first.
+    mutating func record(_ a: Tensor, _ b: Tensor, _ backward: @escaping (UnsafeMutablePointer<Float>, TapeNode) -> Void) {
+        node = TapeNode(count: count, inputs: [a.node, b.node], backward: backward)
+    }
 }
 
 /// Counts the live storages, storage bytes and tape nodes created in a task while tracking is
@@ -207,6 +247,13 @@ extension Tensor {
 /// they happen.
 public final class AllocationTracker: @unchecked Sendable {
     @TaskLocal public static var current: AllocationTracker?
+
+    /// The tracker of the current task, if any. A task-local read costs ~15 ns, so it is only
+    /// done while some task is tracking (a process-wide atomic count of active `track` calls).
+    @inline(__always)
+    static var active: AllocationTracker? {
+        activeTrackers.load(ordering: .relaxed) == 0 ? nil : current
+    }
 
     private let lock = NSLock()
     private var storages = 0, bytes = 0, nodes = 0
@@ -226,6 +273,8 @@ public final class AllocationTracker: @unchecked Sendable {
     /// Runs `body` with a fresh tracker counting every allocation made inside it.
     public static func track<R>(_ body: (AllocationTracker) throws -> R) rethrows -> R {
         let t = AllocationTracker()
+        activeTrackers.add(1, ordering: .relaxed)
+        defer { activeTrackers.subtract(1, ordering: .relaxed) }
         return try $current.withValue(t) { try body(t) }
     }
 }
@@ -233,7 +282,7 @@ public final class AllocationTracker: @unchecked Sendable {
 /// dst[i] += src[i]; threads split the elements (independent outputs).
 func addInto(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ n: Int) {
     let pd = SendablePointer(dst), ps = SendablePointer(src)
-    Parallel.for(n, grain: elementwiseGrain) { r in
+    parallelFor(n, grain: elementwiseGrain) { r in
         for i in r { pd.p[i] += ps.p[i] }
     }
 }

@@ -24,7 +24,7 @@ extension Tensor {
         Kernels.rmsNormForward(x: ptr, weight: weight.ptr, y: out.ptr, rstd: rstd.pointer, rows: rows, dim: d, eps: eps)
         if Tensor.recording(self, weight) {
             let (xv, wv) = (detached(), weight.detached())
-            out.record([self, weight]) { g, node in
+            out.record(self, weight) { g, node in
                 node.overwriteGrads([xv.count, d]) { gr in
                     Kernels.rmsNormBackward(dy: g, x: xv.ptr, weight: wv.ptr, rstd: rstd.pointer,
                                             dx: gr[0], dweight: gr[1], rows: rows, dim: d)
@@ -48,7 +48,7 @@ extension Tensor {
         Kernels.ropeForward(x: ptr, y: out.ptr, batch: b, seq: t, heads: h, positionOffset: positionOffset, table: table)
         if Tensor.recording(self) {
             let n = count
-            out.record([self]) { g, node in
+            out.record(self) { g, node in
                 node.overwriteGrads([n]) { gx in
                     Kernels.ropeBackward(dy: g, dx: gx[0], batch: b, seq: t, heads: h,
                                          positionOffset: positionOffset, table: table)
@@ -66,7 +66,7 @@ extension Tensor {
         Kernels.swigluForward(a: a.ptr, b: b.ptr, y: out.ptr, rows: rows, cols: f)
         if Tensor.recording(a, b) {
             let (av, bv) = (a.detached(), b.detached())
-            out.record([a, b]) { g, node in
+            out.record(a, b) { g, node in
                 node.overwriteGrads([av.count, bv.count]) { gr in
                     Kernels.swigluBackward(dy: g, a: av.ptr, b: bv.ptr, da: gr[0], db: gr[1], rows: rows, cols: f)
                 }

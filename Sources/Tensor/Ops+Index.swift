@@ -21,7 +21,7 @@ extension Tensor {
             (po + r * rowSize).update(from: px + Int(i) * rowSize, count: rowSize)
         }
         if Tensor.recording(self) {
-            out.record([self]) { g, node in
+            out.record(self) { g, node in
                 guard let gx = node.inputGrad(0) else { return }
                 scatterAdd(g, ids, rowSize: rowSize, into: gx)
             }
@@ -48,7 +48,7 @@ extension Tensor {
         out.ptr.update(repeating: 0, count: out.count)
         scatterAdd(ptr, ids, rowSize: rowSize, into: out.ptr)
         if Tensor.recording(self) {
-            out.record([self]) { g, node in
+            out.record(self) { g, node in
                 guard let gx = node.inputGrad(0) else { return }
                 for (r, i) in ids.enumerated() {
                     let dst = gx + r * rowSize, src = g + Int(i) * rowSize
@@ -90,11 +90,34 @@ func scatterAdd(_ src: UnsafePointer<Float>, _ ids: [Int32], rowSize: Int, into 
     ids.withUnsafeBufferPointer { idsBuf in
         let pi = SendablePointer(UnsafeMutablePointer(mutating: idsBuf.baseAddress ?? UnsafePointer(bitPattern: 8)!))
         let m = idsBuf.count
-        Parallel.for(rowSize, grain: max(1, (1 << 15) / max(1, m))) { cols in
+        parallelFor(rowSize, grain: max(1, (1 << 15) / max(1, m))) { cols in
             for r in 0..<m {
                 let s = ps.p + r * rowSize, d = pd.p + Int(pi.p[r]) * rowSize
                 for j in cols { d[j] += s[j] }
             }
         }
+    }
+}
+
+extension Tensor {
+    /// Elements picked along the last axis: x [..., n], indices [..., k] → [..., k] with
+    /// result[..., j] = x[..., indices[..., j]] (PyTorch `gather(-1, …)`; e.g. router scores at
+    /// the selected experts). Gradient: scatter-add back (repeated indices add up).
+    public func takeAlongLastAxis(_ indices: IntTensor) -> Tensor {
+        require(rank >= 1 && indices.rank == rank && Array(indices.shape.dropLast()) == Array(shape.dropLast()),
+                "takeAlongLastAxis: shapes \(shape) and \(indices.shape): indices must match all but the last axis")
+        let n = shape[rank - 1], k = indices.shape[rank - 1]
+        let flat = indices.scalars.enumerated().map { i, j -> Int32 in
+            require(j >= 0 && Int(j) < n, "takeAlongLastAxis: index \(j) out of range for shape \(shape)")
+            return Int32(i / max(k, 1) * n) + j
+        }
+        return reshaped([count]).gatherRows(IntTensor(shape: indices.shape, scalars: flat))
+    }
+
+    /// log Σ exp over the last axis ([..., n] → [...]), max-shifted. Gradient: softmax · g.
+    public func logSumExp() -> Tensor {
+        require(rank >= 1 && shape[rank - 1] > 0, "logSumExp: needs a non-empty last axis, got shape \(shape)")
+        // lse = x_0 − logSoftmax(x)_0, exactly (both terms from the same row).
+        return (self - logSoftmax()).narrow(axis: rank - 1, start: 0, length: 1).reshaped(Array(shape.dropLast()))
     }
 }

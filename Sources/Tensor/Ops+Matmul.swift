@@ -30,7 +30,7 @@ extension Tensor {
         if Tensor.recording(a, b) {
             let (av, bv) = (a.detached(), b.detached())
             let (tA, tB) = (transposeA, transposeB)
-            out.record([a, b]) { g, node in
+            out.record(a, b) { g, node in
                 if let ga = node.inputGrad(0) {
                     if !tA {
                         Kernels.gemmBatched(transA: false, transB: !tB, batch: batch, m: m, n: k, k: n,

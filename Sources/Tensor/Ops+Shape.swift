@@ -21,7 +21,7 @@ extension Tensor {
         var out = Tensor(shape: s, storage: storage, offset: offset, node: nil)
         if Tensor.recording(self) {
             let n = count
-            out.record([self]) { g, node in
+            out.record(self) { g, node in
                 guard let gx = node.inputGrad(0) else { return }
                 for i in 0..<n { gx[i] += g[i] }
             }
@@ -38,7 +38,7 @@ extension Tensor {
                          offset: offset + range.lowerBound * inner, node: nil)
         if Tensor.recording(self) {
             let start = range.lowerBound * inner, n = out.count
-            out.record([self]) { g, node in
+            out.record(self) { g, node in
                 guard let gx = node.inputGrad(0) else { return }
                 for i in 0..<n { gx[start + i] += g[i] }
             }
@@ -63,7 +63,7 @@ extension Tensor {
             (po + o * block).update(from: px + o * dim * inner + start * inner, count: block)
         }
         if Tensor.recording(self) {
-            out.record([self]) { g, node in
+            out.record(self) { g, node in
                 guard let gx = node.inputGrad(0) else { return }
                 for o in 0..<outer {
                     let dst = gx + o * dim * inner + start * inner, src = g + o * block
@@ -135,7 +135,7 @@ extension Tensor {
             for j in 0..<n { po[o + j] = px[io + j * s] }
         }
         if Tensor.recording(self) {
-            out.record([self]) { g, node in
+            out.record(self) { g, node in
                 guard let gx = node.inputGrad(0) else { return }
                 plan.forEachRow { o, offs in
                     let io = offs[0]
@@ -153,5 +153,34 @@ extension Tensor {
         var dims = Array(0..<rank)
         dims.swapAt(a, b)
         return permuted(dims)
+    }
+}
+
+extension Tensor {
+    /// A copy stretched to `shape` by NumPy broadcasting (e.g. MLA's shared k_rope
+    /// [B, T, 1, Dr] → [B, T, H, Dr]). Gradient: g summed over the stretched axes (serial).
+    public func broadcasted(to newShape: [Int]) -> Tensor {
+        let s = checked { try Shapes.broadcast("broadcast", shape, newShape) }
+        require(s == newShape, "broadcast: shape \(shape) cannot be stretched to \(newShape)")
+        var out = Tensor(uninitialized: newShape)
+        let plan = BroadcastPlan(out: newShape, operands: [shape])
+        let st = plan.innerStride(0), n = plan.inner
+        let px = SendablePointer(ptr), po = SendablePointer(out.ptr)
+        parallelFor(plan.rowCount, grain: max(1, elementwiseGrain / max(n, 1))) { rows in
+            plan.forEachRow(in: rows) { o, offs in
+                let ix = offs[0]
+                for j in 0..<n { po.p[o + j] = px.p[ix + j * st] }
+            }
+        }
+        if Tensor.recording(self) {
+            out.record(self) { g, node in
+                guard let gx = node.inputGrad(0) else { return }
+                plan.forEachRow { o, offs in
+                    let ix = offs[0]
+                    for j in 0..<n { gx[ix + j * st] += g[o + j] }
+                }
+            }
+        }
+        return out
     }
 }

@@ -30,7 +30,7 @@ extension Tensor {
         }
         if Tensor.recording(self) {
             let yv = out.detached(), count = count
-            out.record([self]) { g, node in
+            out.record(self) { g, node in
                 node.overwriteGrads([count]) { gx in
                     if log {
                         Kernels.logSoftmaxBackward(y: yv.ptr, dy: g, dx: gx[0], rows: rows, cols: n)
@@ -70,7 +70,7 @@ extension Tensor {
         var out = Tensor(result.mean)
         if Tensor.recording(logits) {
             let xv = logits.detached()
-            out.record([logits]) { g, node in
+            out.record(logits) { g, node in
                 let gradMean = g[0]
                 node.overwriteGrads([xv.count]) { gx in
                     tg.withUnsafeBufferPointer { tb in

@@ -87,7 +87,7 @@ public struct RandomStream: Sendable, Hashable {
     public func fillUniform(_ buffer: UnsafeMutableBufferPointer<Float>, low: Float = 0, high: Float = 1, first: UInt64 = 0) {
         let p = SendablePointer(buffer.baseAddress ?? UnsafeMutablePointer(bitPattern: 8)!)
         let me = self
-        Parallel.for(buffer.count, grain: 1 << 14) { range in
+        parallelFor(buffer.count, grain: 1 << 14) { range in
             for i in range { p.p[i] = me.uniform(at: first + UInt64(i)) * (high - low) + low }
         }
     }
@@ -96,7 +96,7 @@ public struct RandomStream: Sendable, Hashable {
     public func fillNormal(_ buffer: UnsafeMutableBufferPointer<Float>, mean: Float = 0, std: Float = 1, first: UInt64 = 0) {
         let p = SendablePointer(buffer.baseAddress ?? UnsafeMutablePointer(bitPattern: 8)!)
         let me = self
-        Parallel.for(buffer.count, grain: 1 << 13) { range in
+        parallelFor(buffer.count, grain: 1 << 13) { range in
             for i in range { p.p[i] = me.normal(at: first + UInt64(i)) * std + mean }
         }
     }

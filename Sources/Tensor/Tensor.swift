@@ -9,16 +9,16 @@
 import Foundation
 
 /// A reference-counted, fixed-size float32 buffer shared by every view of it.
-public final class TensorStorage {
-    public let pointer: UnsafeMutablePointer<Float>
-    public let count: Int
+final class TensorStorage {
+    let pointer: UnsafeMutablePointer<Float>
+    let count: Int
     private let tracker: AllocationTracker?
 
     /// A buffer whose contents are undefined (every op writes all of it before returning).
     init(uninitializedCount count: Int) {
         self.count = count
         pointer = .allocate(capacity: max(count, 1))
-        tracker = AllocationTracker.current
+        tracker = AllocationTracker.active
         tracker?.update(storages: 1, bytes: count * MemoryLayout<Float>.stride, nodes: 0)
     }
 

@@ -12,10 +12,12 @@ import Testing
         expectThreadInvariant("sub", [a, b]) { $0[0] - $0[1] }
         expectThreadInvariant("mul broadcast", [a, row]) { $0[0] * $0[1] }
         expectThreadInvariant("div", [a, b]) { $0[0] / $0[1] }
-        expectThreadInvariant("scalar ops", [a]) { (2 - $0[0] * 3 + 1) / 2 }
+        expectThreadInvariant("scalar ops", [a]) { (2 - $0[0] * 3 + 1) / 2 + 1 / (-$0[0] + 3) }
         expectThreadInvariant("exp log sqrt rsqrt", [b]) { $0[0].exp().log().sqrt().rsqrt().pow(1.5) }
         expectThreadInvariant("sigmoid silu", [a]) { $0[0].sigmoid() + $0[0].silu() }
         expectThreadInvariant("sum mean", [a]) { $0[0].sum(axes: [0]) + $0[0].mean(axes: [1]) }
+        let col = rnd([256, 1], seed: 77, low: 0.5, high: 1.5)
+        expectThreadInvariant("broadcast both ways", [a, col, row]) { ($0[0] - $0[1]) / $0[2] + $0[1] * $0[2] }
     }
 
     @Test func matmul() {
@@ -24,6 +26,9 @@ import Testing
         let x = rnd([4, 128, 32], seed: 65), y = rnd([4, 128, 32], seed: 66)
         expectThreadInvariant("batched matmul", [x, y]) { $0[0].matmul($0[1], transposeB: true) }
         expectThreadInvariant("batched matmul tA", [x, y]) { $0[0].matmul($0[1], transposeA: true) }
+        let m = rnd([256, 512], seed: 79), n = rnd([256, 64], seed: 80)
+        expectThreadInvariant("matmul tA 2-D", [m, n]) { $0[0].matmul($0[1], transposeA: true) }
+        expectThreadInvariant("matmul plain 2-D", [m.transposed(), n]) { $0[0].matmul($0[1]) }
     }
 
     @Test func rowOps() {
@@ -50,8 +55,12 @@ import Testing
         let ids = IntTensor(shape: [96]) { Int32($0 * 5 % 64) }
         expectThreadInvariant("gatherRows", [table]) { $0[0].gatherRows(ids) }
         let src = rnd([96, 512], seed: 75)
+        let scores = rnd([2048, 16], seed: 78)
+        let sel = IntTensor(shape: [2048, 4]) { Int32($0 * 7 % 16) }
+        expectThreadInvariant("takeAlongLastAxis logSumExp", [scores]) { $0[0].takeAlongLastAxis(sel).logSumExp() }
         expectThreadInvariant("scatterAddRows", [src]) { $0[0].scatterAddRows(ids, rowCount: 64) }
         let x = rnd([8, 64, 32], seed: 76)
+        expectThreadInvariant("broadcasted", [rnd([8, 1, 32], seed: 81)]) { $0[0].broadcasted(to: [8, 256, 32]) }
         expectThreadInvariant("reshape permute", [x]) { $0[0].reshaped([64, 8, 32]).permuted([2, 0, 1]) }
         expectThreadInvariant("split concat", [x]) { xs in
             let p = xs[0].split(sizes: [16, 16], axis: 2)

@@ -96,6 +96,7 @@ import Testing
         let x = rnd([3, 5], seed: 20, low: -3, high: 3)
         gradCheck("softmax", [x]) { $0[0].softmax() }
         gradCheck("logSoftmax", [x]) { $0[0].logSoftmax() }
+        gradCheck("logSumExp", [x]) { $0[0].logSumExp() }
     }
 
     @Test func crossEntropy() {
@@ -115,6 +116,10 @@ import Testing
         gradCheck("gatherRows", [w]) { $0[0].gatherRows(IntTensor([3, 3, 0])) }
         let src = rnd([4, 2, 2], seed: 23)
         gradCheck("scatterAddRows", [src]) { $0[0].scatterAddRows(IntTensor([1, 3, 1, 0]), rowCount: 5) }
+        let scores = rnd([3, 4], seed: 38)
+        gradCheck("takeAlongLastAxis", [scores]) {
+            $0[0].takeAlongLastAxis(IntTensor(shape: [3, 2], scalars: [3, 1, 0, 0, 2, 3]))
+        }
     }
 
     // MARK: Shape ops
@@ -133,6 +138,7 @@ import Testing
         gradCheck("concat axis 0", [x, x]) { Tensor.concat([$0[0], $0[1]], axis: 0) }
         gradCheck("permute", [x]) { $0[0].permuted([2, 0, 1]) }
         gradCheck("transpose", [x]) { $0[0].transposed(0, 2) }
+        gradCheck("broadcasted", [rnd([2, 1, 4], seed: 39)]) { $0[0].broadcasted(to: [3, 2, 5, 4]) }
     }
 
     // MARK: Fused ops

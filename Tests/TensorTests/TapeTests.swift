@@ -113,6 +113,37 @@ import Testing
         }
     }
 
+    /// A second backward through the same tape stops loudly instead of silently doing nothing.
+    @Test func secondBackwardThroughReleasedTapeStops() async {
+        let result = await #expect(processExitsWith: .failure, observing: [\.standardErrorContent]) {
+            let x = Tensor(2, requiresGrad: true)
+            let h = x * x
+            (h * 3).backward()
+            (h * 2).backward()
+        }
+        let stderr = String(decoding: result?.standardErrorContent ?? [], as: UTF8.self)
+        #expect(stderr.contains("backward: reached a tensor whose tape was released"))
+    }
+
+    /// An MoE expert that receives no token still gets a (zero) gradient for its weights, and
+    /// empty tensors flow through gather, matmul, SwiGLU and scatter-add (MODEL.md: every
+    /// parameter gets a gradient every step).
+    @Test func emptyExpertGetsZeroGradient() {
+        let x = rnd([3, 4], seed: 90, low: -1, high: 1).requiringGrad()
+        let w1 = rnd([5, 4], seed: 91).requiringGrad(), w3 = rnd([5, 4], seed: 92).requiringGrad()
+        let w2 = rnd([4, 5], seed: 93).requiringGrad()
+        let none = IntTensor(shape: [0], scalars: [])
+        let tokens = x.gatherRows(none)                                            // [0, 4]
+        let out = Tensor.swiGLU(tokens.linear(w1), tokens.linear(w3)).linear(w2)   // [0, 4]
+        #expect(out.shape == [0, 4])
+        let y = out.scatterAddRows(none, rowCount: 3) + x                          // [3, 4]
+        (y * y).sum().backward()
+        for w in [w1, w2, w3] {
+            #expect(w.grad?.scalars.allSatisfy { $0 == 0 } == true)
+        }
+        #expect(x.grad?.scalars == x.scalars.map { 2 * $0 })
+    }
+
     @Test func backwardNeedsAScalar() async {
         await #expect(processExitsWith: .failure) {
             let x = Tensor(shape: [2], scalars: [1, 2], requiresGrad: true)
@@ -192,6 +223,13 @@ import Testing
         let y = x.rope(positionOffset: 0).scalars
         #expect(y[0] == 1 && y[1] == 0)
         #expect(abs(y[2] + Float(Foundation.sin(1.0))) < 1e-6 && abs(y[3] - Float(Foundation.cos(1.0))) < 1e-6)
+    }
+
+    @Test func takeAlongLastAxisAndLogSumExp() {
+        let x = Tensor(shape: [2, 3], scalars: [1, 2, 3, 4, 5, 6])
+        #expect(x.takeAlongLastAxis(IntTensor(shape: [2, 2], scalars: [2, 0, 1, 1])).scalars == [3, 1, 5, 5])
+        let big = Tensor(shape: [1, 2], scalars: [1e4, 1e4]).logSumExp()
+        #expect(big.shape == [1] && abs(big.item - (1e4 + Float(Foundation.log(2.0)))) < 1e-2)
     }
 
     @Test func viewsShareStorage() {

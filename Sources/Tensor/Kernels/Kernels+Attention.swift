@@ -53,7 +53,7 @@ public struct AttentionShape: Sendable, Equatable {
 
 extension Kernels {
     /// Query rows per block in attention (scratch per thread: 2 · blockRows · Tk floats).
-    static let attentionBlockRows = 64
+    static let attentionBlockRows = 32
 
     /// Causal attention forward: writes `o` [B, Tq, H, Dv] and `lse` [B, H, Tq].
     public static func attentionForward(

@@ -26,6 +26,16 @@ public enum Parallel {
         }
     }
 
+    /// How long an idle worker thread busy-waits for the next `Parallel.for` before it sleeps,
+    /// in microseconds (default 2000). Waking a sleeping worker took ~0.6 ms on the 2-vCPU VM
+    /// this was tuned on — as long as a whole 2048×96×256 GEMM — so workers keep spinning
+    /// through the short serial gaps between kernels. Set 0 to sleep at once (saves CPU when
+    /// several processes share the cores).
+    public static var spinMicroseconds: Int {
+        get { spin.withLock { $0 } }
+        set { spin.withLock { $0 = max(0, newValue) } }
+    }
+
     /// Runs `body` with `threads` set to `n`, then restores the previous value. Calls are
     /// serialised process-wide by one lock, so tests that compare thread counts can run
     /// concurrently with each other without stepping on the setting.
@@ -38,10 +48,14 @@ public enum Parallel {
         return try body()
     }
 
-    /// Splits [0, n) into at most `threads` contiguous ranges of at least `grain` indices each
-    /// (the last ranges may differ by one index) and runs `body` on each range, in parallel
-    /// through `DispatchQueue.concurrentPerform`. Runs inline when `threads == 1`, when `n` is
-    /// smaller than `2 * grain`, or when `n <= 1`. Returns after every range has finished.
+    /// Splits [0, n) into contiguous ranges of at least `grain` indices each (sizes differ by at
+    /// most one index; up to 4 ranges per thread, so a late-waking worker costs at most one
+    /// small range) and runs `body` on each range in parallel — on Linux
+    /// through a pool of persistent worker threads (WorkerPool.swift explains why not
+    /// `DispatchQueue.concurrentPerform`, which is used elsewhere). Runs inline, range after
+    /// range in order, when `threads == 1`, when `n < 2 * grain`, when called from inside
+    /// another `Parallel.for` body, or while another thread's `Parallel.for` is running.
+    /// Returns after every range has finished.
     ///
     /// - Parameters:
     ///   - n: number of independent work items.
@@ -51,16 +65,28 @@ public enum Parallel {
     public static func `for`(_ n: Int, grain: Int = 1, _ body: @Sendable (Range<Int>) -> Void) {
         guard n > 0 else { return }
         let g = splitEverything.withLock { $0 } != 0 ? 1 : max(1, grain)
-        let chunks = min(threads, max(1, n / g), n)
+        let t = threads
+        let chunks = t <= 1 ? 1 : min(4 * t, max(1, n / g), n)
         if chunks <= 1 {
             body(0..<n)
             return
         }
+        #if os(Linux)
+        func chunk(_ c: Int) {
+            let lo = n * c / chunks
+            let hi = n * (c + 1) / chunks
+            if lo < hi { body(lo..<hi) }
+        }
+        if !WorkerPool.shared.run(count: chunks, threads: t, chunk) {
+            for c in 0..<chunks { chunk(c) }
+        }
+        #else
         DispatchQueue.concurrentPerform(iterations: chunks) { c in
             let lo = n * c / chunks
             let hi = n * (c + 1) / chunks
             if lo < hi { body(lo..<hi) }
         }
+        #endif
     }
 
     /// Test hook: like `withThreads`, but also ignores every `grain`, so even tiny test shapes
@@ -76,6 +102,7 @@ public enum Parallel {
     // MARK: - Private state
 
     private static let splitEverything = LockedInt(0, minimum: 0)
+    private static let spin = LockedInt(2000, minimum: 0)
     private static let state = LockedInt(ProcessInfo.processInfo.activeProcessorCount)
     private static let exclusive = NSRecursiveLock()
 

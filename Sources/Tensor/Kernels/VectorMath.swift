@@ -39,13 +39,21 @@ func hsum(_ v: F16) -> Float {
     return c[0] + c[1]
 }
 
-/// Horizontal max; NaN lanes may be skipped (callers let NaN propagate through sums instead).
+/// Lane-wise max as compare + blend (`pointwiseMax` is a slow per-lane library call).
+/// NaN lanes of `b` are skipped; callers let NaN propagate through the exp-sum instead.
+@inline(__always)
+func vmax(_ a: F16, _ b: F16) -> F16 { a.replacing(with: b, where: b .> a) }
+
+@inline(__always)
+func vmax8(_ a: SIMD8<Float>, _ b: SIMD8<Float>) -> SIMD8<Float> { a.replacing(with: b, where: b .> a) }
+
+/// Horizontal max in a fixed order.
 @inline(__always)
 func hmax(_ v: F16) -> Float {
-    let a = pointwiseMax(v.lowHalf, v.highHalf)
-    let b = pointwiseMax(a.lowHalf, a.highHalf)
-    let c = pointwiseMax(b.lowHalf, b.highHalf)
-    return Swift.max(c[0], c[1])
+    let a = vmax8(v.lowHalf, v.highHalf)
+    let b = a.lowHalf.replacing(with: a.highHalf, where: a.highHalf .> a.lowHalf)
+    let c = b.lowHalf.replacing(with: b.highHalf, where: b.highHalf .> b.lowHalf)
+    return c[1] > c[0] ? c[1] : c[0]
 }
 
 /// Dot product of two length-`n` float vectors with a SIMD16 accumulator (order fixed by `n`).
@@ -69,10 +77,10 @@ func rowMax(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
     var acc = F16(repeating: -.infinity)
     var j = 0
     while j + 16 <= n {
-        acc = pointwiseMax(acc, load16(x + j))
+        acc = vmax(acc, load16(x + j))
         j += 16
     }
-    if j < n { acc = pointwiseMax(acc, loadPartial(x + j, n - j, fill: -.infinity)) }
+    if j < n { acc = vmax(acc, loadPartial(x + j, n - j, fill: -.infinity)) }
     return hmax(acc)
 }
 

@@ -1,0 +1,278 @@
+// KernelBenchmarks: timings of the raw kernels, for `ablate bench ops` (not a test; nothing here
+// asserts). GEMM rows put the engine's `Kernels.gemm` next to raw multithreaded `cblas_sgemm`
+// (OpenBLAS's own threading, temporarily enabled with `Parallel.threads` threads) at the shapes
+// of the reference model, in the same run: per shape a block of raw multithreaded calls, a pause
+// (OpenBLAS workers spin for a while after a call and would steal a core), a block of engine
+// calls on `Parallel.threads` threads, then raw 1-thread sgemm and the engine on 1 thread,
+// interleaved. The first call of each block is not timed. Medians (and minima) are reported.
+//
+// Shapes: tokens N = 2048, d = 256, out ∈ {96, 128, 256, 512}; a linear layer y = x·Wᵀ gives
+//   forward  Y[N, out] = X[N, d] · W[out, d]ᵀ        (m N, n out, k d, transB)
+//   dX       dX[N, d] = dY[N, out] · W[out, d]        (m N, n d, k out)
+//   dW       dW[out, d] = dY[N, out]ᵀ · X[N, d]       (m out, n d, k N, transA)
+import CBLAS
+import Dispatch
+import Foundation
+
+/// One benchmark result row.
+public struct BenchRow: Sendable, CustomStringConvertible {
+    public var name: String
+    public var shape: String
+    /// Median wall time of one call, milliseconds.
+    public var medianMs: Double
+    /// Fastest repetition, milliseconds (the machine is shared: the minimum shows the kernel
+    /// without interference, the median what a run sees).
+    public var minMs: Double
+    /// Useful floating-point operations per second at the median time (nil for memory-bound ops).
+    public var gflops: Double?
+
+    public init(name: String, shape: String, medianMs: Double, minMs: Double, gflops: Double?) {
+        self.name = name
+        self.shape = shape
+        self.medianMs = medianMs
+        self.minMs = minMs
+        self.gflops = gflops
+    }
+
+    init(name: String, shape: String, times: [Double], flops: Double?) {
+        let med = KernelBenchmarks.median(times)
+        self.init(name: name, shape: shape, medianMs: med * 1e3,
+                  minMs: (times.min() ?? .nan) * 1e3, gflops: flops.map { $0 / med / 1e9 })
+    }
+
+    public var description: String {
+        let g = gflops.map { fmt($0, 1) } ?? "-"
+        return pad(name, 30) + pad(shape, 22) + lpad(fmt(medianMs, 3), 10) + lpad(fmt(minMs, 3), 10)
+            + lpad(g, 10)
+    }
+}
+
+public enum KernelBenchmarks {
+    /// Runs every benchmark; `repetitions` timed calls per row (after one warm-up call).
+    public static func run(repetitions: Int = 9, attention: Bool = true, ops: Bool = true) -> [BenchRow] {
+        var rows = gemmRows(repetitions: repetitions)
+        if attention { rows += attentionRows(repetitions: repetitions) }
+        if ops { rows += opRows(repetitions: repetitions) }
+        return rows
+    }
+
+    /// A printable table with a header line.
+    public static func table(_ rows: [BenchRow]) -> String {
+        let header = pad("kernel", 30) + pad("shape", 22) + lpad("median ms", 10) + lpad("min ms", 10)
+            + lpad("GFLOP/s", 10)
+        return ([header] + rows.map(\.description)).joined(separator: "\n")
+    }
+
+    // MARK: - GEMM
+
+    public static func gemmRows(repetitions: Int = 9, tokens: Int = 2048, dModel: Int = 256,
+                                outs: [Int] = [96, 128, 256, 512]) -> [BenchRow] {
+        var rows: [BenchRow] = []
+        let threads = Parallel.threads
+        for out in outs {
+            let x = filled(tokens * dModel, seed: 1), w = filled(out * dModel, seed: 2)
+            let dy = filled(tokens * out, seed: 3)
+            var y = [Float](repeating: 0, count: tokens * out)
+            var dx = [Float](repeating: 0, count: tokens * dModel)
+            var dw = [Float](repeating: 0, count: out * dModel)
+            // (label, m, n, k, transA, transB, a, b, c)
+            typealias Case = (String, Int, Int, Int, Bool, Bool)
+            let cases: [Case] = [
+                ("fwd X·Wᵀ", tokens, out, dModel, false, true),
+                ("dX = dY·W", tokens, dModel, out, false, false),
+                ("dW = dYᵀ·X", out, dModel, tokens, true, false),
+            ]
+            for (ci, c) in cases.enumerated() {
+                let (label, m, n, k, tA, tB) = c
+                let flops = 2.0 * Double(m * n * k)
+                let shape = "\(m)x\(n)x\(k)"
+                var rawTimes: [Double] = [], oneTimes: [Double] = [], engTimes: [Double] = []
+                var eng1Times: [Double] = []
+                func operands(_ body: (UnsafePointer<Float>, UnsafePointer<Float>,
+                                       UnsafeMutablePointer<Float>) -> Void) {
+                    switch ci {
+                    case 0: body(x, w, &y)
+                    case 1: body(dy, w, &dx)
+                    default: body(dy, x, &dw)
+                    }
+                }
+                let lda = tA ? m : k, ldb = tB ? k : n
+                let tAf = tA ? CblasTrans : CblasNoTrans, tBf = tB ? CblasTrans : CblasNoTrans
+                // Raw OpenBLAS with its own threads, as one block of calls (first call untimed).
+                openblas_set_num_threads(Int32(threads))
+                for rep in 0...repetitions {
+                    operands { a, b, cc in
+                        let t0 = now()
+                        cblas_sgemm(CblasRowMajor, tAf, tBf, Int32(m), Int32(n), Int32(k),
+                                    1, a, Int32(lda), b, Int32(ldb), 0, cc, Int32(n))
+                        if rep > 0 { rawTimes.append(now() - t0) }
+                    }
+                }
+                openblas_set_num_threads(1)
+                // OpenBLAS workers busy-wait for a while after a call; let them go to sleep
+                // before timing anything that needs the other cores.
+                usleep(300_000)
+                // The engine on `threads` threads, as one block of calls (first call untimed).
+                for rep in 0...repetitions {
+                    operands { a, b, cc in
+                        let t0 = now()
+                        Kernels.gemm(transA: tA, transB: tB, m: m, n: n, k: k, a: a, lda: lda,
+                                     b: b, ldb: ldb, c: cc, ldc: n)
+                        if rep > 0 { engTimes.append(now() - t0) }
+                    }
+                }
+                // One thread: raw sgemm and the engine, interleaved.
+                for rep in 0...repetitions {
+                    operands { a, b, cc in
+                        let t1 = now()
+                        cblas_sgemm(CblasRowMajor, tAf, tBf, Int32(m), Int32(n), Int32(k),
+                                    1, a, Int32(lda), b, Int32(ldb), 0, cc, Int32(n))
+                        let t2 = now()
+                        Parallel.withThreads(1) {
+                            Kernels.gemm(transA: tA, transB: tB, m: m, n: n, k: k, a: a, lda: lda,
+                                         b: b, ldb: ldb, c: cc, ldc: n)
+                        }
+                        let t3 = now()
+                        if rep > 0 { oneTimes.append(t2 - t1); eng1Times.append(t3 - t2) }
+                    }
+                }
+                for (nm, times) in [("sgemm raw \(threads)T " + label, rawTimes),
+                                    ("Kernels.gemm \(threads)T " + label, engTimes),
+                                    ("sgemm raw 1T " + label, oneTimes),
+                                    ("Kernels.gemm 1T " + label, eng1Times)] {
+                    rows.append(BenchRow(name: nm, shape: shape, times: times, flops: flops))
+                }
+            }
+        }
+        openblas_set_num_threads(1)
+        return rows
+    }
+
+    // MARK: - Attention
+
+    /// Causal attention at B=16, T=128, H=4, d=64. Useful flops count the causal half only:
+    /// forward 2 matmuls (QKᵀ, PV), backward 4 (dV, dP, dQ, dK; the recomputed QKᵀ not counted).
+    public static func attentionRows(repetitions: Int = 9, batch: Int = 16, seq: Int = 128,
+                                     heads: Int = 4, kvHeads: Int = 4, dim: Int = 64) -> [BenchRow] {
+        let s = AttentionShape(batch: batch, queries: seq, heads: heads, kvHeads: kvHeads, dqk: dim)
+        let q = filled(batch * seq * heads * dim, seed: 4)
+        let k = filled(batch * seq * kvHeads * dim, seed: 5)
+        let v = filled(batch * seq * kvHeads * dim, seed: 6)
+        let dout = filled(batch * seq * heads * dim, seed: 7)
+        var o = [Float](repeating: 0, count: q.count), lse = [Float](repeating: 0, count: batch * heads * seq)
+        var dq = q, dk = k, dv = v
+        var fwd: [Double] = [], bwd: [Double] = []
+        for rep in 0...repetitions {
+            let t0 = now()
+            Kernels.attentionForward(q: q, k: k, v: v, o: &o, lse: &lse, shape: s)
+            let t1 = now()
+            Kernels.attentionBackward(q: q, k: k, v: v, lse: lse, dout: dout, dq: &dq, dk: &dk,
+                                      dv: &dv, shape: s)
+            let t2 = now()
+            if rep > 0 { fwd.append(t1 - t0); bwd.append(t2 - t1) }
+        }
+        let pairs = Double(batch * heads) * Double(seq * (seq + 1) / 2)
+        let f1 = 2 * 2 * pairs * Double(dim)
+        let shape = "B\(batch) T\(seq) H\(heads) G\(kvHeads) d\(dim)"
+        return [
+            BenchRow(name: "attention fwd", shape: shape, times: fwd, flops: f1),
+            BenchRow(name: "attention bwd", shape: shape, times: bwd, flops: 2 * f1),
+        ]
+    }
+
+    // MARK: - Fused elementwise ops (memory-bound; no GFLOP/s)
+
+    public static func opRows(repetitions: Int = 9, tokens: Int = 2048, dModel: Int = 256,
+                              hidden: Int = 512, vocab: Int = 4096) -> [BenchRow] {
+        var rows: [BenchRow] = []
+        let x = filled(tokens * dModel, seed: 8), w = filled(dModel, seed: 9)
+        var y = x, dx = x, dw = w, r = [Float](repeating: 0, count: tokens)
+        rows.append(timed("rmsnorm fwd", "\(tokens)x\(dModel)", repetitions) {
+            Kernels.rmsNormForward(x: x, weight: w, y: &y, rstd: &r, rows: tokens, dim: dModel)
+        })
+        rows.append(timed("rmsnorm bwd", "\(tokens)x\(dModel)", repetitions) {
+            Kernels.rmsNormBackward(dy: x, x: x, weight: w, rstd: r, dx: &dx, dweight: &dw,
+                                    rows: tokens, dim: dModel)
+        })
+        let a = filled(tokens * hidden, seed: 10), b = filled(tokens * hidden, seed: 11)
+        var g = a, da = a, db = b
+        rows.append(timed("swiglu fwd", "\(tokens)x\(hidden)", repetitions) {
+            Kernels.swigluForward(a: a, b: b, y: &g, rows: tokens, cols: hidden)
+        })
+        rows.append(timed("swiglu bwd", "\(tokens)x\(hidden)", repetitions) {
+            Kernels.swigluBackward(dy: a, a: a, b: b, da: &da, db: &db, rows: tokens, cols: hidden)
+        })
+        let table = RopeTable(dim: 64, positions: 128)
+        let qr = filled(16 * 128 * 4 * 64, seed: 12)
+        var qo = qr
+        rows.append(timed("rope fwd", "16x128x4x64", repetitions) {
+            Kernels.ropeForward(x: qr, y: &qo, batch: 16, seq: 128, heads: 4, table: table)
+        })
+        let logits = filled(tokens * vocab, seed: 13)
+        let targets = (0..<tokens).map { Int32($0 * 31 % vocab) }
+        var losses = [Float](repeating: 0, count: tokens), lse = losses
+        var dl = logits
+        rows.append(timed("cross-entropy fwd", "\(tokens)x\(vocab)", repetitions) {
+            _ = Kernels.crossEntropyForward(logits: logits, targets: targets, losses: &losses,
+                                            lse: &lse, rows: tokens, vocab: vocab)
+        })
+        rows.append(timed("cross-entropy bwd", "\(tokens)x\(vocab)", repetitions) {
+            Kernels.crossEntropyBackward(logits: logits, targets: targets, lse: lse,
+                                         dlogits: &dl, rows: tokens, vocab: vocab)
+        })
+        rows.append(timed("softmax fwd", "\(tokens)x\(vocab)", repetitions) {
+            Kernels.softmaxForward(x: logits, y: &dl, rows: tokens, cols: vocab)
+        })
+        return rows
+    }
+
+    // MARK: - Helpers
+
+    static func timed(_ name: String, _ shape: String, _ reps: Int, _ body: () -> Void) -> BenchRow {
+        var times: [Double] = []
+        for rep in 0...reps {
+            let t0 = now()
+            body()
+            if rep > 0 { times.append(now() - t0) }
+        }
+        return BenchRow(name: name, shape: shape, times: times, flops: nil)
+    }
+
+    static func now() -> Double { Double(DispatchTime.now().uptimeNanoseconds) * 1e-9 }
+
+    static func median(_ xs: [Double]) -> Double {
+        let s = xs.sorted()
+        guard !s.isEmpty else { return .nan }
+        return s.count % 2 == 1 ? s[s.count / 2] : 0.5 * (s[s.count / 2 - 1] + s[s.count / 2])
+    }
+
+    /// Deterministic values in [-1, 1) (an LCG; benchmarks need no statistical quality).
+    static func filled(_ n: Int, seed: UInt32) -> [Float] {
+        var state = seed &* 2_654_435_761 &+ 1
+        return (0..<n).map { _ in
+            state = state &* 1_664_525 &+ 1_013_904_223
+            return Float(state >> 8) / Float(1 << 23) - 1
+        }
+    }
+}
+
+private func fmt(_ x: Double, _ digits: Int) -> String {
+    guard x.isFinite else { return "\(x)" }
+    var p = 1.0
+    for _ in 0..<digits { p *= 10 }
+    let r = (x * p).rounded() / p
+    var s = "\(r)"
+    if let dot = s.firstIndex(of: ".") {
+        let decimals = s.distance(from: dot, to: s.endIndex) - 1
+        if decimals < digits { s += String(repeating: "0", count: digits - decimals) }
+    }
+    return s
+}
+
+private func pad(_ s: String, _ w: Int) -> String {
+    s.count >= w ? s + " " : s + String(repeating: " ", count: w - s.count)
+}
+
+private func lpad(_ s: String, _ w: Int) -> String {
+    s.count >= w ? " " + s : String(repeating: " ", count: w - s.count) + s
+}
