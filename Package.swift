@@ -26,7 +26,7 @@ let kernelFlags: [SwiftSetting] = nativeX86
 
 let package = Package(
     name: "Ablate",
-    platforms: [.macOS(.v13)],
+    platforms: [.macOS(.v15)],
     products: [
         .executable(name: "ablate", targets: ["ablate"]),
     ],
@@ -43,7 +43,7 @@ let package = Package(
         .target(name: "Config"),
 
         // Numeric core: tensors, kernels, autodiff tape, counter-based RNG.
-        .target(name: "Tensor", dependencies: ["CBLAS"], swiftSettings: kernelFlags),
+        .target(name: "Tensor", dependencies: ["CBLAS"], exclude: ["Kernels/README.md"], swiftSettings: kernelFlags),
         // Attention variants, FFN / MoE, routers, the decoder, parameter naming.
         .target(name: "Models", dependencies: ["Tensor", "Config"], swiftSettings: kernelFlags),
         // Data sources, training loop, optimiser, schedules, evaluation, checkpoints.
