@@ -5,8 +5,11 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 echo "== building release binary"
-swift build -c release --product ablate 2>&1 | grep -Ev '^\[[0-9]+/[0-9]+\]' || true
-test -x .build/release/ablate || { echo "error: release build failed" >&2; exit 1; }
+if ! swift build -c release --product ablate > .build-release.log 2>&1; then
+    grep -E "error|warning: " .build-release.log | head -40 >&2
+    echo "error: release build failed (full log: .build-release.log)" >&2
+    exit 1
+fi
 echo "== preparing Python environment"
 python="$(scripts/python-env.sh | tail -n 1)"
 export ABLATE_BIN="$PWD/.build/release/ablate"
