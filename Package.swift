@@ -75,6 +75,6 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Config"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Config", "TestSupport"]),
         // Runs the release binary that the test command builds (ABLATE_BIN).
-        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport"]),
+        .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "RunStore"]),
     ]
 )

@@ -196,7 +196,12 @@ final class RunFileSink: RunSink {
     func tensors(step: Int, snapshots: [String: (shape: [Int], values: [Float])]) throws {
         for name in snapshots.keys.sorted() {
             let snapshot = snapshots[name]!
-            try writer.appendTensor(name, step: step, shape: snapshot.shape, values: snapshot.values)
+            let axes: [String]
+            if name.hasPrefix("attention_layer_") { axes = ["head", "sequence", "query", "key"] }
+            else if name.hasPrefix("router_layer_") { axes = ["token", "expert"] }
+            else if name.hasPrefix("ckv_spectrum_layer_") { axes = ["singular_value"] }
+            else { axes = [] }
+            try writer.appendTensor(name, step: step, shape: snapshot.shape, values: snapshot.values, axes: axes)
         }
     }
 

@@ -1,0 +1,158 @@
+// End-to-end training through the release binary: a run file that matches its documented
+// schema, kill-and-resume that is bitwise identical to a straight run, `ablate verify` across
+// thread counts (and catching a tampered file), and bad input that starts no work.
+import Foundation
+import Testing
+import TestSupport
+import RunStore
+
+/// A small MLA + MoE model with loss-free balancing and every telemetry tensor; ~1 s for 40 steps.
+let tinySpec = """
+name: tinyrun
+model:
+  vocab: 32
+  d_model: 16
+  n_layers: 2
+  attention: {kind: mla, heads: 2, kv_rank: 8, d_nope: 4, d_rope: 4, d_v: 4}
+  ffn: {kind: moe, hidden: 32, moe: {experts: 4, top_k: 2, expert_hidden: 8, balance: {loss_free: {enabled: true}}}}
+data: {kind: markov_mixture, markov_mixture: {sources: 2, symbols: 32}, val_sequences: 8}
+train: {steps: 40, batch_size: 4, seq_len: 16, eval_every: 10}
+log: {flush_every: 1, checkpoint_every: 5, tensors: {steps: [0, 20], attention_layers: [1]}}
+"""
+
+@Suite struct TrainingTests {
+    let binary: String
+    let directory: URL
+    let spec: String
+
+    init() throws {
+        binary = try TestEnvironment.ablateBinary()
+        directory = try TestEnvironment.temporaryDirectory("training")
+        spec = directory.appendingPathComponent("tiny.yaml").path
+        try tinySpec.write(toFile: spec, atomically: true, encoding: .utf8)
+    }
+
+    func runDirectory(_ runs: String) throws -> String {
+        let base = directory.appendingPathComponent(runs).appendingPathComponent("tinyrun")
+        let ids = try FileManager.default.contentsOfDirectory(atPath: base.path)
+        #expect(ids.count == 1)
+        return base.appendingPathComponent(ids[0]).path
+    }
+
+    @Test func runWritesADocumentedRunFileAndASummary() throws {
+        let result = try runProcess(binary, ["run", spec, "--runs", directory.appendingPathComponent("a").path])
+        #expect(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("completed after 40 steps"))
+        #expect(result.stdout.contains("optimum"))
+        let run = try runDirectory("a")
+        let check = try runProcess(try TestEnvironment.python(), [
+            TestEnvironment.packageRoot.appendingPathComponent("scripts/check-run-file.py").path,
+            TestEnvironment.packageRoot.appendingPathComponent("docs/hdf5-schema.md").path,
+            run + "/run.h5", "--partial"])
+        #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
+        let reader = try RunFileReader(path: run + "/run.h5")
+        defer { reader.close() }
+        #expect(try reader.status() == .completed)
+        let eval = try reader.evalMetrics()
+        #expect(eval.steps == [9, 19, 29, 39])
+        let optimum = eval.columns["optimum"]!.last!, loss = eval.columns["loss"]!.last!
+        #expect(optimum > 0 && loss > optimum, "eval loss \(loss) must stay above the Bayes optimum \(optimum)")
+        #expect(try reader.tensorNames().sorted() == ["attention_layer_1", "ckv_spectrum_layer_0", "ckv_spectrum_layer_1",
+                                                      "router_layer_0", "router_layer_1"])
+        let bias = try reader.moeLayers()[0].bias
+        #expect(bias.suffix(4).contains { $0 != 0 }, "loss-free balancing must move the bias")
+        // Running the same spec again finds the completed run and does nothing.
+        let again = try runProcess(binary, ["run", spec, "--runs", directory.appendingPathComponent("a").path])
+        #expect(again.status == 0)
+        #expect(again.stdout.contains("already completed"))
+    }
+
+    /// A SIGKILL after step 17, then `ablate resume`: every metric, MoE series, tensor and the
+    /// final state equal those of a straight run, bit for bit.
+    @Test func killAndResumeIsBitwiseIdentical() throws {
+        let straight = try runProcess(binary, ["run", spec, "--runs", directory.appendingPathComponent("straight").path, "--quiet"])
+        #expect(straight.status == 0, "\(straight.stderr)")
+
+        let runs = directory.appendingPathComponent("killed").path
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: binary)
+        process.arguments = ["run", spec, "--runs", runs, "--quiet"]
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        // run.log gets a line per flushed step; kill once step 18 of 40 (0-based 17) is logged.
+        let deadline = Date().addingTimeInterval(120)
+        var killed = false
+        while Date() < deadline && process.isRunning {
+            if let id = try? FileManager.default.contentsOfDirectory(atPath: runs + "/tinyrun").first,
+               let log = try? String(contentsOfFile: "\(runs)/tinyrun/\(id)/run.log", encoding: .utf8),
+               log.contains("step 18/40") {
+                kill(process.processIdentifier, SIGKILL)
+                killed = true
+                break
+            }
+            usleep(2_000)
+        }
+        process.waitUntilExit()
+        #expect(killed, "the run finished or hung before step 18 could be killed")
+        let run = try runDirectory("killed")
+        let partial = try RunFileReader(path: run + "/run.h5")
+        #expect(try partial.status() == .running)   // killed: never got to write a status
+        let stepsBefore = try partial.trainMetrics().steps.count
+        partial.close()
+        #expect(stepsBefore >= 18 && stepsBefore < 40, "\(stepsBefore) steps were flushed")
+
+        let resumed = try runProcess(binary, ["resume", run, "--quiet"])
+        #expect(resumed.status == 0, "\(resumed.stderr)")
+        #expect(resumed.stdout.contains("completed after 40 steps"))
+        let a = try RunFileReader(path: try runDirectory("straight") + "/run.h5")
+        let b = try RunFileReader(path: run + "/run.h5")
+        defer { a.close(); b.close() }
+        let comparison = try RunComparison.compare(a, b)
+        #expect(comparison.entries.count > 100)
+        for entry in comparison.entries where !entry.identical {
+            Issue.record("\(entry.name) differs after kill and resume: \(entry.detail)")
+        }
+    }
+
+    @Test func verifyAcrossThreadCountsAndCatchesTampering() throws {
+        let runs = directory.appendingPathComponent("verify").path
+        let run1 = try runProcess(binary, ["run", spec, "--runs", runs, "--quiet", "--threads", "2"])
+        #expect(run1.status == 0, "\(run1.stderr)")
+        let run = try runDirectory("verify")
+        let verified = try runProcess(binary, ["verify", run, "--threads", "1"])
+        #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
+        #expect(verified.stdout.contains("verified: 40 step(s) bitwise identical"))
+        let partial = try runProcess(binary, ["verify", run, "--steps", "13", "--threads", "2"])
+        #expect(partial.status == 0, "\(partial.stdout)\(partial.stderr)")
+
+        // Change one logged loss by one ulp: verify must notice.
+        let tamper = try runPython("""
+        import sys, h5py, numpy as np
+        with h5py.File(sys.argv[1], "r+") as f:
+            d = f["metrics/train/ce"]
+            d[5] = np.nextafter(d[5], np.inf)
+        """, [run + "/run.h5"])
+        #expect(tamper.status == 0, "\(tamper.stderr)")
+        let caught = try runProcess(binary, ["verify", run, "--steps", "10"])
+        #expect(caught.status == 1)
+        #expect(caught.stdout.contains("DIFFERENT  metrics/train/ce"), "\(caught.stdout)")
+    }
+
+    @Test func badInputStartsNoWork() throws {
+        let runs = directory.appendingPathComponent("bad").path
+        let broken = directory.appendingPathComponent("broken.yaml").path
+        try "name: x\nmodel: {attention: {kind: mla, kv_rank: 8, d_nope: 4, d_rope: 3, d_v: 4}}\ntrain: {stepz: 3}\n"
+            .write(toFile: broken, atomically: true, encoding: .utf8)
+        let result = try runProcess(binary, ["run", broken, "--runs", runs])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("train.stepz: unknown key; did you mean 'steps'?"))
+        #expect(!FileManager.default.fileExists(atPath: runs), "a refused spec must not create a run directory")
+
+        // A missing text corpus is a clear error before any run file exists.
+        let text = try runProcess(binary, ["run", spec, "data.kind=text", "data.markov_mixture=null", "model.vocab=256",
+                                           "data.text={path: /nonexistent/corpus}", "--runs", runs])
+        #expect(text.status != 0)
+        #expect(text.stderr.contains("data.text.path: '/nonexistent/corpus' does not exist"), "\(text.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: runs + "/tinyrun"))
+    }
+}
