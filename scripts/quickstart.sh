@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Quick start: install missing system packages, build the release binary, run the main job.
-# (Until training lands, the main job is `ablate smoke`: write, read back and inspect an HDF5
-# run-style file.)
+# Quick start: install missing system packages, build the release binary, and train
+# experiments/quickstart.yaml (MLA + MoE with loss-free balancing on a Markov mixture whose
+# optimal loss is known), printing the summary: final eval loss, optimum, gap, MaxVio, tokens/s
+# and the run file's path. Extra arguments go to `ablate run` (e.g. --runs DIR, overrides).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-system-packages.sh
@@ -11,4 +12,4 @@ if ! swift build -c release --product ablate > .build-release.log 2>&1; then
     echo "error: release build failed (full log: .build-release.log)" >&2
     exit 1
 fi
-.build/release/ablate smoke --out runs/smoke/smoke.h5
+.build/release/ablate run experiments/quickstart.yaml "$@"
