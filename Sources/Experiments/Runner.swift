@@ -89,7 +89,11 @@ public enum Runner {
             state = checkpoint.map(trainingState)
         } else {
             let run = RunInfo(runID: cell.runID, specName: spec.name, label: cell.label, specSHA256: hash,
-                              seed: cell.seed, blas: BLASInfo.description, threads: threads)
+                              seed: cell.seed, blas: BLASInfo.description, threads: threads,
+                              modelStats: ["total_parameters": Int64(cell.model.totalParameters),
+                                           "active_parameters": Int64(cell.model.activeParameters),
+                                           "kv_cache_per_token": Int64(cell.model.kvCacheElementsPerToken),
+                                           "flops_per_token": Int64(cell.model.forwardFLOPsPerToken(seqLen: cell.train.seqLen))])
             let texts = SpecTexts(given: YAMLText.emit(spec.given), overrides: spec.overrides,
                                   resolved: YAMLText.emit(cell.resolved))
             writer = try RunFileWriter.create(path: paths.file, run: run, spec: texts)

@@ -38,11 +38,15 @@ public final class RunFileReader {
         func string(_ name: String) throws -> String { try root.stringAttribute(name) }
         func int(_ name: String) throws -> Int { Int(try root.intAttribute(name)) }
         let dirty = try root.intAttribute("git_dirty")
+        var modelStats: [String: Int64] = [:]
+        for name in try root.attributeNames() where name.hasPrefix("model_") {
+            if let value = try root.attribute(name).intValue { modelStats[String(name.dropFirst(6))] = value }
+        }
         return RunAttributes(
             schemaVersion: try int("schema_version"),
             run: RunInfo(runID: try string("run_id"), specName: try string("spec_name"), label: try string("label"),
                          specSHA256: try string("spec_sha256"), seed: try int("seed"), blas: try string("blas"),
-                         threads: try int("threads")),
+                         threads: try int("threads"), modelStats: modelStats),
             status: try status(),
             createdUTC: try string("created_utc"), updatedUTC: try string("updated_utc"),
             finishedUTC: try string("finished_utc"),

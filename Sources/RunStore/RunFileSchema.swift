@@ -122,8 +122,13 @@ public struct RunInfo: Sendable, Equatable {
     /// Worker threads of the numeric kernels.
     public var threads: Int
 
+    /// Numbers derived from the model config, stored as root attributes `model_<key>`:
+    /// total_parameters, active_parameters, kv_cache_per_token, flops_per_token.
+    public var modelStats: [String: Int64]
+
     public init(runID: String, specName: String, label: String = "", specSHA256: String, seed: Int,
-                blas: String, threads: Int) {
+                blas: String, threads: Int, modelStats: [String: Int64] = [:]) {
+        self.modelStats = modelStats
         self.runID = runID
         self.specName = specName
         self.label = label

@@ -109,6 +109,12 @@ public final class RunFileWriter {
                 ("error", .string("")),
             ]
             for (name, value) in attributes { try root.setAttribute(name, value) }
+            for key in run.modelStats.keys.sorted() {
+                guard RunFileSchema.validName(key, allowSlash: false) else {
+                    throw RunStoreError(.invalid, path: path, "model stat name '\(key)' is not a valid attribute name")
+                }
+                try root.setAttribute("model_\(key)", .int(run.modelStats[key]!))
+            }
             let specGroup = try root.createGroup("spec")
             try specGroup.createStringDataset("given", value: spec.given)
             try specGroup.createStringArrayDataset("overrides", values: spec.overrides)
