@@ -85,6 +85,8 @@ extension Kernels {
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         _ = Parallel.blasSingleThreaded
+        precondition(max(m, n, k, lda, ldb, ldc) <= Int(Int32.max),
+                     "gemm: sizes exceed Int32 (m \(m) n \(n) k \(k) lda \(lda) ldb \(ldb) ldc \(ldc))")
         if k == 0 {
             // BLAS semantics: C = beta·C (and C is not read when beta == 0).
             for i in 0..<m {
