@@ -14,7 +14,8 @@ import Foundation
 
 public enum Parallel {
     /// Process-wide worker count used by `Parallel.for` (>= 1). Defaults to the number of
-    /// active processors. Setting it never changes results, only speed.
+    /// active processors. Setting it never changes results, only speed. Setting it also
+    /// (re)sets OpenBLAS to one thread: all BLAS parallelism goes through `Parallel`.
     public static var threads: Int {
         get {
             _ = blasSingleThreaded
@@ -22,6 +23,7 @@ public enum Parallel {
         }
         set {
             _ = blasSingleThreaded
+            openblas_set_num_threads(1)
             state.withLock { $0 = max(1, newValue) }
         }
     }
