@@ -126,18 +126,18 @@ public enum KernelBenchmarks {
                         }
                     }
                     // One thread: raw sgemm and the engine, interleaved.
-                    for rep in 0...perRound {
-                        operands { a, b, cc in
-                            let t1 = now()
-                            cblas_sgemm(CblasRowMajor, tAf, tBf, Int32(m), Int32(n), Int32(k),
-                                        1, a, Int32(lda), b, Int32(ldb), 0, cc, Int32(n))
-                            let t2 = now()
-                            Parallel.withThreads(1) {
-                                Kernels.gemm(transA: tA, transB: tB, m: m, n: n, k: k, a: a, lda: lda,
-                                             b: b, ldb: ldb, c: cc, ldc: n)
+                    Parallel.withThreads(1) {
+                        for rep in 0...perRound {
+                            operands { a, b, cc in
+                                let t1 = now()
+                                cblas_sgemm(CblasRowMajor, tAf, tBf, Int32(m), Int32(n), Int32(k),
+                                            1, a, Int32(lda), b, Int32(ldb), 0, cc, Int32(n))
+                                let t2 = now()
+                                Kernels.gemm(transA: tA, transB: tB, m: m, n: n, k: k,
+                                             a: a, lda: lda, b: b, ldb: ldb, c: cc, ldc: n)
+                                let t3 = now()
+                                if rep > 0 { oneTimes.append(t2 - t1); eng1Times.append(t3 - t2) }
                             }
-                            let t3 = now()
-                            if rep > 0 { oneTimes.append(t2 - t1); eng1Times.append(t3 - t2) }
                         }
                     }
                 }
