@@ -29,10 +29,11 @@ extension Kernels {
         beta: Float = 0,
         c: UnsafeMutablePointer<Float>, ldc: Int? = nil
     ) {
-        let lda = lda ?? (transA ? m : k)
-        let ldb = ldb ?? (transB ? k : n)
-        let ldc = ldc ?? n
-        precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative size m=\(m) n=\(n) k=\(k)")
+        let lda = lda ?? max(1, transA ? m : k)
+        let ldb = ldb ?? max(1, transB ? k : n)
+        let ldc = ldc ?? max(1, n)
+        checkGemmArguments("gemm", transA: transA, transB: transB, m: m, n: n, k: k,
+                           lda: lda, ldb: ldb, ldc: ldc)
         guard m > 0 && n > 0 else { return }
         let part = GemmPartition(m: m, n: n, k: k)
         let pa = SendablePointer(a), pb = SendablePointer(b), pc = SendablePointer(c)
@@ -59,9 +60,12 @@ extension Kernels {
         beta: Float = 0,
         c: UnsafeMutablePointer<Float>, ldc: Int? = nil, strideC: Int
     ) {
-        let lda = lda ?? (transA ? m : k)
-        let ldb = ldb ?? (transB ? k : n)
-        let ldc = ldc ?? n
+        let lda = lda ?? max(1, transA ? m : k)
+        let ldb = ldb ?? max(1, transB ? k : n)
+        let ldc = ldc ?? max(1, n)
+        checkGemmArguments("gemmBatched", transA: transA, transB: transB, m: m, n: n, k: k,
+                           lda: lda, ldb: ldb, ldc: ldc)
+        precondition(batch >= 0, "gemmBatched: negative batch \(batch)")
         guard batch > 0 && m > 0 && n > 0 else { return }
         let part = GemmPartition(m: m, n: n, k: k)
         let pa = SendablePointer(a), pb = SendablePointer(b), pc = SendablePointer(c)
@@ -74,6 +78,16 @@ extension Kernels {
                          beta: beta, c: pc.p + i * strideC, ldc: ldc)
             }
         }
+    }
+
+    /// OpenBLAS reports bad sizes on stderr and returns without computing; fail loudly instead.
+    static func checkGemmArguments(_ op: String, transA: Bool, transB: Bool, m: Int, n: Int,
+                                   k: Int, lda: Int, ldb: Int, ldc: Int) {
+        precondition(m >= 0 && n >= 0 && k >= 0, "\(op): negative size m=\(m) n=\(n) k=\(k)")
+        precondition(lda >= max(1, transA ? m : k) && ldb >= max(1, transB ? k : n)
+                     && ldc >= max(1, n),
+                     "\(op): leading dimensions too small (m \(m) n \(n) k \(k) transA \(transA) "
+                     + "transB \(transB) lda \(lda) ldb \(ldb) ldc \(ldc))")
     }
 
     /// One single-threaded `cblas_sgemm` call (row-major); no splitting. For use inside an
