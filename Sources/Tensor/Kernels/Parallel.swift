@@ -44,7 +44,8 @@ public enum Parallel {
 
     /// Runs `body` with `threads` set to `n`, then restores the previous value. Calls are
     /// serialised process-wide by one lock, so tests that compare thread counts can run
-    /// concurrently with each other without stepping on the setting.
+    /// concurrently with each other without stepping on the setting. Do not call it from inside
+    /// a `Parallel.for` body (a worker would wait for the lock its caller holds).
     public static func withThreads<T>(_ n: Int, _ body: () throws -> T) rethrows -> T {
         exclusive.lock()
         defer { exclusive.unlock() }
