@@ -11,6 +11,13 @@ let stopRequested = Atomic<Bool>(false)
 func installStopHandlers() {
     signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
     signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
+    // A parent (a test runner, a job launcher) may have left these blocked in the mask we
+    // inherited; Ctrl-C must reach us.
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGINT)
+    sigaddset(&set, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
 }
 
 /// Options shared by the commands that train.
