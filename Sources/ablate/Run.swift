@@ -56,6 +56,24 @@ struct TrainingOptions: ParsableArguments {
     }
 }
 
+/// Trains `cell` (new or resumed), prints its summary, and turns the outcome into the exit
+/// code: 130 interrupted, 3 diverged, 1 failed.
+func trainAndReport(cell: Cell, spec: Spec, runs: String, threads: Int, options: TrainingOptions) throws {
+    installStopHandlers()
+    do {
+        let summary = try Runner.run(cell: cell, spec: spec, runs: runs, threads: threads,
+                                     shouldStop: { stopRequested.load(ordering: .relaxed) },
+                                     progress: options.progressPrinter(every: cell.log.flushEvery))
+        printSummary(summary)
+        if summary.status == .interrupted { throw ExitCode(130) }
+        if summary.status == .diverged && !summary.alreadyDone { throw ExitCode(3) }
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        throw fail("\(error)")
+    }
+}
+
 func printSummary(_ summary: RunSummary) {
     func number(_ x: Double, _ digits: Int = 4) -> String { x.isFinite ? String(format: "%.\(digits)f", x) : "n/a" }
     if summary.alreadyDone { print("already \(summary.status.rawValue): nothing to run") }
@@ -94,22 +112,10 @@ struct Run: ParsableCommand {
         }
         let chosen = loaded.cells[cell]
         let threads = options.applyThreads()
-        installStopHandlers()
         if !options.quiet {
             print("run \(chosen.runID) (\(chosen.label)) of \(loaded.name): \(chosen.train.steps) steps, \(threads) thread(s)")
         }
-        do {
-            let summary = try Runner.run(cell: chosen, spec: loaded, runs: options.runs, threads: threads,
-                                         shouldStop: { stopRequested.load(ordering: .relaxed) },
-                                         progress: options.progressPrinter(every: chosen.log.flushEvery))
-            printSummary(summary)
-            if summary.status == .interrupted { throw ExitCode(130) }
-            if summary.status == .diverged && !summary.alreadyDone { throw ExitCode(3) }
-        } catch let error as ExitCode {
-            throw error
-        } catch {
-            throw fail("\(error)")
-        }
+        try trainAndReport(cell: chosen, spec: loaded, runs: options.runs, threads: threads, options: options)
     }
 }
 
@@ -148,17 +154,6 @@ struct Resume: ParsableCommand {
         options.threads = threads
         options.quiet = quiet
         let used = options.applyThreads()
-        installStopHandlers()
-        do {
-            let summary = try Runner.run(cell: cell, spec: spec, runs: options.runs, threads: used,
-                                         shouldStop: { stopRequested.load(ordering: .relaxed) },
-                                         progress: options.progressPrinter(every: cell.log.flushEvery))
-            printSummary(summary)
-            if summary.status == .interrupted { throw ExitCode(130) }
-        } catch let error as ExitCode {
-            throw error
-        } catch {
-            throw fail("\(error)")
-        }
+        try trainAndReport(cell: cell, spec: spec, runs: options.runs, threads: used, options: options)
     }
 }
