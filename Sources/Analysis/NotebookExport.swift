@@ -14,18 +14,6 @@ public enum NotebookExport {
         public var maxVio: Bool
         public var biasTrajectories: Bool
         public var kvCacheVsLoss: Bool
-
-        public init(_ sweep: SweepData) {
-            let runs = sweep.runs.filter { if case .read = $0.state { return true }; return false }
-            let hasEval = runs.contains { $0.metrics["final_loss"]?.isFinite == true }
-            lossCurves = !runs.isEmpty
-            finalLossVsAxis = hasEval && !sweep.varyingKeys.isEmpty && sweep.groups.count > 1
-            expertLoad = runs.contains(where: \.hasMoE)
-            maxVio = expertLoad
-            biasTrajectories = runs.contains(where: \.hasBias)
-            let kvSizes = Set(runs.compactMap { $0.derived["kv_cache_per_token"] })
-            kvCacheVsLoss = hasEval && runs.contains(where: \.isMLA) && kvSizes.count > 1
-        }
     }
 
     /// The notebook as JSON text. `sweepPath` is written into SWEEP_DIR as given (make it
@@ -340,4 +328,18 @@ public enum NotebookExport {
         else:
             print("no completed run yet")
         """#
+}
+
+extension NotebookExport.Sections {
+    public init(_ sweep: SweepData) {
+        let runs = sweep.runs.filter { if case .read = $0.state { return true }; return false }
+        let hasEval = runs.contains { $0.metrics["final_loss"]?.isFinite == true }
+        lossCurves = !runs.isEmpty
+        finalLossVsAxis = hasEval && !sweep.varyingKeys.isEmpty && sweep.groups.count > 1
+        expertLoad = runs.contains(where: \.hasMoE)
+        maxVio = expertLoad
+        biasTrajectories = runs.contains(where: \.hasBias)
+        let kvSizes = Set(runs.compactMap { $0.derived["kv_cache_per_token"] })
+        kvCacheVsLoss = hasEval && runs.contains(where: \.isMLA) && kvSizes.count > 1
+    }
 }
