@@ -184,7 +184,7 @@ final class RunFileSink: RunSink {
             "maxvio": maxVio,
         ]
         let moe = report.moe.map { stats in
-            MoELayerRow(load: stats.load.map(Int64.init), bias: report.bias[stats.layer] ?? [],
+            MoELayerRow(load: stats.load.map(Int64.init), bias: report.bias[stats.layer] ?? [Float](repeating: 0, count: stats.load.count),
                         maxvio: stats.maxVio, entropy: stats.entropy, dropped: stats.droppedFraction)
         }
         try writer.appendTrain(step: report.step, metrics: metrics, moe: moe)

@@ -56,6 +56,8 @@ public struct SweepManifest: Codable, Sendable, Equatable {
     /// Dotted key paths that differ between cells ("seed" included when there are several seeds).
     public var varyingKeys: [String]
     public var cells: [Cell]
+    /// Slurm job ids this sweep submitted (newest last); empty for local sweeps.
+    public var slurmJobs: [String] = []
 
     public init(spec: String, specFile: String, overrides: [String], varyingKeys: [String], cells: [Cell]) {
         version = Self.currentVersion
@@ -68,11 +70,23 @@ public struct SweepManifest: Codable, Sendable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case version, spec, cells, overrides
+        case slurmJobs = "slurm_jobs"
         case specFile = "spec_file"
         case varyingKeys = "varying_keys"
     }
 
     /// Reads `<directory>/sweep.json`.
+    public init(from decoder: Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        version = try container.decode(Int.self, forKey: .version)
+        spec = try container.decode(String.self, forKey: .spec)
+        specFile = try container.decode(String.self, forKey: .specFile)
+        overrides = try container.decode([String].self, forKey: .overrides)
+        varyingKeys = try container.decode([String].self, forKey: .varyingKeys)
+        cells = try container.decode([Cell].self, forKey: .cells)
+        slurmJobs = try container.decodeIfPresent([String].self, forKey: .slurmJobs) ?? []
+    }
+
     public static func read(directory: String) throws -> SweepManifest {
         let path = URL(fileURLWithPath: directory).appendingPathComponent(fileName).path
         guard let data = FileManager.default.contents(atPath: path) else {

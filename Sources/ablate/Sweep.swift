@@ -1,0 +1,188 @@
+import ArgumentParser
+import Experiments
+import Foundation
+import RunStore
+import Tensor
+
+struct Sweep: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Run every cell of a spec's sweep (× seeds): skip completed cells, resume incomplete ones.",
+        discussion: """
+        Cells run as separate processes, --jobs at a time, each with --threads kernel threads
+        (default: cores / jobs, so jobs × threads ≤ cores). Completed (and diverged) cells are
+        skipped; interrupted or killed ones resume from their checkpoints; failed ones rerun only
+        with --retry-failed. The plan and states are in <runs>/<spec name>/sweep.json. Ctrl-C
+        stops cleanly: running cells checkpoint and are marked interrupted. A cell whose spec
+        changed gets a new run id, so old results are never mixed in.
+        """)
+
+    @Argument(help: "The spec file (YAML).")
+    var spec: String
+
+    @Argument(help: "Overrides applied to every cell, e.g. train.steps=100.")
+    var overrides: [String] = []
+
+    @Option(help: "Directory that holds runs.")
+    var runs = "runs"
+
+    @Option(help: "Cells run at the same time.")
+    var jobs = 1
+
+    @Option(help: "Kernel threads per cell (default: cores / jobs).")
+    var threads: Int?
+
+    @Flag(help: "Run failed cells again.")
+    var retryFailed = false
+
+    @Option(help: "Where cells run: local (child processes) or slurm (a job array).")
+    var executor: ExecutorKind = .local
+
+    @OptionGroup var slurm: SlurmOptions
+
+    enum ExecutorKind: String, ExpressibleByArgument { case local, slurm }
+
+    func validate() throws {
+        guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        if let threads {
+            guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
+            let cores = ProcessInfo.processInfo.activeProcessorCount
+            guard executor == .slurm || jobs * threads <= cores else {
+                throw ValidationError("--jobs \(jobs) × --threads \(threads) exceeds the \(cores) cores of this machine")
+            }
+        }
+    }
+
+    func run() throws {
+        let loaded = try loadSpec(spec, overrides: overrides)
+        let directory = SweepPlan.directory(runs: runs, spec: loaded)
+        try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        guard let lock = SweepLock(directory: directory) else {
+            throw fail("another `ablate sweep` is running on '\(directory)'")
+        }
+        defer { lock.release() }
+        let manifest = SweepPlan.manifest(for: loaded, runs: runs)
+        try manifest.write(directory: directory)
+        let todo = manifest.cells.filter { SweepPlan.needsRun($0.state, retryFailed: retryFailed) }.map(\.index)
+        let counts = Dictionary(grouping: manifest.cells, by: \.state).mapValues(\.count)
+        print("sweep \(loaded.name): \(manifest.cells.count) cell(s) — " + SweepManifest.State.allCases.compactMap { state in
+            counts[state].map { "\($0) \(state.rawValue)" } }.joined(separator: ", "))
+        if todo.isEmpty {
+            print("nothing to run" + (counts[.failed] != nil ? " (failed cells rerun with --retry-failed)" : ""))
+            return
+        }
+        if executor == .slurm {
+            try submitToSlurm(manifest: manifest, directory: directory, indices: todo)
+            return
+        }
+        let cores = ProcessInfo.processInfo.activeProcessorCount
+        let perCell = threads ?? max(1, cores / jobs)
+        print("running \(todo.count) cell(s), \(jobs) at a time, \(perCell) thread(s) each")
+        installStopHandlers()
+        let executor = LocalExecutor(executable: currentExecutable(), sweepDirectory: directory, manifest: manifest,
+                                     jobs: jobs, threads: perCell)
+        do {
+            try executor.run(todo, shouldStop: { stopRequested.load(ordering: .relaxed) }) { print($0); fflush(nil) }
+        } catch {
+            throw fail("\(error)")
+        }
+        let final = executor.manifest
+        let failed = final.cells.filter { $0.state == .failed }
+        let done = final.cells.filter { $0.state == .completed || $0.state == .diverged }.count
+        print("sweep \(loaded.name): \(done)/\(final.cells.count) cell(s) finished, \(failed.count) failed — `ablate status \(directory)`")
+        if stopRequested.load(ordering: .relaxed) { throw ExitCode(130) }
+        if !failed.isEmpty { throw ExitCode(1) }
+    }
+
+    func submitToSlurm(manifest: SweepManifest, directory: String, indices: [Int]) throws {
+        do {
+            let submission = try SlurmExecutor.submit(executable: currentExecutable(), sweepDirectory: directory,
+                                                      indices: indices, options: slurm.settings)
+            print("submitted job array \(submission.jobID) (\(indices.count) task(s)); script: \(submission.script)")
+            print("follow it with `ablate status \(directory)`")
+        } catch {
+            throw fail("\(error)")
+        }
+    }
+}
+
+/// The absolute path of the running `ablate` binary (children and Slurm tasks run the same one).
+func currentExecutable() -> String {
+    (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+        ?? URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
+}
+
+/// An exclusive lock on a sweep directory (flock on .sweep.lock), held while a sweep runs there.
+final class SweepLock {
+    private let descriptor: Int32
+
+    init?(directory: String) {
+        let path = URL(fileURLWithPath: directory).appendingPathComponent(".sweep.lock").path
+        descriptor = open(path, O_CREAT | O_RDWR, 0o644)
+        if descriptor < 0 { return nil }
+        if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
+            close(descriptor)
+            return nil
+        }
+    }
+
+    func release() {
+        flock(descriptor, LOCK_UN)
+        close(descriptor)
+    }
+}
+
+struct RunCell: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run-cell",
+        abstract: "Run one cell of a planned sweep by index (used by `ablate sweep` and Slurm array tasks).",
+        shouldDisplay: false)
+
+    @Argument(help: "The sweep directory (<runs>/<spec name>, holding sweep.json).")
+    var sweepDir: String
+
+    @Option(help: "Cell index (default: $SLURM_ARRAY_TASK_ID).")
+    var index: Int?
+
+    @Option(help: "Kernel threads (default: $SLURM_CPUS_PER_TASK, else all cores).")
+    var threads: Int?
+
+    @Flag(help: "No progress output.")
+    var quiet = false
+
+    func run() throws {
+        let environment = ProcessInfo.processInfo.environment
+        guard let cellIndex = index ?? environment["SLURM_ARRAY_TASK_ID"].flatMap(Int.init) else {
+            throw fail("no cell index: pass --index or run as a Slurm array task", code: 2)
+        }
+        if let count = threads ?? environment["SLURM_CPUS_PER_TASK"].flatMap(Int.init) { Parallel.threads = max(1, count) }
+        let spec: Spec, cell: Cell
+        do {
+            (spec, cell) = try SweepPlan.cell(sweepDirectory: sweepDir, index: cellIndex)
+        } catch {
+            throw fail("\(error)")
+        }
+        let runs = URL(fileURLWithPath: sweepDir).standardizedFileURL.deletingLastPathComponent().path
+        var options = TrainingOptions()
+        options.quiet = quiet
+        try trainAndReport(cell: cell, spec: spec, runs: runs, threads: Parallel.threads, options: options)
+    }
+}
+
+/// Options of the Slurm executor (`ablate sweep --executor slurm`).
+struct SlurmOptions: ParsableArguments {
+    @Option(help: "Slurm partition (default: the cluster's default).")
+    var partition: String?
+
+    @Option(help: "Slurm time limit per cell, e.g. 01:00:00.")
+    var time: String?
+
+    @Option(help: "CPUs per array task (the cell's kernel threads).")
+    var cpusPerTask = 1
+
+    @Option(help: "At most this many array tasks at once.")
+    var maxParallel: Int?
+
+    var settings: SlurmSettings {
+        SlurmSettings(partition: partition, time: time, cpusPerTask: cpusPerTask, maxParallel: maxParallel)
+    }
+}
