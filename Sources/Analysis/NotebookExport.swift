@@ -52,7 +52,7 @@ public enum NotebookExport {
             code(finalTable)
         }
         if sections.finalLossVsAxis {
-            markdown("## Final eval loss against each varying key\n\nOne panel per varying key; one line per combination of the other keys; error bars ± std over seeds.")
+            markdown("## Final eval loss against each varying key\n\nOne panel per varying key (keys that always change together, as in a `zip`, share a panel); one line per combination of the other keys; error bars ± std over seeds.")
             code(finalVsAxis)
         }
         if sections.expertLoad {
@@ -220,15 +220,28 @@ public enum NotebookExport {
             value = run["assignments"].get(key, "default")
             return value if isinstance(value, (int, float)) and not isinstance(value, bool) else show(value)
 
+        def determines(a, b):
+            """True when b's value is a function of a's over the completed runs (zipped keys)."""
+            seen = {}
+            return all(seen.setdefault(axis_value(r, a), axis_value(r, b)) == axis_value(r, b) for r in completed)
+
+        # Keys that move together (a sweep's zip) share one panel.
+        panels = []
+        for key in VARYING:
+            if not any(determines(key, k) and determines(k, key) for k, _ in panels):
+                panels.append((key, [k for k in VARYING if k != key and determines(key, k) and determines(k, key)]))
+
         if completed:
-            fig, axes = plt.subplots(1, len(VARYING), figsize=(5.5 * len(VARYING), 4.2), squeeze=False)
-            for ax, key in zip(axes[0], VARYING):
-                others = [k for k in VARYING if k != key]
+            fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
+            for ax, (key, aliases) in zip(axes[0], panels):
+                others = [k for k in VARYING if k != key and k not in aliases]
                 data = pd.DataFrame([dict(x=axis_value(r, key),
+                                          tick=" / ".join(str(axis_value(r, k)) for k in [key] + aliases),
                                           series=",".join(f"{short(k)}={axis_value(r, k)}" for k in others) or "all",
                                           loss=final(r, "loss")) for r in completed])
                 numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in data["x"])
                 categories = list(dict.fromkeys(data["x"]))
+                ticks = dict(zip(data["x"], data["tick"]))
                 for series, part in data.groupby("series", sort=False):
                     stats = part.groupby("x", sort=False)["loss"].agg(["mean", "std"])
                     if numeric:
@@ -239,10 +252,10 @@ public enum NotebookExport {
                     ax.errorbar(xs, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=3, label=series)
                 if not numeric:
                     ax.set_xticks(range(len(categories)))
-                    ax.set_xticklabels([str(c) for c in categories], rotation=20, ha="right")
+                    ax.set_xticklabels([ticks[c] for c in categories], rotation=20, ha="right")
                 elif min(categories) > 0 and max(categories) / min(categories) >= 16:
                     ax.set_xscale("log", base=2)
-                ax.set_xlabel(key)
+                ax.set_xlabel(" / ".join([key] + aliases))
                 ax.set_ylabel("final eval loss")
                 ax.legend(fontsize=8)
             plt.tight_layout()

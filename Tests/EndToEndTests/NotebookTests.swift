@@ -1,9 +1,8 @@
-// Trains a small real sweep with the release binary (4 cells of a tiny MLA + MoE model with
+// Trains a small real sweep with the release binary (`ablate sweep`, 4 cells of a tiny MLA + MoE model with
 // loss-free balancing, about a second in all), then runs `ablate table` and `ablate export` on
 // it and executes the exported notebook headless with nbclient: every cell must run without an
 // error and the figures must be in the outputs.
 import Foundation
-import RunStore
 import Testing
 import TestSupport
 
@@ -58,27 +57,14 @@ import TestSupport
         }))
         """
 
-    /// Trains every cell with `ablate run --cell i` and writes sweep.json the way `ablate sweep`
-    /// does (cells in expansion order: kv_rank 4 seeds 0, 1, then kv_rank 8 seeds 0, 1).
+    /// Trains every cell with `ablate sweep` (2 at a time, 1 thread each).
     func trainSweep(_ directory: URL) throws -> (spec: String, sweep: String) {
         let spec = directory.appendingPathComponent("tinysweep.yaml").path
         try Self.spec.write(toFile: spec, atomically: true, encoding: .utf8)
         let runs = directory.appendingPathComponent("runs").path
-        let binary = try TestEnvironment.ablateBinary()
-        var cells: [SweepManifest.Cell] = []
-        for (index, (rank, seed)) in [(4, 0), (4, 1), (8, 0), (8, 1)].enumerated() {
-            let result = try runProcess(binary, ["run", spec, "--cell", "\(index)", "--runs", runs, "--quiet", "--threads", "1"])
-            guard result.status == 0, let line = result.stdout.split(separator: "\n").first(where: { $0.contains("run file: ") }) else {
-                throw SetupError("ablate run --cell \(index) failed: \(result.stdout) \(result.stderr)")
-            }
-            let runID = URL(fileURLWithPath: String(line.split(separator: " ").last!)).deletingLastPathComponent().lastPathComponent
-            cells.append(SweepManifest.Cell(index: index, runID: runID, label: "attention.kv_rank=\(rank),seed=\(seed)", seed: seed,
-                                            assignments: ["model.attention.kv_rank": "\(rank)"], state: .completed, exitCode: 0))
-        }
-        let sweep = runs + "/tinysweep"
-        try SweepManifest(spec: "tinysweep", specFile: spec, overrides: [], varyingKeys: ["model.attention.kv_rank", "seed"],
-                          cells: cells).write(directory: sweep)
-        return (spec, sweep)
+        let result = try runProcess(try TestEnvironment.ablateBinary(), ["sweep", spec, "--runs", runs, "--jobs", "2", "--threads", "1"])
+        guard result.status == 0 else { throw SetupError("ablate sweep failed: \(result.stdout) \(result.stderr)") }
+        return (spec, runs + "/tinysweep")
     }
 
     @Test func tableExportAndHeadlessNotebookOnARealSweep() throws {
