@@ -182,7 +182,9 @@ extension SweepTable {
         }
         for id in comparedMetrics {
             let title = MetricColumn.named(id)?.title ?? id
-            headers += [Header(text: "Δ \(title)", right: true), Header(text: "p", right: true)]
+            // One p column reads as "p"; several name their metric.
+            headers += [Header(text: "Δ \(title)", right: true),
+                        Header(text: comparedMetrics.count == 1 ? "p" : "p (\(title))", right: true)]
         }
         if varyingKeys.isEmpty { headers.insert(Header(text: "run", right: false), at: 0) }
 

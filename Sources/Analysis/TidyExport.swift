@@ -7,7 +7,8 @@
 // Splits: `train` and `eval` (the /metrics groups) and `moe_layer_<l>` (maxvio, entropy,
 // dropped of each MoE layer; per-expert loads and biases are in the run files and notebooks).
 // Values are written with full precision (shortest text that reads back to the same double);
-// NaN values (a metric a split does not have) are left out rather than written.
+// NaN values (a metric a split does not have) are left out rather than written; infinities
+// (a diverged run) are `Inf` / `-Inf`.
 import Foundation
 import RunStore
 
@@ -35,7 +36,7 @@ public enum TidyExport {
                 func emit(_ split: String, _ steps: [Int64], _ columns: [(String, [Double])]) {
                     for (name, values) in columns {
                         for (step, value) in zip(steps, values) where !value.isNaN {
-                            buffer += "\(prefix),\(split),\(step),\(CSV.field(name)),\(value)\n"
+                            buffer += "\(prefix),\(split),\(step),\(CSV.field(name)),\(text(value))\n"
                             count += 1
                         }
                     }
@@ -56,6 +57,11 @@ public enum TidyExport {
         }
         handle.write(Data(buffer.utf8))
         return count
+    }
+
+    /// Shortest round-trip text; infinities as `Inf` / `-Inf`, which pandas, polars and R all read.
+    static func text(_ value: Double) -> String {
+        value.isInfinite ? (value > 0 ? "Inf" : "-Inf") : "\(value)"
     }
 
     static func header(_ sweep: SweepData) -> String {

@@ -148,6 +148,11 @@ import TestSupport
         #expect(NotebookExport.relativePath("/a/runs/x", from: "/a/notebooks-export") == "../runs/x")
     }
 
+    @Test func tidyValuesRoundTripAndInfinitiesReadEverywhere() {
+        #expect(TidyExport.text(0.1) == "0.1" && TidyExport.text(1.0 / 3) == "0.3333333333333333")
+        #expect(TidyExport.text(.infinity) == "Inf" && TidyExport.text(-.infinity) == "-Inf")
+    }
+
     /// The tidy CSV read back by pandas gives every value of the run files bit for bit.
     @Test func tidyCSVRoundTripsThroughPandas() throws {
         let directory = try TestEnvironment.temporaryDirectory("analysis")

@@ -57,12 +57,12 @@ import TestSupport
         }))
         """
 
-    /// Trains every cell with `ablate sweep` (2 at a time, 1 thread each).
+    /// Trains every cell with `ablate sweep` (one at a time, 1 thread: runs on a 1-core CI machine too).
     func trainSweep(_ directory: URL) throws -> (spec: String, sweep: String) {
         let spec = directory.appendingPathComponent("tinysweep.yaml").path
         try Self.spec.write(toFile: spec, atomically: true, encoding: .utf8)
         let runs = directory.appendingPathComponent("runs").path
-        let result = try runProcess(try TestEnvironment.ablateBinary(), ["sweep", spec, "--runs", runs, "--jobs", "2", "--threads", "1"])
+        let result = try runProcess(try TestEnvironment.ablateBinary(), ["sweep", spec, "--runs", runs, "--jobs", "1", "--threads", "1"])
         guard result.status == 0 else { throw SetupError("ablate sweep failed: \(result.stdout) \(result.stderr)") }
         return (spec, runs + "/tinysweep")
     }
