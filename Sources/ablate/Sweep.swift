@@ -43,6 +43,13 @@ struct Sweep: ParsableCommand {
 
     func validate() throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        if executor == .slurm {
+            guard threads == nil else { throw ValidationError("--threads is for local cells; Slurm tasks use --cpus-per-task threads") }
+            guard slurm.cpusPerTask >= 1 else { throw ValidationError("--cpus-per-task must be at least 1") }
+            if let maxParallel = slurm.maxParallel, maxParallel < 1 { throw ValidationError("--max-parallel must be at least 1") }
+        } else if slurm.partition != nil || slurm.time != nil || slurm.maxParallel != nil || slurm.cpusPerTask != 1 {
+            throw ValidationError("--partition, --time, --cpus-per-task and --max-parallel need --executor slurm")
+        }
         if let threads {
             guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
             let cores = ProcessInfo.processInfo.activeProcessorCount
@@ -60,12 +67,20 @@ struct Sweep: ParsableCommand {
             throw fail("another `ablate sweep` is running on '\(directory)'")
         }
         defer { lock.release() }
-        let manifest = SweepPlan.manifest(for: loaded, runs: runs)
+        let previous = try? SweepManifest.read(directory: directory)
+        var manifest = SweepPlan.manifest(for: loaded, runs: runs)
+        // Cells that Slurm still has queued or running are never started a second time.
+        let inSlurm = try slurmJobsOfPreviousPlan(previous, into: &manifest, directory: directory)
         try manifest.write(directory: directory)
-        let todo = manifest.cells.filter { SweepPlan.needsRun($0.state, retryFailed: retryFailed) }.map(\.index)
+        let todo = manifest.cells.filter { SweepPlan.needsRun($0.state, retryFailed: retryFailed) && inSlurm[$0.index] == nil }
+            .map(\.index)
         let counts = Dictionary(grouping: manifest.cells, by: \.state).mapValues(\.count)
         print("sweep \(loaded.name): \(manifest.cells.count) cell(s) — " + SweepManifest.State.allCases.compactMap { state in
             counts[state].map { "\($0) \(state.rawValue)" } }.joined(separator: ", "))
+        if !inSlurm.isEmpty {
+            let jobs = Set(inSlurm.values).sorted().joined(separator: ", ")
+            print("\(inSlurm.count) cell(s) still queued or running in Slurm job(s) \(jobs): not started again")
+        }
         if todo.isEmpty {
             print("nothing to run" + (counts[.failed] != nil ? " (failed cells rerun with --retry-failed)" : ""))
             return
@@ -91,6 +106,25 @@ struct Sweep: ParsableCommand {
         print("sweep \(loaded.name): \(done)/\(final.cells.count) cell(s) finished, \(failed.count) failed — `ablate status \(directory)`")
         if stopRequested.load(ordering: .relaxed) { throw ExitCode(130) }
         if !failed.isEmpty { throw ExitCode(1) }
+    }
+
+    /// Keeps the Slurm job ids of the previous plan when the cells are the same ones (so that
+    /// `ablate status` still finds their tasks) and returns the cells those jobs still have
+    /// queued or running. When the plan changed (other run ids) the old jobs are dropped — but
+    /// only once none of them is still queued or running.
+    func slurmJobsOfPreviousPlan(_ previous: SweepManifest?, into manifest: inout SweepManifest,
+                                 directory: String) throws -> [Int: String] {
+        guard let previous, !previous.slurmJobs.isEmpty else { return [:] }
+        let active = SlurmExecutor.activeTasks(jobs: previous.slurmJobs, sweepDirectory: directory)
+        if previous.cells.map(\.runID) == manifest.cells.map(\.runID) {
+            manifest.slurmJobs = previous.slurmJobs
+            return active
+        }
+        if !active.isEmpty {
+            let jobs = Set(active.values).sorted().joined(separator: ", ")
+            throw fail("the spec changed, but Slurm job(s) \(jobs) of the previous plan of '\(directory)' are still queued or running; wait for them or `scancel \(jobs)`, then run again")
+        }
+        return [:]
     }
 
     func submitToSlurm(manifest: SweepManifest, directory: String, indices: [Int]) throws {
