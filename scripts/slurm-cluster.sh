@@ -22,7 +22,26 @@ export SLURM_CONF="$conf"
 
 log() { echo "slurm-cluster: $*" >&2; }
 
-alive() { [[ -f "$dir/$1.pid" ]] && kill -0 "$(cat "$dir/$1.pid")" 2>/dev/null; }
+# Whether PID is a live process (a zombie, dead but not yet reaped, is not).
+running() { kill -0 "$1" 2>/dev/null && [[ "$(awk '{print $3}' "/proc/$1/stat" 2>/dev/null)" != Z ]]; }
+
+alive() { [[ -f "$dir/$1.pid" ]] && running "$(cat "$dir/$1.pid")"; }
+
+# Starts a daemon in the background, its pid in DIR/NAME.pid and its output in DIR/log/NAME.out.
+# The subshell closes every inherited descriptor but 0-2 before exec'ing the daemon: a caller
+# that waits for EOF on a descriptor it passed down (Foundation's Process does) would otherwise
+# wait for as long as the daemons live. $! is the daemon's pid (the subshell execs into it).
+daemon() {
+    local name="$1"; shift
+    (
+        for fd in /proc/$BASHPID/fd/*; do
+            fd="${fd##*/}"
+            if [[ "$fd" -gt 2 ]]; then eval "exec $fd>&-" 2>/dev/null || true; fi
+        done
+        exec "$@" </dev/null >"$dir/log/$name.out" 2>&1
+    ) &
+    echo $! > "$dir/$name.pid"
+}
 
 # Stops the daemons whose pids are in DIR/NAME.pid, together (each takes ~2 s to exit on TERM):
 # TERM, up to 10 s, then KILL.
@@ -34,12 +53,12 @@ stop_daemons() {
     for pid in "${pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
     for _ in $(seq 100); do
         local running=0
-        for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && running=1; done
+        for pid in "${pids[@]}"; do running "$pid" && running=1; done
         [[ $running == 0 ]] && break
         sleep 0.1
     done
     for pid in "${pids[@]}"; do
-        if kill -0 "$pid" 2>/dev/null; then log "pid $pid did not stop; killing it"; kill -KILL "$pid" 2>/dev/null || true; fi
+        if running "$pid"; then log "pid $pid did not stop; killing it"; kill -KILL "$pid" 2>/dev/null || true; fi
     done
     for name in "$@"; do rm -f "$dir/$name.pid"; done
 }
@@ -77,10 +96,9 @@ start() {
     local socket="$dir/munge-run/munge.sock"
     rm -f "$socket"
 
-    munged -F --key-file="$dir/munge-etc/munge.key" --socket="$socket" \
+    daemon munged munged -F --key-file="$dir/munge-etc/munge.key" --socket="$socket" \
         --pid-file="$dir/munge-run/munged.pid" --log-file="$dir/log/munged.log" \
-        --seed-file="$dir/munge-etc/munged.seed" </dev/null >"$dir/log/munged.out" 2>&1 &
-    echo $! > "$dir/munged.pid"
+        --seed-file="$dir/munge-etc/munged.seed"
     for _ in $(seq 100); do [[ -S "$socket" ]] && break; sleep 0.05; done
     if [[ ! -S "$socket" ]]; then log "munged did not create its socket"; cat "$dir/log/munged.out" "$dir/log/munged.log" >&2 || true; stop; exit 1; fi
 
@@ -113,11 +131,10 @@ NodeName=localhost NodeAddr=127.0.0.1 CPUs=$(nproc) RealMemory=1000 State=UNKNOW
 PartitionName=debug Nodes=ALL Default=YES MaxTime=INFINITE State=UP
 CONF
 
-    # Started directly (never inside $(...) or a pipeline) so that $! is the daemon's pid.
-    slurmctld -D -i </dev/null >"$dir/log/slurmctld.out" 2>&1 &
-    echo $! > "$dir/slurmctld.pid"
-    slurmd -D -N localhost </dev/null >"$dir/log/slurmd.out" 2>&1 &
-    echo $! > "$dir/slurmd.pid"
+    # Started in the foreground mode (-D) as our own children, never inside $(...) or a
+    # pipeline, so that the recorded pids are the daemons'.
+    daemon slurmctld slurmctld -D -i
+    daemon slurmd slurmd -D -N localhost
 
     local state=""
     for _ in $(seq 300); do

@@ -118,7 +118,7 @@ public enum SlurmExecutor {
                    settings: settings).write(toFile: scriptPath, atomically: true, encoding: .utf8)
         let result: ToolResult
         do {
-            result = try runTool("sbatch", ["--parsable", scriptPath])
+            result = try runTool("sbatch", ["--parsable", scriptPath], timeout: 300)
         } catch {
             throw SweepError("cannot run sbatch: \(error)")
         }
@@ -241,8 +241,11 @@ public enum SlurmExecutor {
         var stderr: String
     }
 
-    /// Runs a Slurm client tool found on PATH (exit 127 when it is not installed).
-    static func runTool(_ tool: String, _ arguments: [String]) throws -> ToolResult {
+    /// Runs a Slurm client tool found on PATH (exit 127 when it is not installed). A tool that
+    /// has not answered after `timeout` seconds (a controller that does not answer, a missing
+    /// configuration: Slurm clients retry for minutes) is stopped and counts as failed, so that
+    /// `ablate status` never hangs on Slurm.
+    static func runTool(_ tool: String, _ arguments: [String], timeout: TimeInterval = 20) throws -> ToolResult {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         process.arguments = [tool] + arguments
@@ -251,6 +254,10 @@ public enum SlurmExecutor {
         process.standardError = err
         process.standardInput = FileHandle.nullDevice
         try process.run()
+        let pid = process.processIdentifier
+        let watchdog = DispatchWorkItem { kill(pid, SIGKILL) }
+        DispatchQueue.global().asyncAfter(deadline: .now() + timeout, execute: watchdog)
+        defer { watchdog.cancel() }
         // Drain stderr on another thread so that neither pipe can fill up and block the tool.
         let errorData = ErrorBox()
         let reader = Thread { errorData.set(err.fileHandleForReading.readDataToEndOfFile()) }

@@ -115,9 +115,21 @@ struct Sweep: ParsableCommand {
     func slurmJobsOfPreviousPlan(_ previous: SweepManifest?, into manifest: inout SweepManifest,
                                  directory: String) throws -> [Int: String] {
         guard let previous, !previous.slurmJobs.isEmpty else { return [:] }
-        let active = SlurmExecutor.activeTasks(jobs: previous.slurmJobs, sweepDirectory: directory)
+        let tasks = SlurmExecutor.tasks(jobs: previous.slurmJobs, sweepDirectory: directory)
+        let active = tasks.filter { $0.value.isActive }.mapValues(\.jobID)
         if previous.cells.map(\.runID) == manifest.cells.map(\.runID) {
             manifest.slurmJobs = previous.slurmJobs
+            // A task that failed before its run file said so (or before there was one) is a
+            // failed cell: it reruns only with --retry-failed, like a failed local cell.
+            for position in manifest.cells.indices {
+                guard let task = tasks[manifest.cells[position].index], !task.isActive,
+                      [.pending, .running].contains(manifest.cells[position].state) else { continue }
+                let succeeded = task.state == "COMPLETED" || (task.state == "EXITED" && task.exitCode == 0)
+                if !succeeded {
+                    manifest.cells[position].state = .failed
+                    manifest.cells[position].exitCode = task.exitCode ?? task.signal.map { 128 + $0 }
+                }
+            }
             return active
         }
         if !active.isEmpty {
