@@ -30,7 +30,10 @@ alive() { [[ -f "$dir/$1.pid" ]] && running "$(cat "$dir/$1.pid")"; }
 # Starts a daemon in the background, its pid in DIR/NAME.pid and its output in DIR/log/NAME.out.
 # The subshell closes every inherited descriptor but 0-2 before exec'ing the daemon: a caller
 # that waits for EOF on a descriptor it passed down (Foundation's Process does) would otherwise
-# wait for as long as the daemons live. $! is the daemon's pid (the subshell execs into it).
+# wait for as long as the daemons live. It also clears the signal mask (perl-base is always on
+# Debian): a caller with SIGTERM blocked (a Swift test process spawns children so) would give
+# slurmd and munged a mask under which SIGTERM never stops them. $! is the daemon's pid (the
+# subshell and perl exec into it).
 daemon() {
     local name="$1"; shift
     (
@@ -38,7 +41,9 @@ daemon() {
             fd="${fd##*/}"
             if [[ "$fd" -gt 2 ]]; then eval "exec $fd>&-" 2>/dev/null || true; fi
         done
-        exec "$@" </dev/null >"$dir/log/$name.out" 2>&1
+        exec perl -MPOSIX -e 'sigprocmask(SIG_SETMASK, POSIX::SigSet->new) or die "sigprocmask: $!";
+                              exec {$ARGV[0]} @ARGV or die "exec $ARGV[0]: $!"' -- "$@" \
+            </dev/null >"$dir/log/$name.out" 2>&1
     ) &
     echo $! > "$dir/$name.pid"
 }
@@ -77,7 +82,7 @@ stop() {
 }
 
 start() {
-    for tool in munged slurmctld slurmd sinfo sbatch squeue scontrol scancel; do
+    for tool in munged slurmctld slurmd sinfo sbatch squeue scontrol scancel perl; do
         command -v "$tool" >/dev/null || PATH="$PATH:/usr/sbin" command -v "$tool" >/dev/null || {
             log "'$tool' is not installed (apt-get install --no-install-recommends slurmctld slurmd slurm-client munge)"
             exit 1
