@@ -56,8 +56,9 @@ public enum SweepStatus {
 
     /// Combines what Slurm says about a cell's array task with what its run file says. The run
     /// file wins when it says the cell ended (completed, diverged, interrupted); a task that
-    /// Slurm still has is `pending`/`running` (prefixed `slurm:`); a task that ended otherwise
-    /// is `failed`, with its exit code (or signal) and its output file.
+    /// Slurm still has is `pending`/`running` (prefixed `slurm:`); a cancelled one is
+    /// `cancelled`; a task that ended otherwise is `failed`, with its exit code (or signal) and
+    /// its output file.
     static func merge(_ task: SlurmTask, into status: inout CellStatus) {
         let fileState = status.state
         if task.isActive {
@@ -73,6 +74,12 @@ public enum SweepStatus {
             status.note = "\(task.outcome); log: \(task.log)"
         default:
             if succeeded && fileState != "failed" { return }
+            if task.state == "CANCELLED" && fileState != "failed" {
+                // scancel: not a failure of the cell; the next `ablate sweep` submits (or resumes) it.
+                status.state = "cancelled"
+                status.note = "Slurm job \(task.jobID)_\(task.index) cancelled; log: \(task.log)"
+                return
+            }
             status.state = "failed"
             status.note = "\(task.outcome); log: \(task.log)"
         }

@@ -120,12 +120,13 @@ struct Sweep: ParsableCommand {
         if previous.cells.map(\.runID) == manifest.cells.map(\.runID) {
             manifest.slurmJobs = previous.slurmJobs
             // A task that failed before its run file said so (or before there was one) is a
-            // failed cell: it reruns only with --retry-failed, like a failed local cell.
+            // failed cell: it reruns only with --retry-failed, like a failed local cell. A
+            // cancelled one (scancel) is not a failure: it is submitted again.
             for position in manifest.cells.indices {
                 guard let task = tasks[manifest.cells[position].index], !task.isActive,
                       [.pending, .running].contains(manifest.cells[position].state) else { continue }
                 let succeeded = task.state == "COMPLETED" || (task.state == "EXITED" && task.exitCode == 0)
-                if !succeeded {
+                if !succeeded && task.state != "CANCELLED" {   // a cancelled cell runs again
                     manifest.cells[position].state = .failed
                     manifest.cells[position].exitCode = task.exitCode ?? task.signal.map { 128 + $0 }
                 }

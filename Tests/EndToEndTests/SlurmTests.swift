@@ -2,7 +2,8 @@
 // slurmctld and slurmd on loopback): a 4-cell sweep submitted with `ablate sweep --executor
 // slurm` completes and is bitwise identical to the same cells run locally; a cell that fails at
 // run time shows as failed in `ablate status` with its exit code and log, is not resubmitted
-// without --retry-failed, and completes when retried. The cluster is always torn down.
+// without --retry-failed, and completes when retried; cancelled cells are submitted again. The
+// cluster is always torn down.
 //
 // Needs root and the Debian packages slurmctld slurmd slurm-client munge (.ci/run installs
 // them and sets ABLATE_REQUIRE_SLURM=1, so CI never skips this); skipped elsewhere when they
@@ -176,7 +177,7 @@ struct SlurmTests {
     }
 
     @Test(.timeLimit(.minutes(5)))
-    func aCellFailingUnderSlurmShowsAsFailedWithExitCodeAndLog() throws {
+    func failedAndCancelledCellsUnderSlurm() throws {
         try SlurmCluster.with { environment, directory in
             let spec = directory.appendingPathComponent("fail.yaml").path
             try failingSweepSpec.replacingOccurrences(of: "CORPUS_DIR", with: directory.path)
@@ -240,6 +241,28 @@ struct SlurmTests {
             #expect(try SlurmCluster.waitUntilDone(retryJob, environment), "job \(retryJob) did not finish within 120 s")
             let final = try runProcess(binary, ["status", sweepDirectory], environment: environment)
             #expect(statusRows(final.stdout).values.map(\.state) == ["completed", "completed"], "\(final.stdout)")
+
+            // Cells cancelled before they ran are `cancelled`, not failed: the next sweep submits them.
+            let cancelSpec = directory.appendingPathComponent("cancel.yaml").path
+            try failingSweepSpec.replacingOccurrences(of: "CORPUS_DIR", with: directory.path)
+                .replacingOccurrences(of: "name: slurmfail", with: "name: slurmcancel")
+                .write(toFile: cancelSpec, atomically: true, encoding: .utf8)
+            let cancelDirectory = runs + "/slurmcancel"
+            try SlurmCluster.tool("scontrol", ["update", "nodename=localhost", "state=drain", "reason=ablate-test"], environment)
+            let queuedAgain = try runProcess(binary, ["sweep", cancelSpec, "--runs", runs, "--executor", "slurm"], environment: environment)
+            #expect(queuedAgain.status == 0, "\(queuedAgain.stdout)\(queuedAgain.stderr)")
+            let cancelJob = try #require(try SweepManifest.read(directory: cancelDirectory).slurmJobs.last)
+            try SlurmCluster.tool("scancel", [cancelJob], environment)
+            #expect(try SlurmCluster.waitUntilDone(cancelJob, environment))
+            let cancelled = try runProcess(binary, ["status", cancelDirectory], environment: environment)
+            #expect(statusRows(cancelled.stdout).values.map(\.state) == ["cancelled", "cancelled"], "\(cancelled.stdout)")
+            try SlurmCluster.tool("scontrol", ["update", "nodename=localhost", "state=resume"], environment)
+            let resubmitted = try runProcess(binary, ["sweep", cancelSpec, "--runs", runs, "--executor", "slurm"], environment: environment)
+            #expect(resubmitted.stdout.contains("(2 task(s))"), "\(resubmitted.stdout)\(resubmitted.stderr)")
+            let resubmittedJob = try #require(try SweepManifest.read(directory: cancelDirectory).slurmJobs.last)
+            #expect(try SlurmCluster.waitUntilDone(resubmittedJob, environment))
+            let afterCancel = try runProcess(binary, ["status", cancelDirectory], environment: environment)
+            #expect(statusRows(afterCancel.stdout).values.map(\.state) == ["completed", "completed"], "\(afterCancel.stdout)")
         }
     }
 }
