@@ -8,12 +8,16 @@ struct Sweep: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run every cell of a spec's sweep (× seeds): skip completed cells, resume incomplete ones.",
         discussion: """
-        Cells run as separate processes, --jobs at a time, each with --threads kernel threads
-        (default: cores / jobs, so jobs × threads ≤ cores). Completed (and diverged) cells are
-        skipped; interrupted or killed ones resume from their checkpoints; failed ones rerun only
-        with --retry-failed. The plan and states are in <runs>/<spec name>/sweep.json. Ctrl-C
-        stops cleanly: running cells checkpoint and are marked interrupted. A cell whose spec
+        Cells run as separate processes, --jobs at a time, each with --threads kernel threads \
+        (default: cores / jobs, so jobs × threads ≤ cores). Completed (and diverged) cells are \
+        skipped; interrupted or killed ones resume from their checkpoints; failed ones rerun only \
+        with --retry-failed. The plan and states are in <runs>/<spec name>/sweep.json. Ctrl-C \
+        stops cleanly: running cells checkpoint and are marked interrupted. A cell whose spec \
         changed gets a new run id, so old results are never mixed in.
+
+        With --executor slurm the cells to run become one sbatch job array (task id = cell \
+        index), written to <runs>/<spec name>/slurm/ and submitted; cells a previous submission \
+        still has queued or running are not submitted again. See docs/slurm.md.
         """)
 
     @Argument(help: "The spec file (YAML).")
