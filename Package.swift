@@ -74,6 +74,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Config"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Config", "TestSupport"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "RunStore", "TestSupport"]),
         // Runs the release binary that the test command builds (ABLATE_BIN).
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "RunStore"]),
     ]

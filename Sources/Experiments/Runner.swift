@@ -239,7 +239,7 @@ final class LogFile {
             handle.write(Data(stamped.utf8))
             handle.closeFile()
         } else {
-            FileManager.default.createFile(atPath: path, contents: Data(stamped.utf8))
+            _ = FileManager.default.createFile(atPath: path, contents: Data(stamped.utf8))
         }
     }
 }

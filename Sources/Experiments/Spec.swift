@@ -26,8 +26,8 @@ public enum SpecSchema {
             Field("cells", .optional(.any), "[{path: value, …}]: explicit cells"),
         ]))), "sweep axes; null = one cell"),
         Field("table", .optional(.section(Section("How `ablate table` presents the sweep.", [
-            Field("reference", .optional(.any), "a paper's numbers to show side by side"),
-            Field("baseline", .optional(.any), "the row other rows are compared with"),
+            Field("reference", .optional(.any), "a paper's numbers to show side by side: {source, rows: [{match: {path: value}, <metric>: number}]} (docs/analysis.md)"),
+            Field("baseline", .optional(.any), "the row other rows are compared with over shared seeds: {path: value} or {match: {…}, metrics: […]} (docs/analysis.md)"),
         ]))), "table settings"),
     ])
 

@@ -137,7 +137,7 @@ public final class LocalExecutor {
         let runDirectory = URL(fileURLWithPath: sweepDirectory).appendingPathComponent(entry.runID)
         try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
         let output = runDirectory.appendingPathComponent("process.log")
-        FileManager.default.createFile(atPath: output.path, contents: nil)
+        _ = FileManager.default.createFile(atPath: output.path, contents: nil)
         let handle = try FileHandle(forWritingTo: output)
         process.standardOutput = handle
         process.standardError = handle

@@ -323,9 +323,8 @@ extension H5Group {
         } else if storage.gzipLevel != nil || storage.shuffle || maxShape.contains(where: { $0 == nil }) {
             throw HDF5Error(context: "cannot create \(describe(name)): compression and unlimited axes need chunks")
         }
-        let lcpl = try h5check(H5Pcreate(ablate_H5P_LINK_CREATE()), "cannot create link properties")
+        let lcpl = try intermediateGroupLinkProperties()
         defer { H5Pclose(lcpl) }
-        try h5check(H5Pset_create_intermediate_group(lcpl, 1), "cannot set intermediate group creation")
         let did = try h5check(H5Dcreate2(id, name, T.h5Type.fileType, space, lcpl, dcpl, ablate_H5P_DEFAULT()),
                               "cannot create dataset \(describe(name))")
         return H5Dataset(adopting: did, path: childPath(name), context: context)
@@ -334,19 +333,39 @@ extension H5Group {
     /// Creates a scalar variable-length UTF-8 string dataset (for long text such as a spec).
     @discardableResult
     public func createStringDataset(_ name: String, value: String) throws -> H5Dataset {
+        try createVariableStrings(name, [value], scalar: true)
+    }
+
+    /// A variable-length UTF-8 string dataset: scalar (one value) or 1-D (any count, even 0).
+    func createVariableStrings(_ name: String, _ values: [String], scalar: Bool) throws -> H5Dataset {
         let type = try H5StringIO.variableUTF8Type()
         defer { H5Tclose(type) }
-        let space = try h5check(H5Screate(H5S_SCALAR), "cannot create a scalar dataspace")
+        var dims = [hsize_t(values.count)]
+        let space = scalar ? try h5check(H5Screate(H5S_SCALAR), "cannot create a scalar dataspace")
+                           : try h5check(H5Screate_simple(1, &dims, nil), "cannot create a dataspace")
         defer { H5Sclose(space) }
-        let lcpl = try h5check(H5Pcreate(ablate_H5P_LINK_CREATE()), "cannot create link properties")
+        let lcpl = try intermediateGroupLinkProperties()
         defer { H5Pclose(lcpl) }
-        try h5check(H5Pset_create_intermediate_group(lcpl, 1), "cannot set intermediate group creation")
         let did = try h5check(H5Dcreate2(id, name, type, space, lcpl, ablate_H5P_DEFAULT(), ablate_H5P_DEFAULT()),
                               "cannot create dataset \(describe(name))")
         let dataset = H5Dataset(adopting: did, path: childPath(name), context: context)
-        try H5StringIO.writeVariable([value]) { pointer in
-            H5Dwrite(did, type, ablate_H5S_ALL(), ablate_H5S_ALL(), ablate_H5P_DEFAULT(), pointer)
+        if !values.isEmpty {
+            try H5StringIO.writeVariable(values) { pointer in
+                H5Dwrite(did, type, ablate_H5S_ALL(), ablate_H5S_ALL(), ablate_H5P_DEFAULT(), pointer)
+            }
         }
         return dataset
+    }
+
+    /// Link-creation properties that create missing intermediate groups ("a/b/c"). Caller closes.
+    func intermediateGroupLinkProperties() throws -> hid_t {
+        let lcpl = try h5check(H5Pcreate(ablate_H5P_LINK_CREATE()), "cannot create link properties")
+        do {
+            try h5check(H5Pset_create_intermediate_group(lcpl, 1), "cannot set intermediate group creation")
+        } catch {
+            H5Pclose(lcpl)
+            throw error
+        }
+        return lcpl
     }
 }

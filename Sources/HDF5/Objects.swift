@@ -190,9 +190,8 @@ public final class H5Group: H5Object {
     /// Creates a group; intermediate groups in `name` ("a/b/c") are created as needed.
     @discardableResult
     public func createGroup(_ name: String) throws -> H5Group {
-        let lcpl = try h5check(H5Pcreate(ablate_H5P_LINK_CREATE()), "cannot create link property list")
+        let lcpl = try intermediateGroupLinkProperties()
         defer { H5Pclose(lcpl) }
-        try h5check(H5Pset_create_intermediate_group(lcpl, 1), "cannot set intermediate group creation")
         let gid = try h5check(H5Gcreate2(id, name, lcpl, ablate_H5P_DEFAULT(), ablate_H5P_DEFAULT()),
                               "cannot create group \(describe(name))")
         return H5Group(adopting: gid, path: childPath(name), context: context)

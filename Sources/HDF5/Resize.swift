@@ -41,22 +41,6 @@ extension H5Group {
     /// Creates a 1-D variable-length UTF-8 string dataset of `values.count` entries (may be 0).
     @discardableResult
     public func createStringArrayDataset(_ name: String, values: [String]) throws -> H5Dataset {
-        let type = try H5StringIO.variableUTF8Type()
-        defer { H5Tclose(type) }
-        var dims = [hsize_t(values.count)]
-        let space = try h5check(H5Screate_simple(1, &dims, nil), "cannot create a dataspace")
-        defer { H5Sclose(space) }
-        let lcpl = try h5check(H5Pcreate(ablate_H5P_LINK_CREATE()), "cannot create link properties")
-        defer { H5Pclose(lcpl) }
-        try h5check(H5Pset_create_intermediate_group(lcpl, 1), "cannot set intermediate group creation")
-        let did = try h5check(H5Dcreate2(id, name, type, space, lcpl, ablate_H5P_DEFAULT(), ablate_H5P_DEFAULT()),
-                              "cannot create dataset \(describe(name))")
-        let dataset = H5Dataset(adopting: did, path: childPath(name), context: context)
-        if !values.isEmpty {
-            try H5StringIO.writeVariable(values) { pointer in
-                H5Dwrite(did, type, ablate_H5S_ALL(), ablate_H5S_ALL(), ablate_H5P_DEFAULT(), pointer)
-            }
-        }
-        return dataset
+        try createVariableStrings(name, values, scalar: false)
     }
 }

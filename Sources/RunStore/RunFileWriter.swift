@@ -416,10 +416,10 @@ final class MetricGroup {
         if group == nil {
             let created = try root.requireGroup(groupPath)
             group = created
-            stepSet = try created.createExtendibleDataset("step", of: Int64.self)
+            stepSet = try created.createExtendibleDataset("step", of: Int64.self, gzipLevel: nil, shuffle: false)
         }
         for name in metrics.keys.sorted() where columns[name] == nil {
-            let column = try group!.createExtendibleDataset(name, of: Double.self)
+            let column = try group!.createExtendibleDataset(name, of: Double.self, gzipLevel: nil, shuffle: false)
             if rows > 0 { try column.append([Double](repeating: .nan, count: rows)) }
             columns[name] = column
         }
@@ -458,11 +458,11 @@ final class MoELayerDatasets {
         let group = try root.createGroup("\(Layout.moe)/\(Layout.layerName(layer))")
         self.layer = layer
         self.experts = experts
-        load = try group.createExtendibleDataset("load", of: Int64.self, rowShape: [experts])
-        bias = try group.createExtendibleDataset("bias", of: Float.self, rowShape: [experts])
-        maxvio = try group.createExtendibleDataset("maxvio", of: Double.self)
-        entropy = try group.createExtendibleDataset("entropy", of: Double.self)
-        dropped = try group.createExtendibleDataset("dropped", of: Double.self)
+        load = try group.createExtendibleDataset("load", of: Int64.self, rowShape: [experts], gzipLevel: nil, shuffle: false)
+        bias = try group.createExtendibleDataset("bias", of: Float.self, rowShape: [experts], gzipLevel: nil, shuffle: false)
+        maxvio = try group.createExtendibleDataset("maxvio", of: Double.self, gzipLevel: nil, shuffle: false)
+        entropy = try group.createExtendibleDataset("entropy", of: Double.self, gzipLevel: nil, shuffle: false)
+        dropped = try group.createExtendibleDataset("dropped", of: Double.self, gzipLevel: nil, shuffle: false)
     }
 
     init(open group: H5Group) throws {
@@ -504,7 +504,7 @@ final class TensorDatasets {
     init(create root: H5Group, name: String, shape: [Int], axes: [String]) throws {
         let group = try root.requireGroup(Layout.tensors)
         values = try group.createExtendibleDataset(name, of: Float.self, rowShape: shape, chunkRows: 1)
-        steps = try group.createExtendibleDataset(name + Layout.stepsSuffix, of: Int64.self)
+        steps = try group.createExtendibleDataset(name + Layout.stepsSuffix, of: Int64.self, gzipLevel: nil, shuffle: false)
         if !axes.isEmpty { try values.setAttribute("axes", .strings(axes)) }
         self.shape = shape
         rows = 0

@@ -37,7 +37,8 @@ public struct TextData: DataSource {
                 var itemIsDirectory: ObjCBool = false
                 let full = (path as NSString).appendingPathComponent(item)
                 if FileManager.default.fileExists(atPath: full, isDirectory: &itemIsDirectory), !itemIsDirectory.boolValue,
-                   !item.split(separator: "/").contains(where: { $0.hasPrefix(".") }) {
+                   !item.split(separator: "/").contains(where: { $0.hasPrefix(".") }),
+                   !config.exclude.contains(where: { item.hasSuffix($0) }) {
                     files.append(full)
                 }
             }

@@ -40,6 +40,8 @@ public struct TextConfig: Codable, Sendable, Equatable {
     public var path: String
     /// Fraction of the bytes, at the end, held out for validation.
     public var valFraction: Double
+    /// In a directory, files whose names end with one of these are left out (e.g. ".dat").
+    public var exclude: [String]
 }
 
 public struct TrainConfig: Codable, Sendable, Equatable {
@@ -115,6 +117,8 @@ extension DataConfig {
             Field.required("path", .string, "a UTF-8 text file or a directory of them (relative to the spec)"),
             Field("val_fraction", .double(min: 0, max: 0.5, minExclusive: true), default: .double(0.1),
                   "fraction held out for validation, at the end"),
+            Field("exclude", .list(.string), default: .list([]),
+                  "in a directory, leave out files whose names end with these suffixes (e.g. [.dat, .u8])"),
         ]))), "settings of kind text (required for it)"),
     ])
 }

@@ -13,7 +13,7 @@ struct Ablate: ParsableCommand {
         Start with `ablate smoke` to check the installation, or `ablate inspect FILE.h5`.
         """,
         version: Provenance.current().versionText,
-        subcommands: [Run.self, Sweep.self, Status.self, Resume.self, Verify.self, Validate.self, RunCell.self, Generate.self, Dump.self, Inspect.self, Bench.self, Smoke.self, Reference.self])
+        subcommands: [Run.self, Sweep.self, Status.self, Resume.self, Verify.self, Validate.self, RunCell.self, Generate.self, Dump.self, Inspect.self, Bench.self, Smoke.self, Reference.self, Table.self, Export.self])
 }
 
 /// Prints `error: message` to stderr and exits with `code` (1 unless told otherwise).

@@ -11,6 +11,13 @@ let stopRequested = Atomic<Bool>(false)
 func installStopHandlers() {
     signal(SIGINT) { _ in stopRequested.store(true, ordering: .relaxed) }
     signal(SIGTERM) { _ in stopRequested.store(true, ordering: .relaxed) }
+    // A parent (a test runner, a job launcher) may have left these blocked in the mask we
+    // inherited; Ctrl-C must reach us.
+    var set = sigset_t()
+    sigemptyset(&set)
+    sigaddset(&set, SIGINT)
+    sigaddset(&set, SIGTERM)
+    pthread_sigmask(SIG_UNBLOCK, &set, nil)
 }
 
 /// Options shared by the commands that train.
@@ -46,6 +53,24 @@ struct TrainingOptions: ParsableArguments {
                 print(progress.line)
             }
         }
+    }
+}
+
+/// Trains `cell` (new or resumed), prints its summary, and turns the outcome into the exit
+/// code: 130 interrupted, 3 diverged, 1 failed.
+func trainAndReport(cell: Cell, spec: Spec, runs: String, threads: Int, options: TrainingOptions) throws {
+    installStopHandlers()
+    do {
+        let summary = try Runner.run(cell: cell, spec: spec, runs: runs, threads: threads,
+                                     shouldStop: { stopRequested.load(ordering: .relaxed) },
+                                     progress: options.progressPrinter(every: cell.log.flushEvery))
+        printSummary(summary)
+        if summary.status == .interrupted { throw ExitCode(130) }
+        if summary.status == .diverged && !summary.alreadyDone { throw ExitCode(3) }
+    } catch let error as ExitCode {
+        throw error
+    } catch {
+        throw fail("\(error)")
     }
 }
 
@@ -87,22 +112,10 @@ struct Run: ParsableCommand {
         }
         let chosen = loaded.cells[cell]
         let threads = options.applyThreads()
-        installStopHandlers()
         if !options.quiet {
             print("run \(chosen.runID) (\(chosen.label)) of \(loaded.name): \(chosen.train.steps) steps, \(threads) thread(s)")
         }
-        do {
-            let summary = try Runner.run(cell: chosen, spec: loaded, runs: options.runs, threads: threads,
-                                         shouldStop: { stopRequested.load(ordering: .relaxed) },
-                                         progress: options.progressPrinter(every: chosen.log.flushEvery))
-            printSummary(summary)
-            if summary.status == .interrupted { throw ExitCode(130) }
-            if summary.status == .diverged && !summary.alreadyDone { throw ExitCode(3) }
-        } catch let error as ExitCode {
-            throw error
-        } catch {
-            throw fail("\(error)")
-        }
+        try trainAndReport(cell: chosen, spec: loaded, runs: options.runs, threads: threads, options: options)
     }
 }
 
@@ -141,17 +154,6 @@ struct Resume: ParsableCommand {
         options.threads = threads
         options.quiet = quiet
         let used = options.applyThreads()
-        installStopHandlers()
-        do {
-            let summary = try Runner.run(cell: cell, spec: spec, runs: options.runs, threads: used,
-                                         shouldStop: { stopRequested.load(ordering: .relaxed) },
-                                         progress: options.progressPrinter(every: cell.log.flushEvery))
-            printSummary(summary)
-            if summary.status == .interrupted { throw ExitCode(130) }
-        } catch let error as ExitCode {
-            throw error
-        } catch {
-            throw fail("\(error)")
-        }
+        try trainAndReport(cell: cell, spec: spec, runs: options.runs, threads: used, options: options)
     }
 }

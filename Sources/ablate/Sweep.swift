@@ -213,21 +213,9 @@ struct RunCell: ParsableCommand {
             throw fail("\(error)")
         }
         let runs = URL(fileURLWithPath: sweepDir).standardizedFileURL.deletingLastPathComponent().path
-        installStopHandlers()
         var options = TrainingOptions()
         options.quiet = quiet
-        do {
-            let summary = try Runner.run(cell: cell, spec: spec, runs: runs, threads: Parallel.threads,
-                                         shouldStop: { stopRequested.load(ordering: .relaxed) },
-                                         progress: options.progressPrinter(every: cell.log.flushEvery))
-            printSummary(summary)
-            if summary.status == .interrupted { throw ExitCode(130) }
-            if summary.status == .diverged && !summary.alreadyDone { throw ExitCode(3) }
-        } catch let error as ExitCode {
-            throw error
-        } catch {
-            throw fail("\(error)")
-        }
+        try trainAndReport(cell: cell, spec: spec, runs: runs, threads: Parallel.threads, options: options)
     }
 }
 

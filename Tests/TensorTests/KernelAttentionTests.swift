@@ -79,4 +79,83 @@ struct KernelAttentionTests {
         let off = (1 * s.heads + 3) * s.queries * s.keys
         expectClose(probs, Array(ref.p[off..<(off + s.queries * s.keys)]), atol: 1e-7, rtol: 1e-5, "probs")
     }
+
+    /// q, k, v read straight out of one fused [B, T, (H + 2G)·D] projection, o written into a
+    /// padded buffer, k/v as a cache with room for more positions: same numbers as packed.
+    @Test func stridedViewsMatchPackedLayout() {
+        let (B, T, H, G, D) = (2, 37, 4, 2, 8)
+        let packed = AttentionShape(batch: B, queries: T, heads: H, kvHeads: G, dqk: D)
+        let (q, k, v, dout) = Self.inputs(packed, seed: 42)
+        let ref = Self.run(packed, q, k, v, dout)
+
+        let width = (H + 2 * G) * D
+        var fused = [Float](repeating: .nan, count: B * T * width)
+        for b in 0..<B { for t in 0..<T {
+            let row = (b * T + t) * width
+            for c in 0..<(H * D) { fused[row + c] = q[(b * T + t) * H * D + c] }
+            for c in 0..<(G * D) {
+                fused[row + H * D + c] = k[(b * T + t) * G * D + c]
+                fused[row + (H + G) * D + c] = v[(b * T + t) * G * D + c]
+            }
+        } }
+        let oWidth = H * D + 3
+        var doutPadded = [Float](repeating: .nan, count: B * T * oWidth)
+        for b in 0..<B { for t in 0..<T { for c in 0..<(H * D) {
+            doutPadded[(b * T + t) * oWidth + c] = dout[(b * T + t) * H * D + c]
+        } } }
+        let seq = SeqStrides(batch: T * width, token: width)
+        let s = AttentionShape(batch: B, queries: T, heads: H, kvHeads: G, dqk: D,
+                               qStrides: seq, kStrides: seq, vStrides: seq,
+                               oStrides: SeqStrides(batch: T * oWidth, token: oWidth))
+        var o = [Float](repeating: 7, count: B * T * oWidth)
+        var lse = [Float](repeating: 0, count: B * H * T)
+        var dfused = [Float](repeating: 7, count: fused.count)
+        fused.withUnsafeBufferPointer { f in
+            dfused.withUnsafeMutableBufferPointer { d in
+                let fp = f.baseAddress!, dp = d.baseAddress!
+                Kernels.attentionForward(q: fp, k: fp + H * D, v: fp + (H + G) * D, o: &o,
+                                         lse: &lse, shape: s)
+                Kernels.attentionBackward(q: fp, k: fp + H * D, v: fp + (H + G) * D, lse: lse,
+                                          dout: doutPadded, dq: dp, dk: dp + H * D,
+                                          dv: dp + (H + G) * D, shape: s)
+            }
+        }
+        var gotO = [Float](), gotDQ = [Float](), gotDK = [Float](), gotDV = [Float]()
+        for b in 0..<B { for t in 0..<T {
+            let row: Int = (b * T + t) * width
+            let oRow: Int = (b * T + t) * oWidth
+            let hd: Int = H * D, kvEnd: Int = (H + G) * D
+            gotO += o[oRow..<(oRow + hd)]
+            gotDQ += dfused[row..<(row + hd)]
+            gotDK += dfused[(row + hd)..<(row + kvEnd)]
+            gotDV += dfused[(row + kvEnd)..<(row + width)]
+            let padding = o[(oRow + hd)..<(oRow + oWidth)]
+            #expect(padding.allSatisfy { $0 == 7 })
+        } }
+        expectClose(gotO, toDouble(ref.o), atol: 1e-6, rtol: 1e-6, "strided o")
+        expectClose(lse, toDouble(ref.lse), atol: 1e-6, rtol: 1e-6, "strided lse")
+        expectClose(gotDQ, toDouble(ref.dq), atol: 1e-6, rtol: 1e-6, "strided dq")
+        expectClose(gotDK, toDouble(ref.dk), atol: 1e-6, rtol: 1e-6, "strided dk")
+        expectClose(gotDV, toDouble(ref.dv), atol: 1e-6, rtol: 1e-6, "strided dv")
+    }
+
+    /// Decoding against a KV cache allocated for more positions than are filled.
+    @Test func kvCacheBatchStride() {
+        let (B, Tq, Tk, cap, H, D) = (2, 2, 9, 16, 2, 4)
+        let packed = AttentionShape(batch: B, queries: Tq, keys: Tk, heads: H, dqk: D)
+        let (q, k, v, _) = Self.inputs(packed, seed: 43)
+        var kc = [Float](repeating: .nan, count: B * cap * H * D), vc = kc
+        for b in 0..<B { for j in 0..<(Tk * H * D) {
+            kc[b * cap * H * D + j] = k[b * Tk * H * D + j]
+            vc[b * cap * H * D + j] = v[b * Tk * H * D + j]
+        } }
+        let cache = SeqStrides(batch: cap * H * D, token: H * D)
+        let s = AttentionShape(batch: B, queries: Tq, keys: Tk, heads: H, dqk: D,
+                               kStrides: cache, vStrides: cache)
+        var o = [Float](repeating: 0, count: B * Tq * H * D)
+        var lse = [Float](repeating: 0, count: B * H * Tq)
+        Kernels.attentionForward(q: q, k: kc, v: vc, o: &o, lse: &lse, shape: s)
+        let ref = Ref.attention(q: toDouble(q), k: toDouble(k), v: toDouble(v), s: packed)
+        expectClose(o, ref.o, atol: 2e-6, rtol: 1e-5, "cache o")
+    }
 }

@@ -39,6 +39,17 @@ struct KernelGEMMTests {
         #expect(c == [1, 2, 3, 4])
     }
 
+    /// Empty products with default leading dims must not trip the argument checks.
+    @Test func emptyShapesWithDefaults() {
+        var c: [Float] = [1, 2, 3, 4]
+        let empty: [Float] = [0]
+        Kernels.gemm(m: 2, n: 2, k: 0, a: empty, b: empty, c: &c)
+        #expect(c == [0, 0, 0, 0])
+        Kernels.gemm(transA: true, transB: true, m: 0, n: 2, k: 3, a: empty, b: [1, 2, 3, 4, 5, 6], c: &c)
+        Kernels.gemmBatched(batch: 0, m: 2, n: 2, k: 2, a: empty, strideA: 4, b: empty, strideB: 4,
+                            c: &c, strideC: 4)
+    }
+
     @Test func kZeroScalesC() {
         var c: [Float] = [1, 2, 3, 4]
         let empty: [Float] = [0]

@@ -1,7 +1,9 @@
 // Causal scaled-dot-product attention (MHA / GQA / MQA / MLA), forward and backward.
 //
-//   q    [B, Tq, H, Dqk]      k  [B, Tk, G, Dqk]      v  [B, Tk, G, Dv]      (contiguous)
-//   o    [B, Tq, H, Dv]       lse [B, H, Tq]  (log Σ_j exp(s_ij), saved for backward)
+//   q    [B, Tq, H, Dqk]      k  [B, Tk, G, Dqk]      v  [B, Tk, G, Dv]
+//   o    [B, Tq, H, Dv]       lse [B, H, Tq]  (log Σ_j exp(s_ij), saved for backward; packed)
+//   Heads of a token are contiguous; batch and token strides are free (`AttentionShape`'s
+//   q/k/v/oStrides, default packed), and dq/dk/dv/dout use the strides of q/k/v/o.
 //   Tk >= Tq: query i sits at absolute position Tk − Tq + i and attends keys j <= Tk − Tq + i
 //   (Tq == Tk for training; Tq < Tk when decoding against a KV cache).
 //   Head h uses kv head h / (H / G).  s_ij = scale · q_i·k_j,  p = softmax_j(s),  o_i = Σ_j p_ij v_j.
@@ -15,7 +17,17 @@
 // do not depend on the thread count. All sgemm calls are single-threaded (inside Parallel).
 import Foundation
 
-/// Sizes of one causal attention call (see Kernels+Attention.swift for layouts).
+/// Element strides of a [B, T, …] sequence tensor: between batches and between tokens.
+public struct SeqStrides: Sendable, Equatable {
+    public var batch: Int
+    public var token: Int
+    public init(batch: Int, token: Int) {
+        self.batch = batch
+        self.token = token
+    }
+}
+
+/// Sizes (and optional strides) of one causal attention call (layouts: Kernels+Attention.swift).
 public struct AttentionShape: Sendable, Equatable {
     public var batch: Int
     /// Tq
@@ -30,9 +42,22 @@ public struct AttentionShape: Sendable, Equatable {
     public var dv: Int
     /// Multiplies q·k; usually 1/sqrt(dqk).
     public var scale: Float
+    /// Element strides between batches and between tokens of q (and dq); the heads of a token
+    /// are contiguous. Default packed [B, Tq, H, Dqk]: (Tq·H·Dqk, H·Dqk). A wider token stride
+    /// reads q straight out of a fused projection, e.g. [B, T, (H + 2G)·D] for q|k|v.
+    public var qStrides: SeqStrides
+    /// k and dk; default packed [B, Tk, G, Dqk]. A batch stride > Tk·token reads a KV cache
+    /// allocated for more positions than `keys`.
+    public var kStrides: SeqStrides
+    /// v and dv; default packed [B, Tk, G, Dv].
+    public var vStrides: SeqStrides
+    /// o and dout; default packed [B, Tq, H, Dv].
+    public var oStrides: SeqStrides
 
     public init(batch: Int, queries: Int, keys: Int? = nil, heads: Int, kvHeads: Int? = nil,
-                dqk: Int, dv: Int? = nil, scale: Float? = nil) {
+                dqk: Int, dv: Int? = nil, scale: Float? = nil,
+                qStrides: SeqStrides? = nil, kStrides: SeqStrides? = nil,
+                vStrides: SeqStrides? = nil, oStrides: SeqStrides? = nil) {
         self.batch = batch
         self.queries = queries
         self.keys = keys ?? queries
@@ -41,6 +66,14 @@ public struct AttentionShape: Sendable, Equatable {
         self.dqk = dqk
         self.dv = dv ?? dqk
         self.scale = scale ?? 1 / Float(dqk).squareRoot()
+        let tk = self.keys, g = self.kvHeads, dv = self.dv
+        self.qStrides = qStrides ?? SeqStrides(batch: queries * heads * dqk, token: heads * dqk)
+        self.kStrides = kStrides ?? SeqStrides(batch: tk * g * dqk, token: g * dqk)
+        self.vStrides = vStrides ?? SeqStrides(batch: tk * g * dv, token: g * dv)
+        self.oStrides = oStrides ?? SeqStrides(batch: queries * heads * dv, token: heads * dv)
+        precondition(self.qStrides.token >= heads * dqk && self.kStrides.token >= g * dqk
+                     && self.vStrides.token >= g * dv && self.oStrides.token >= heads * dv,
+                     "attention: a token stride is smaller than its heads × head dim")
         precondition(batch >= 0 && queries >= 0 && self.keys >= queries,
                      "attention: need keys (\(self.keys)) >= queries (\(queries))")
         precondition(heads > 0 && self.kvHeads > 0 && heads % self.kvHeads == 0,
@@ -69,12 +102,12 @@ extension Kernels {
             defer { scratch.deallocate() }
             for bh in range {
                 let b = bh / s.heads, h = bh % s.heads, g = h / s.group
-                let ldq = s.heads * s.dqk, ldk = s.kvHeads * s.dqk
-                let ldv = s.kvHeads * s.dv, ldo = s.heads * s.dv
-                let qh = pq.p + b * s.queries * ldq + h * s.dqk
-                let kh = pk.p + b * s.keys * ldk + g * s.dqk
-                let vh = pv.p + b * s.keys * ldv + g * s.dv
-                let oh = po.p + b * s.queries * ldo + h * s.dv
+                let ldq = s.qStrides.token, ldk = s.kStrides.token
+                let ldv = s.vStrides.token, ldo = s.oStrides.token
+                let qh = pq.p + b * s.qStrides.batch + h * s.dqk
+                let kh = pk.p + b * s.kStrides.batch + g * s.dqk
+                let vh = pv.p + b * s.vStrides.batch + g * s.dv
+                let oh = po.p + b * s.oStrides.batch + h * s.dv
                 let lseh = pl.p + (b * s.heads + h) * s.queries
                 forEachBlock(s) { i0, rows, kEnd in
                     attentionProbBlock(qh + i0 * ldq, ldq: ldq, kh, ldk: ldk, s: s, i0: i0,
@@ -106,22 +139,22 @@ extension Kernels {
             let pBuf = UnsafeMutablePointer<Float>.allocate(capacity: max(cap, 1))
             let dpBuf = UnsafeMutablePointer<Float>.allocate(capacity: max(cap, 1))
             defer { pBuf.deallocate(); dpBuf.deallocate() }
-            let ldq = s.heads * s.dqk, ldk = s.kvHeads * s.dqk
-            let ldv = s.kvHeads * s.dv, ldo = s.heads * s.dv
+            let ldq = s.qStrides.token, ldk = s.kStrides.token
+            let ldv = s.vStrides.token, ldo = s.oStrides.token
             for bg in range {
                 let b = bg / s.kvHeads, g = bg % s.kvHeads
-                let kh = pk.p + b * s.keys * ldk + g * s.dqk
-                let vh = pv.p + b * s.keys * ldv + g * s.dv
-                let dkh = pdk.p + b * s.keys * ldk + g * s.dqk
-                let dvh = pdv.p + b * s.keys * ldv + g * s.dv
+                let kh = pk.p + b * s.kStrides.batch + g * s.dqk
+                let vh = pv.p + b * s.vStrides.batch + g * s.dv
+                let dkh = pdk.p + b * s.kStrides.batch + g * s.dqk
+                let dvh = pdv.p + b * s.vStrides.batch + g * s.dv
                 for j in 0..<s.keys {
                     (dkh + j * ldk).update(repeating: 0, count: s.dqk)
                     (dvh + j * ldv).update(repeating: 0, count: s.dv)
                 }
                 for h in (g * s.group)..<((g + 1) * s.group) {
-                    let qh = pq.p + b * s.queries * ldq + h * s.dqk
-                    let dqh = pdq.p + b * s.queries * ldq + h * s.dqk
-                    let doh = pdo.p + b * s.queries * ldo + h * s.dv
+                    let qh = pq.p + b * s.qStrides.batch + h * s.dqk
+                    let dqh = pdq.p + b * s.qStrides.batch + h * s.dqk
+                    let doh = pdo.p + b * s.oStrides.batch + h * s.dv
                     let lseh = pl.p + (b * s.heads + h) * s.queries
                     forEachBlock(s) { i0, rows, kEnd in
                         // P [rows, kEnd] recomputed from lse.
@@ -177,9 +210,9 @@ extension Kernels {
                      "attentionProbabilities: (b \(b), h \(h)) outside [\(s.batch), \(s.heads)]")
         guard s.queries > 0 else { return }
         let g = h / s.group
-        let ldq = s.heads * s.dqk, ldk = s.kvHeads * s.dqk
-        let qh = q + b * s.queries * ldq + h * s.dqk
-        let kh = k + b * s.keys * ldk + g * s.dqk
+        let ldq = s.qStrides.token, ldk = s.kStrides.token
+        let qh = q + b * s.qStrides.batch + h * s.dqk
+        let kh = k + b * s.kStrides.batch + g * s.dqk
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: blockRowsFor(s) * s.keys)
         let lse = UnsafeMutablePointer<Float>.allocate(capacity: s.queries)
         defer { scratch.deallocate(); lse.deallocate() }

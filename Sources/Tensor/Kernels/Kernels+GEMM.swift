@@ -29,10 +29,11 @@ extension Kernels {
         beta: Float = 0,
         c: UnsafeMutablePointer<Float>, ldc: Int? = nil
     ) {
-        let lda = lda ?? (transA ? m : k)
-        let ldb = ldb ?? (transB ? k : n)
-        let ldc = ldc ?? n
-        precondition(m >= 0 && n >= 0 && k >= 0, "gemm: negative size m=\(m) n=\(n) k=\(k)")
+        let lda = lda ?? max(1, transA ? m : k)
+        let ldb = ldb ?? max(1, transB ? k : n)
+        let ldc = ldc ?? max(1, n)
+        checkGemmArguments("gemm", transA: transA, transB: transB, m: m, n: n, k: k,
+                           lda: lda, ldb: ldb, ldc: ldc)
         guard m > 0 && n > 0 else { return }
         let part = GemmPartition(m: m, n: n, k: k)
         let pa = SendablePointer(a), pb = SendablePointer(b), pc = SendablePointer(c)
@@ -59,9 +60,12 @@ extension Kernels {
         beta: Float = 0,
         c: UnsafeMutablePointer<Float>, ldc: Int? = nil, strideC: Int
     ) {
-        let lda = lda ?? (transA ? m : k)
-        let ldb = ldb ?? (transB ? k : n)
-        let ldc = ldc ?? n
+        let lda = lda ?? max(1, transA ? m : k)
+        let ldb = ldb ?? max(1, transB ? k : n)
+        let ldc = ldc ?? max(1, n)
+        checkGemmArguments("gemmBatched", transA: transA, transB: transB, m: m, n: n, k: k,
+                           lda: lda, ldb: ldb, ldc: ldc)
+        precondition(batch >= 0, "gemmBatched: negative batch \(batch)")
         guard batch > 0 && m > 0 && n > 0 else { return }
         let part = GemmPartition(m: m, n: n, k: k)
         let pa = SendablePointer(a), pb = SendablePointer(b), pc = SendablePointer(c)
@@ -76,6 +80,16 @@ extension Kernels {
         }
     }
 
+    /// OpenBLAS reports bad sizes on stderr and returns without computing; fail loudly instead.
+    static func checkGemmArguments(_ op: String, transA: Bool, transB: Bool, m: Int, n: Int,
+                                   k: Int, lda: Int, ldb: Int, ldc: Int) {
+        precondition(m >= 0 && n >= 0 && k >= 0, "\(op): negative size m=\(m) n=\(n) k=\(k)")
+        precondition(lda >= max(1, transA ? m : k) && ldb >= max(1, transB ? k : n)
+                     && ldc >= max(1, n),
+                     "\(op): leading dimensions too small (m \(m) n \(n) k \(k) transA \(transA) "
+                     + "transB \(transB) lda \(lda) ldb \(ldb) ldc \(ldc))")
+    }
+
     /// One single-threaded `cblas_sgemm` call (row-major); no splitting. For use inside an
     /// already parallel region (e.g. per-head attention blocks).
     @inline(__always)
@@ -85,6 +99,8 @@ extension Kernels {
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
         _ = Parallel.blasSingleThreaded
+        precondition(max(m, n, k, lda, ldb, ldc) <= Int(Int32.max),
+                     "gemm: sizes exceed Int32 (m \(m) n \(n) k \(k) lda \(lda) ldb \(ldb) ldc \(ldc))")
         if k == 0 {
             // BLAS semantics: C = beta·C (and C is not read when beta == 0).
             for i in 0..<m {
@@ -111,18 +127,19 @@ struct GemmPartition: Sendable {
     let n: Int
 
     /// Products under 8 MFLOP are one block. Otherwise an even number of blocks, 2 to 8, of
-    /// >= ~128 MFLOP each (about 1 ms on one core) and >= 128 rows (or columns) wide: every block
+    /// >= ~256 MFLOP each (about 2 ms on one core) and >= 128 rows (or columns) wide: every block
     /// re-packs the other operand, and on 2 cores fewer, bigger blocks won — a 2048×512×256
     /// product ran at 241 GFLOP/s with 2 blocks, 229 with 4, 220 with 8 (raw 2-thread OpenBLAS:
-    /// 224–250). The partition deliberately ignores the thread count and the core count, so
-    /// every machine computes the same blocks.
+    /// 224–250), and 512×256×2048 (dW) lost 5 % on one thread with 4 blocks. The partition
+    /// deliberately ignores the thread count and the core count, so every machine computes the
+    /// same blocks (the price: products under ~1 GFLOP use at most 2 cores).
     init(m: Int, n: Int, k: Int) {
         self.m = m
         self.n = n
         byRows = m >= n
         let extent = byRows ? m : n
         let flops = 2 * m * n * max(k, 1)
-        var blocks = flops < (1 << 23) ? 1 : min(8, max(2, flops >> 27), extent / 128)
+        var blocks = flops < (1 << 23) ? 1 : min(8, max(2, flops >> 28), extent / 128)
         if blocks > 1 { blocks &= ~1 }
         if blocks <= 1 {
             size = extent

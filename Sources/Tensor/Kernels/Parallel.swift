@@ -6,23 +6,29 @@
 // thread count never changes a bit of any result.
 //
 // OpenBLAS threading: the library is put in single-threaded mode (`openblas_set_num_threads(1)`)
-// the first time `Parallel` is touched, and kept there. `Kernels.gemm` splits rows (or batches)
-// across `Parallel` itself, so BLAS results do not depend on OpenBLAS's own thread partitioning.
+// the first time `Parallel` is touched (and whenever `threads` is set), and kept there.
+// `Kernels.gemm` cuts every product into a fixed, thread-count-independent set of blocks that
+// `Parallel` hands out, so BLAS results never depend on OpenBLAS's own thread partitioning.
 import CBLAS
 import Dispatch
 import Foundation
+#if os(Linux)
+import Synchronization
+#endif
 
 public enum Parallel {
     /// Process-wide worker count used by `Parallel.for` (>= 1). Defaults to the number of
-    /// active processors. Setting it never changes results, only speed.
+    /// active processors. Setting it never changes results, only speed. Setting it also
+    /// (re)sets OpenBLAS to one thread: all BLAS parallelism goes through `Parallel`.
     public static var threads: Int {
         get {
             _ = blasSingleThreaded
-            return state.withLock { $0 }
+            return state.load()
         }
         set {
             _ = blasSingleThreaded
-            state.withLock { $0 = max(1, newValue) }
+            openblas_set_num_threads(1)
+            state.store(max(1, newValue))
         }
     }
 
@@ -32,13 +38,14 @@ public enum Parallel {
     /// through the short serial gaps between kernels. Set 0 to sleep at once (saves CPU when
     /// several processes share the cores).
     public static var spinMicroseconds: Int {
-        get { spin.withLock { $0 } }
-        set { spin.withLock { $0 = max(0, newValue) } }
+        get { spin.load() }
+        set { spin.store(max(0, newValue)) }
     }
 
     /// Runs `body` with `threads` set to `n`, then restores the previous value. Calls are
     /// serialised process-wide by one lock, so tests that compare thread counts can run
-    /// concurrently with each other without stepping on the setting.
+    /// concurrently with each other without stepping on the setting. Do not call it from inside
+    /// a `Parallel.for` body (a worker would wait for the lock its caller holds).
     public static func withThreads<T>(_ n: Int, _ body: () throws -> T) rethrows -> T {
         exclusive.lock()
         defer { exclusive.unlock() }
@@ -64,7 +71,7 @@ public enum Parallel {
     ///   - body: computes the outputs of the items in its range, and only those.
     public static func `for`(_ n: Int, grain: Int = 1, _ body: @Sendable (Range<Int>) -> Void) {
         guard n > 0 else { return }
-        let g = splitEverything.withLock { $0 } != 0 ? 1 : max(1, grain)
+        let g = splitEverything.load() != 0 ? 1 : max(1, grain)
         let t = threads
         let chunks = t <= 1 ? 1 : min(4 * t, max(1, n / g), n)
         if chunks <= 1 {
@@ -93,17 +100,17 @@ public enum Parallel {
     /// are split into `n` ranges (to prove that splitting never changes a bit).
     static func withThreadsSplittingEverything<T>(_ n: Int, _ body: () throws -> T) rethrows -> T {
         try withThreads(n) {
-            splitEverything.withLock { $0 = 1 }
-            defer { splitEverything.withLock { $0 = 0 } }
+            splitEverything.store(1)
+            defer { splitEverything.store(0) }
             return try body()
         }
     }
 
     // MARK: - Private state
 
-    private static let splitEverything = LockedInt(0, minimum: 0)
-    private static let spin = LockedInt(2000, minimum: 0)
-    private static let state = LockedInt(ProcessInfo.processInfo.activeProcessorCount)
+    private static let splitEverything = SharedInt(0)
+    private static let spin = SharedInt(2000)
+    private static let state = SharedInt(max(1, ProcessInfo.processInfo.activeProcessorCount))
     private static let exclusive = NSRecursiveLock()
 
     /// Evaluated once, lazily and thread-safely (Swift `static let`).
@@ -112,16 +119,21 @@ public enum Parallel {
     }()
 }
 
-/// A lock-protected Int (Swift 6: no unprotected global mutable state).
-final class LockedInt: @unchecked Sendable {
+/// A process-wide Int setting (Swift 6: no unprotected global mutable state): an atomic on
+/// Linux (read on every `Parallel.for`, so no lock there), a lock elsewhere.
+final class SharedInt: @unchecked Sendable {
+    #if os(Linux)
+    private let value: Atomic<Int>
+    init(_ value: Int) { self.value = Atomic(value) }
+    @inline(__always) func load() -> Int { value.load(ordering: .acquiring) }
+    @inline(__always) func store(_ v: Int) { value.store(v, ordering: .releasing) }
+    #else
     private let lock = NSLock()
     private var value: Int
-    init(_ value: Int, minimum: Int = 1) { self.value = max(minimum, value) }
-    func withLock<R>(_ body: (inout Int) -> R) -> R {
-        lock.lock()
-        defer { lock.unlock() }
-        return body(&value)
-    }
+    init(_ value: Int) { self.value = value }
+    func load() -> Int { lock.lock(); defer { lock.unlock() }; return value }
+    func store(_ v: Int) { lock.lock(); value = v; lock.unlock() }
+    #endif
 }
 
 /// Raw pointers made `Sendable` for `Parallel.for` closures. Safe here because every range of

@@ -1,2 +1,0 @@
-// Analysis: paper-style tables, tidy CSV and notebook export from run files.
-import RunStore

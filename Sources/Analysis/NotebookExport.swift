@@ -1,0 +1,358 @@
+// Exports a sweep as a Jupyter notebook (nbformat 4.5) that reads the run files itself with h5py
+// and pandas and plots with matplotlib. One path variable (SWEEP_DIR) at the top; which
+// sections exist is decided here, from the data the sweep has (MoE layers, non-zero balancing
+// biases, evaluations, varying keys, MLA with different KV-cache sizes).
+import Foundation
+import RunStore
+
+public enum NotebookExport {
+    /// What the sweep has data for; each flag turns on notebook sections.
+    public struct Sections: Sendable, Equatable {
+        public var lossCurves: Bool
+        public var finalLossVsAxis: Bool
+        public var expertLoad: Bool
+        public var maxVio: Bool
+        public var biasTrajectories: Bool
+        public var kvCacheVsLoss: Bool
+    }
+
+    /// The notebook as JSON text. `sweepPath` is written into SWEEP_DIR as given (make it
+    /// relative to the notebook's folder so that the notebook runs where it is saved).
+    public static func notebook(_ sweep: SweepData, sweepPath: String, command: String) throws -> String {
+        let sections = Sections(sweep)
+        var cells: [[String: Any]] = []
+        func markdown(_ text: String) { cells.append(["cell_type": "markdown", "metadata": [String: Any](), "source": lines(text)]) }
+        func code(_ text: String) {
+            cells.append(["cell_type": "code", "metadata": [String: Any](), "execution_count": NSNull(),
+                          "outputs": [Any](), "source": lines(text)])
+        }
+
+        let done = sweep.runs.filter(\.isComplete).count
+        var omitted: [String] = []
+        if !sections.finalLossVsAxis { omitted.append("final eval loss against the varying axes (needs evaluations and a key other than the seed that varies)") }
+        if !sections.expertLoad { omitted.append("expert loads and MaxVio (no MoE layer in any run)") }
+        if !sections.biasTrajectories { omitted.append("balancing-bias trajectories (no run has a non-zero balancing bias)") }
+        if !sections.kvCacheVsLoss { omitted.append("KV cache against loss (needs MLA runs and at least two KV-cache sizes)") }
+        markdown("""
+            # Sweep `\(sweep.manifest.spec)`
+
+            Exported by `\(command)` from `\(sweep.directory)`: \(sweep.manifest.cells.count) cell(s), \
+            \(done) completed when exported; varying \(sweep.manifest.varyingKeys.isEmpty ? "nothing" : sweep.manifest.varyingKeys.map { "`\($0)`" }.joined(separator: ", ")).
+
+            The notebook reads `sweep.json` and the run files (schema: `docs/hdf5-schema.md`) from `SWEEP_DIR` below; \
+            change it to point at another copy of the sweep. Groups are cells that differ only by seed; \
+            bands are ± one sample standard deviation over seeds.
+            """ + (omitted.isEmpty ? "" : "\n\nNot included, for lack of data: " + omitted.joined(separator: "; ") + "."))
+        code("SWEEP_DIR = \(JSONValue.quote(sweepPath))")
+        code(setup)
+        if sections.lossCurves {
+            markdown("## Loss curves\n\nTraining loss (smoothed over ~2% of the steps) and evaluation loss per group: mean over seeds with a ± std band; the dashed line is the Bayes-optimal loss where the data has one.")
+            code(lossCurves)
+            markdown("## Final evaluation metrics\n\nCompleted runs only; mean, sample std and count over seeds per group (the same numbers as `ablate table`).")
+            code(finalTable)
+        }
+        if sections.finalLossVsAxis {
+            markdown("## Final eval loss against each varying key\n\nOne panel per varying key (keys that always change together, as in a `zip`, share a panel); one line per combination of the other keys; error bars ± std over seeds.")
+            code(finalVsAxis)
+        }
+        if sections.expertLoad {
+            markdown("## Expert load per layer over training\n\nTokens routed to each expert divided by the mean load of the layer at that step (1 = perfectly balanced), for the first run of each group.")
+            code(expertLoad)
+            markdown("## MaxVio over training\n\nMaxVio_batch (per training batch, mean over MoE layers) and MaxVio_global (over the validation set at each evaluation): mean over seeds ± std.")
+            code(maxVio)
+        }
+        if sections.biasTrajectories {
+            markdown("## Balancing-bias trajectories\n\nThe loss-free balancing bias of every expert after each step, for the first run of each group that has non-zero biases.")
+            code(biases)
+        }
+        if sections.kvCacheVsLoss {
+            markdown("## KV cache against loss\n\nKV-cache elements per token (from the run files' `model_kv_cache_per_token`) against the final eval loss, mean ± std over seeds per group.")
+            code(kvCache)
+        }
+        for index in cells.indices { cells[index]["id"] = "cell-\(index)" }
+
+        let document: [String: Any] = [
+            "nbformat": 4, "nbformat_minor": 5,
+            "metadata": [
+                "kernelspec": ["name": "python3", "display_name": "Python 3", "language": "python"],
+                "language_info": ["name": "python"],
+                "ablate": ["spec": sweep.manifest.spec, "sweep_dir": sweep.directory, "command": command],
+            ],
+            "cells": cells,
+        ]
+        let data = try JSONSerialization.data(withJSONObject: document, options: [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes])
+        return String(decoding: data, as: UTF8.self) + "\n"
+    }
+
+    /// `target` relative to `directory` (both made absolute first), for SWEEP_DIR.
+    public static func relativePath(_ target: String, from directory: String) -> String {
+        let to = URL(fileURLWithPath: target).standardizedFileURL.pathComponents
+        let from = URL(fileURLWithPath: directory).standardizedFileURL.pathComponents
+        var common = 0
+        while common < to.count, common < from.count, to[common] == from[common] { common += 1 }
+        let parts = Array(repeating: "..", count: from.count - common) + to[common...]
+        return parts.isEmpty ? "." : parts.joined(separator: "/")
+    }
+
+    /// Notebook sources are lists of lines, each but the last ending in a newline.
+    static func lines(_ text: String) -> [String] {
+        let parts = text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
+        return parts.enumerated().map { $0.offset == parts.count - 1 ? $0.element : $0.element + "\n" }
+    }
+
+    static let setup = #"""
+        import json, os
+        os.environ.setdefault("HDF5_USE_FILE_LOCKING", "FALSE")  # also read run files still being written
+        import h5py
+        import numpy as np
+        import pandas as pd
+        import matplotlib.pyplot as plt
+        %matplotlib inline
+
+        with open(os.path.join(SWEEP_DIR, "sweep.json")) as f:
+            manifest = json.load(f)
+        VARYING = [k for k in manifest["varying_keys"] if k != "seed"]
+        MAX_GROUPS = 8  # per-run figures (loads, biases) for at most this many groups
+
+        def short(path):
+            return ".".join(path.split(".")[-2:])
+
+        def show(value):
+            return value if isinstance(value, str) else json.dumps(value, sort_keys=True, separators=(",", ":"))
+
+        def group_label(assignments):
+            parts = [f"{short(k)}={show(assignments[k])}" for k in VARYING if k in assignments]
+            return ",".join(parts) if parts else "base"
+
+        def read_group(f, name):
+            if name not in f:
+                return pd.DataFrame()
+            return pd.DataFrame({key: f[name][key][:] for key in f[name]})
+
+        runs = []
+        for cell in manifest["cells"]:
+            path = os.path.join(SWEEP_DIR, cell["run_file"])
+            if not os.path.exists(path):
+                continue
+            try:
+                f = h5py.File(path, "r")
+            except OSError as error:
+                print(f"skipping {path}: {error}")
+                continue
+            with f:
+                moe = []
+                if "moe" in f:
+                    for name in sorted(f["moe"], key=lambda name: int(name.split("_")[1])):
+                        moe.append({key: f["moe"][name][key][:] for key in f["moe"][name]})
+                assignments = {k: json.loads(v) for k, v in cell["assignments"].items()}
+                runs.append(dict(run_id=cell["run_id"], seed=cell["seed"], assignments=assignments,
+                                 group=group_label(assignments), status=f.attrs["status"],
+                                 model={k[len("model_"):]: int(f.attrs[k]) for k in f.attrs if k.startswith("model_")},
+                                 train=read_group(f, "metrics/train"), eval=read_group(f, "metrics/eval"), moe=moe))
+
+        groups = list(dict.fromkeys(run["group"] for run in runs))
+        completed = [run for run in runs if run["status"] == "completed"]
+
+        def members(group, only_completed=False):
+            return [r for r in (completed if only_completed else runs) if r["group"] == group]
+
+        def final(run, column):
+            ev = run["eval"]
+            return float(ev[column].iloc[-1]) if column in ev and len(ev) else float("nan")
+
+        def band(ax, frames, column, label, smooth=1):
+            """Mean over seeds with a ± std band; each frame has a 'step' column."""
+            series = [fr.set_index("step")[column].rolling(smooth, min_periods=1).mean()
+                      for fr in frames if column in fr and len(fr) and fr[column].notna().any()]
+            if not series:
+                return None
+            table = pd.concat(series, axis=1)
+            mean = table.mean(axis=1)
+            line, = ax.plot(mean.index, mean.values, label=f"{label} (n={table.shape[1]})")
+            if table.shape[1] > 1:
+                std = table.std(axis=1, ddof=1)
+                ax.fill_between(mean.index, mean - std, mean + std, alpha=0.25, color=line.get_color())
+            return line
+
+        print(f"{manifest['spec']}: {len(runs)} of {len(manifest['cells'])} run files readable, "
+              f"{len(completed)} completed, {len(groups)} group(s)")
+        """#
+
+    static let lossCurves = #"""
+        has_eval = any(len(r["eval"]) for r in runs)
+        fig, axes = plt.subplots(1, 2 if has_eval else 1, figsize=(13 if has_eval else 7, 4.5), squeeze=False)
+        for group in groups:
+            frames = [r["train"] for r in members(group)]
+            n = max(len(fr) for fr in frames)
+            band(axes[0][0], frames, "loss", group, smooth=max(1, n // 50))
+            if has_eval:
+                band(axes[0][1], [r["eval"] for r in members(group)], "loss", group)
+        axes[0][0].set_title("training loss")
+        if has_eval:
+            optimum = [float(np.nanmean(r["eval"]["optimum"])) for r in runs
+                       if "optimum" in r["eval"] and r["eval"]["optimum"].notna().any()]
+            if optimum:
+                axes[0][1].axhline(np.mean(optimum), color="black", linestyle="--", linewidth=1, label="Bayes optimum")
+            axes[0][1].set_title("evaluation loss")
+        for ax in axes[0]:
+            ax.set_xlabel("step")
+            ax.set_ylabel("loss (nats)")
+            ax.legend(fontsize=8)
+        plt.tight_layout()
+        plt.show()
+        """#
+
+    static let finalTable = #"""
+        finals = pd.DataFrame([dict(group=r["group"], seed=r["seed"], final_loss=final(r, "loss"),
+                                    best_loss=float(r["eval"]["loss"].min()) if "loss" in r["eval"] else float("nan"),
+                                    ppl=final(r, "ppl"), gap=final(r, "gap"), accuracy=final(r, "accuracy"),
+                                    maxvio_global=final(r, "maxvio_global"), **r["model"]) for r in completed])
+        if len(finals):
+            metrics = [c for c in ["final_loss", "best_loss", "ppl", "gap", "accuracy", "maxvio_global"] if finals[c].notna().any()]
+            summary = finals.groupby("group", sort=False)[metrics].agg(["mean", "std", "count"])
+            display(summary)
+        else:
+            print("no completed run yet")
+        """#
+
+    static let finalVsAxis = #"""
+        def axis_value(run, key):
+            value = run["assignments"].get(key, "default")
+            return value if isinstance(value, (int, float)) and not isinstance(value, bool) else show(value)
+
+        def determines(a, b):
+            """True when b's value is a function of a's over the completed runs (zipped keys)."""
+            seen = {}
+            return all(seen.setdefault(axis_value(r, a), axis_value(r, b)) == axis_value(r, b) for r in completed)
+
+        # Keys that move together (a sweep's zip) share one panel.
+        panels = []
+        for key in VARYING:
+            if not any(determines(key, k) and determines(k, key) for k, _ in panels):
+                panels.append((key, [k for k in VARYING if k != key and determines(key, k) and determines(k, key)]))
+
+        if completed:
+            fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
+            for ax, (key, aliases) in zip(axes[0], panels):
+                others = [k for k in VARYING if k != key and k not in aliases]
+                data = pd.DataFrame([dict(x=axis_value(r, key),
+                                          tick=" / ".join(str(axis_value(r, k)) for k in [key] + aliases),
+                                          series=",".join(f"{short(k)}={axis_value(r, k)}" for k in others) or "all",
+                                          loss=final(r, "loss")) for r in completed])
+                numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in data["x"])
+                categories = list(dict.fromkeys(data["x"]))
+                ticks = dict(zip(data["x"], data["tick"]))
+                for series, part in data.groupby("series", sort=False):
+                    stats = part.groupby("x", sort=False)["loss"].agg(["mean", "std"])
+                    if numeric:
+                        stats = stats.sort_index()
+                        xs = list(stats.index)
+                    else:
+                        xs = [categories.index(x) for x in stats.index]
+                    ax.errorbar(xs, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=3, label=series)
+                if not numeric:
+                    ax.set_xticks(range(len(categories)))
+                    ax.set_xticklabels([ticks[c] for c in categories], rotation=20, ha="right")
+                elif min(categories) > 0 and max(categories) / min(categories) >= 16:
+                    ax.set_xscale("log", base=2)
+                ax.set_xlabel(" / ".join([key] + aliases))
+                ax.set_ylabel("final eval loss")
+                ax.legend(fontsize=8)
+            plt.tight_layout()
+            plt.show()
+        else:
+            print("no completed run yet")
+        """#
+
+    static let expertLoad = #"""
+        for group in groups[:MAX_GROUPS]:
+            run = next((r for r in members(group) if r["moe"]), None)
+            if run is None:
+                continue
+            steps = run["train"]["step"].values
+            layers = run["moe"]
+            fig, axes = plt.subplots(1, len(layers), figsize=(5.5 * len(layers), 3.2), squeeze=False)
+            for l, (ax, layer) in enumerate(zip(axes[0], layers)):
+                load = layer["load"].astype(float)                       # [steps, experts]
+                share = load / np.maximum(load.mean(axis=1, keepdims=True), 1e-12)
+                image = ax.imshow(share.T, aspect="auto", origin="lower", interpolation="nearest", cmap="viridis",
+                                  extent=[steps[0], max(steps[-1], steps[0] + 1), -0.5, load.shape[1] - 0.5])
+                ax.set_title(f"layer {l}")
+                ax.set_xlabel("step")
+                ax.set_ylabel("expert")
+                fig.colorbar(image, ax=ax, label="load / mean load")
+            fig.suptitle(f"{group} (seed {run['seed']})")
+            plt.tight_layout()
+            plt.show()
+        """#
+
+    static let maxVio = #"""
+        fig, axes = plt.subplots(1, 2, figsize=(13, 4.2), squeeze=False)
+        for group in groups:
+            frames = [r["train"] for r in members(group)]
+            n = max(len(fr) for fr in frames)
+            band(axes[0][0], frames, "maxvio", group, smooth=max(1, n // 50))
+            band(axes[0][1], [r["eval"] for r in members(group)], "maxvio_global", group)
+        axes[0][0].set_title("MaxVio_batch (training, smoothed)")
+        axes[0][1].set_title("MaxVio_global (validation set)")
+        for ax in axes[0]:
+            ax.set_xlabel("step")
+            ax.set_ylabel("MaxVio")
+            if ax.lines:
+                ax.legend(fontsize=8)
+        plt.tight_layout()
+        plt.show()
+        """#
+
+    static let biases = #"""
+        for group in groups[:MAX_GROUPS]:
+            run = next((r for r in members(group) if any(np.any(layer["bias"] != 0) for layer in r["moe"])), None)
+            if run is None:
+                continue
+            steps = run["train"]["step"].values
+            layers = run["moe"]
+            fig, axes = plt.subplots(1, len(layers), figsize=(5.5 * len(layers), 3.2), squeeze=False)
+            for l, (ax, layer) in enumerate(zip(axes[0], layers)):
+                for e in range(layer["bias"].shape[1]):
+                    ax.plot(steps, layer["bias"][:, e], linewidth=1, label=f"expert {e}")
+                ax.set_title(f"layer {l}")
+                ax.set_xlabel("step")
+                ax.set_ylabel("bias")
+            axes[0][-1].legend(fontsize=7, ncol=2)
+            fig.suptitle(f"{group} (seed {run['seed']})")
+            plt.tight_layout()
+            plt.show()
+        """#
+
+    static let kvCache = #"""
+        points = pd.DataFrame([dict(group=r["group"], kv=r["model"].get("kv_cache_per_token", np.nan), loss=final(r, "loss"))
+                               for r in completed])
+        if len(points):
+            stats = points.groupby("group", sort=False).agg(kv=("kv", "first"), mean=("loss", "mean"), std=("loss", "std"))
+            fig, ax = plt.subplots(figsize=(7, 4.5))
+            for group, row in stats.iterrows():
+                ax.errorbar([row["kv"]], [row["mean"]], yerr=[0 if np.isnan(row["std"]) else row["std"]],
+                            marker="o", capsize=3, label=group)
+            ax.set_xlabel("KV-cache elements per token")
+            ax.set_ylabel("final eval loss")
+            ax.legend(fontsize=8)
+            plt.tight_layout()
+            plt.show()
+        else:
+            print("no completed run yet")
+        """#
+}
+
+extension NotebookExport.Sections {
+    public init(_ sweep: SweepData) {
+        let runs = sweep.runs.filter { if case .read = $0.state { return true }; return false }
+        let hasEval = runs.contains { $0.metrics["final_loss"]?.isFinite == true }
+        lossCurves = !runs.isEmpty
+        finalLossVsAxis = hasEval && !sweep.varyingKeys.isEmpty && sweep.groups.count > 1
+        expertLoad = runs.contains(where: \.hasMoE)
+        maxVio = expertLoad
+        biasTrajectories = runs.contains(where: \.hasBias)
+        let kvSizes = Set(runs.compactMap { $0.derived["kv_cache_per_token"] })
+        kvCacheVsLoss = hasEval && runs.contains(where: \.isMLA) && kvSizes.count > 1
+    }
+}

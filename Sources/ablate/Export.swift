@@ -1,0 +1,58 @@
+import Analysis
+import ArgumentParser
+import Foundation
+
+struct Export: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Export a sweep as tidy CSV and/or a Jupyter notebook that plots it from the run files.",
+        discussion: """
+        --csv writes long format: run_id, the varying keys, seed, split (train, eval, moe_layer_<l>), \
+        step, metric, value — one line per value (NaN values left out). --notebook writes an \
+        nbformat-4 notebook that loads the run files with h5py and pandas (SWEEP_DIR at the top, \
+        relative to the notebook) and plots loss curves, final loss against the varying keys, \
+        expert loads, MaxVio, balancing biases and KV cache against loss, as far as the sweep has \
+        the data. See docs/analysis.md.
+        """)
+
+    @Argument(help: "A sweep directory (<runs>/<spec name>, holding sweep.json) or the spec file (YAML).")
+    var sweep: String
+
+    @Option(help: "Directory that holds runs, when SWEEP is a spec file.")
+    var runs = "runs"
+
+    @Option(help: "Write the tidy long CSV here.")
+    var csv: String?
+
+    @Option(help: "Write the notebook here (e.g. notebooks-export/NAME.ipynb).")
+    var notebook: String?
+
+    func validate() throws {
+        if csv == nil && notebook == nil { throw ValidationError("give --csv FILE and/or --notebook FILE") }
+    }
+
+    func run() throws {
+        let resolved = try resolveSweep(sweep, runs: runs)
+        do {
+            let data = try SweepData.load(directory: resolved.directory)
+            if let csv {
+                let lines = try TidyExport.write(data, to: csv)
+                print("wrote \(csv): \(lines) values of \(data.runs.filter { if case .read = $0.state { return true }; return false }.count) run(s)")
+            }
+            if let notebook {
+                let folder = URL(fileURLWithPath: notebook).deletingLastPathComponent().path
+                try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
+                let command = (["ablate"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+                let text = try NotebookExport.notebook(data, sweepPath: NotebookExport.relativePath(resolved.directory, from: folder),
+                                                       command: command)
+                try text.write(toFile: notebook, atomically: true, encoding: .utf8)
+                let sections = NotebookExport.Sections(data)
+                let names = [("loss curves", sections.lossCurves), ("final loss vs keys", sections.finalLossVsAxis),
+                             ("expert load", sections.expertLoad), ("MaxVio", sections.maxVio),
+                             ("biases", sections.biasTrajectories), ("KV cache vs loss", sections.kvCacheVsLoss)]
+                print("wrote \(notebook): sections " + names.filter(\.1).map(\.0).joined(separator: ", "))
+            }
+        } catch {
+            throw fail("\(error)")
+        }
+    }
+}
