@@ -20,7 +20,7 @@ public struct CellStatus: Sendable {
 public enum SweepStatus {
     public static func cells(sweepDirectory directory: String) throws -> [CellStatus] {
         let manifest = try SweepManifest.read(directory: directory)
-        let slurm = manifest.slurmJobs.isEmpty ? [:] : SlurmExecutor.taskStates(jobs: manifest.slurmJobs)
+        let slurm = manifest.slurmJobs.isEmpty ? [:] : SlurmExecutor.tasks(jobs: manifest.slurmJobs, sweepDirectory: directory)
         return manifest.cells.map { entry in
             var status = CellStatus(index: entry.index, runID: entry.runID, label: entry.label, state: entry.state.rawValue)
             let file = URL(fileURLWithPath: directory).appendingPathComponent(entry.runFile).path
@@ -45,20 +45,43 @@ public enum SweepStatus {
                 status.note = "run file not readable now (being written?)"
             }
             if let task = slurm[entry.index] {
-                let finishedInFile = ["completed", "diverged", "interrupted"].contains(status.state)
-                if !finishedInFile {
-                    let slurmState = task.state.lowercased()
-                    status.state = slurmState == "completed" ? status.state : "slurm:" + slurmState
-                    if let code = task.exitCode, code != "0:0", let job = manifest.slurmJobs.last {
-                        status.state = "failed"
-                        status.note = "exit code \(code); log: \(directory)/slurm/\(job)_\(entry.index).out"
-                    }
-                }
+                merge(task, into: &status)
             } else if entry.state == .failed || status.state == "failed" {
                 status.state = "failed"
                 status.note = "exit code \(entry.exitCode.map(String.init) ?? "?"); log: \(directory)/\(entry.runID)/process.log"
             }
             return status
+        }
+    }
+
+    /// Combines what Slurm says about a cell's array task with what its run file says. The run
+    /// file wins when it says the cell ended (completed, diverged, interrupted); a task that
+    /// Slurm still has is `pending`/`running` (prefixed `slurm:`); a cancelled one is
+    /// `cancelled`; a task that ended otherwise is `failed`, with its exit code (or signal) and
+    /// its output file.
+    static func merge(_ task: SlurmTask, into status: inout CellStatus) {
+        let fileState = status.state
+        if task.isActive {
+            if !["completed", "diverged"].contains(fileState) { status.state = "slurm:" + task.state.lowercased() }
+            status.note = "Slurm job \(task.jobID)_\(task.index)"
+            return
+        }
+        let succeeded = task.state == "COMPLETED" || (task.state == "EXITED" && task.exitCode == 0)
+        switch fileState {
+        case "completed", "diverged":
+            return
+        case "interrupted":
+            status.note = "\(task.outcome); log: \(task.log)"
+        default:
+            if succeeded && fileState != "failed" { return }
+            if task.state == "CANCELLED" && fileState != "failed" {
+                // scancel: not a failure of the cell; the next `ablate sweep` submits (or resumes) it.
+                status.state = "cancelled"
+                status.note = "Slurm job \(task.jobID)_\(task.index) cancelled; log: \(task.log)"
+                return
+            }
+            status.state = "failed"
+            status.note = "\(task.outcome); log: \(task.log)"
         }
     }
 

@@ -8,12 +8,16 @@ struct Sweep: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Run every cell of a spec's sweep (× seeds): skip completed cells, resume incomplete ones.",
         discussion: """
-        Cells run as separate processes, --jobs at a time, each with --threads kernel threads
-        (default: cores / jobs, so jobs × threads ≤ cores). Completed (and diverged) cells are
-        skipped; interrupted or killed ones resume from their checkpoints; failed ones rerun only
-        with --retry-failed. The plan and states are in <runs>/<spec name>/sweep.json. Ctrl-C
-        stops cleanly: running cells checkpoint and are marked interrupted. A cell whose spec
+        Cells run as separate processes, --jobs at a time, each with --threads kernel threads \
+        (default: cores / jobs, so jobs × threads ≤ cores). Completed (and diverged) cells are \
+        skipped; interrupted or killed ones resume from their checkpoints; failed ones rerun only \
+        with --retry-failed. The plan and states are in <runs>/<spec name>/sweep.json. Ctrl-C \
+        stops cleanly: running cells checkpoint and are marked interrupted. A cell whose spec \
         changed gets a new run id, so old results are never mixed in.
+
+        With --executor slurm the cells to run become one sbatch job array (task id = cell \
+        index), written to <runs>/<spec name>/slurm/ and submitted; cells a previous submission \
+        still has queued or running are not submitted again. See docs/slurm.md.
         """)
 
     @Argument(help: "The spec file (YAML).")
@@ -43,6 +47,13 @@ struct Sweep: ParsableCommand {
 
     func validate() throws {
         guard jobs >= 1 else { throw ValidationError("--jobs must be at least 1") }
+        if executor == .slurm {
+            guard threads == nil else { throw ValidationError("--threads is for local cells; Slurm tasks use --cpus-per-task threads") }
+            guard slurm.cpusPerTask >= 1 else { throw ValidationError("--cpus-per-task must be at least 1") }
+            if let maxParallel = slurm.maxParallel, maxParallel < 1 { throw ValidationError("--max-parallel must be at least 1") }
+        } else if slurm.partition != nil || slurm.time != nil || slurm.maxParallel != nil || slurm.cpusPerTask != 1 {
+            throw ValidationError("--partition, --time, --cpus-per-task and --max-parallel need --executor slurm")
+        }
         if let threads {
             guard threads >= 1 else { throw ValidationError("--threads must be at least 1") }
             let cores = ProcessInfo.processInfo.activeProcessorCount
@@ -60,12 +71,20 @@ struct Sweep: ParsableCommand {
             throw fail("another `ablate sweep` is running on '\(directory)'")
         }
         defer { lock.release() }
-        let manifest = SweepPlan.manifest(for: loaded, runs: runs)
+        let previous = try? SweepManifest.read(directory: directory)
+        var manifest = SweepPlan.manifest(for: loaded, runs: runs)
+        // Cells that Slurm still has queued or running are never started a second time.
+        let inSlurm = try slurmJobsOfPreviousPlan(previous, into: &manifest, directory: directory)
         try manifest.write(directory: directory)
-        let todo = manifest.cells.filter { SweepPlan.needsRun($0.state, retryFailed: retryFailed) }.map(\.index)
+        let todo = manifest.cells.filter { SweepPlan.needsRun($0.state, retryFailed: retryFailed) && inSlurm[$0.index] == nil }
+            .map(\.index)
         let counts = Dictionary(grouping: manifest.cells, by: \.state).mapValues(\.count)
         print("sweep \(loaded.name): \(manifest.cells.count) cell(s) — " + SweepManifest.State.allCases.compactMap { state in
             counts[state].map { "\($0) \(state.rawValue)" } }.joined(separator: ", "))
+        if !inSlurm.isEmpty {
+            let jobs = Set(inSlurm.values).sorted().joined(separator: ", ")
+            print("\(inSlurm.count) cell(s) still queued or running in Slurm job(s) \(jobs): not started again")
+        }
         if todo.isEmpty {
             print("nothing to run" + (counts[.failed] != nil ? " (failed cells rerun with --retry-failed)" : ""))
             return
@@ -91,6 +110,38 @@ struct Sweep: ParsableCommand {
         print("sweep \(loaded.name): \(done)/\(final.cells.count) cell(s) finished, \(failed.count) failed — `ablate status \(directory)`")
         if stopRequested.load(ordering: .relaxed) { throw ExitCode(130) }
         if !failed.isEmpty { throw ExitCode(1) }
+    }
+
+    /// Keeps the Slurm job ids of the previous plan when the cells are the same ones (so that
+    /// `ablate status` still finds their tasks) and returns the cells those jobs still have
+    /// queued or running. When the plan changed (other run ids) the old jobs are dropped — but
+    /// only once none of them is still queued or running.
+    func slurmJobsOfPreviousPlan(_ previous: SweepManifest?, into manifest: inout SweepManifest,
+                                 directory: String) throws -> [Int: String] {
+        guard let previous, !previous.slurmJobs.isEmpty else { return [:] }
+        let tasks = SlurmExecutor.tasks(jobs: previous.slurmJobs, sweepDirectory: directory)
+        let active = tasks.filter { $0.value.isActive }.mapValues(\.jobID)
+        if previous.cells.map(\.runID) == manifest.cells.map(\.runID) {
+            manifest.slurmJobs = previous.slurmJobs
+            // A task that failed before its run file said so (or before there was one) is a
+            // failed cell: it reruns only with --retry-failed, like a failed local cell. A
+            // cancelled one (scancel) is not a failure: it is submitted again.
+            for position in manifest.cells.indices {
+                guard let task = tasks[manifest.cells[position].index], !task.isActive,
+                      [.pending, .running].contains(manifest.cells[position].state) else { continue }
+                let succeeded = task.state == "COMPLETED" || (task.state == "EXITED" && task.exitCode == 0)
+                if !succeeded && task.state != "CANCELLED" {   // a cancelled cell runs again
+                    manifest.cells[position].state = .failed
+                    manifest.cells[position].exitCode = task.exitCode ?? task.signal.map { 128 + $0 }
+                }
+            }
+            return active
+        }
+        if !active.isEmpty {
+            let jobs = Set(active.values).sorted().joined(separator: ", ")
+            throw fail("the spec changed, but Slurm job(s) \(jobs) of the previous plan of '\(directory)' are still queued or running; wait for them or `scancel \(jobs)`, then run again")
+        }
+        return [:]
     }
 
     func submitToSlurm(manifest: SweepManifest, directory: String, indices: [Int]) throws {
