@@ -86,6 +86,8 @@ public enum SpecLoader {
             do {
                 let value = try YAMLReader.parseValue(String(override[override.index(after: equals)...]), path: path)
                 given = given.setting(value, at: path)
+                // A relative corpus path on the command line is relative to where the command runs.
+                given = absolutizingTextPath(given, base: FileManager.default.currentDirectoryPath)
             } catch {
                 problems += error.problems
             }
@@ -133,6 +135,8 @@ public enum SpecLoader {
                 cellGiven = cellGiven.setting(value, at: path)
             }
         }
+        // A relative corpus path set by a sweep cell is relative to the spec file, like the spec's own.
+        cellGiven = absolutizingTextPath(cellGiven, base: URL(fileURLWithPath: file).deletingLastPathComponent().path)
         let context = point.isEmpty ? "" : " (sweep cell \(index): " + point.map { "\($0.path)=\($0.value)" }.joined(separator: ", ") + ")"
         var resolver = Resolver(file: file + context)
         let resolved = resolver.resolve(cellGiven, against: SpecSchema.root, at: "")
@@ -160,6 +164,9 @@ public enum SpecLoader {
             if mqar.pairs > mqar.keyVocab {
                 problems.append(ConfigProblem(path: "data.mqar.pairs", "must be ≤ key_vocab (\(mqar.keyVocab)): keys in a sequence are distinct"))
             }
+        }
+        if data.kind == .text, let path = data.text?.path, !FileManager.default.fileExists(atPath: path) {
+            problems.append(ConfigProblem(path: "data.text.path", "'\(path)' does not exist"))
         }
         for layer in log.tensors.attentionLayers where layer >= model.nLayers {
             problems.append(ConfigProblem(path: "log.tensors.attention_layers", "layer \(layer) does not exist (n_layers = \(model.nLayers))"))
@@ -245,4 +252,11 @@ extension SpecLoader {
         return Spec(name: resolved["name"]?.stringValue ?? "", file: source, given: given, overrides: [],
                     resolved: resolved, cells: [cell], varyingKeys: [])
     }
+}
+
+/// `value` with a relative `data.text.path` made absolute against `base`.
+func absolutizingTextPath(_ value: ConfigValue, base: String) -> ConfigValue {
+    guard case .string(let path)? = value.value(at: "data.text.path"), !path.hasPrefix("/"), !path.isEmpty else { return value }
+    let absolute = URL(fileURLWithPath: base).appendingPathComponent(path).standardizedFileURL.path
+    return value.setting(.string(absolute), at: "data.text.path")
 }
