@@ -57,7 +57,7 @@ let package = Package(
         // Specs, sweeps, run ids, executors, verification.
         .target(name: "Experiments", dependencies: ["Training", "RunStore", "HDF5", "Config", "Yams"]),
         // Tables, CSV and notebook export.
-        .target(name: "Analysis", dependencies: ["RunStore"]),
+        .target(name: "Analysis", dependencies: ["RunStore", "Config"]),
 
         // The thin command-line front end.
         .executableTarget(

@@ -1,6 +1,7 @@
 // A small JSON value: sweep.json stores each cell's assignments as JSON text, and the CLI hands
 // the spec's `table` section over as JSON. Parsed here (not with JSONSerialization, whose
 // numbers and booleans blur on Linux) so that values compare exactly: 1 == 1.0, keys unordered.
+import Config
 import Foundation
 
 public indirect enum JSONValue: Sendable, Equatable, CustomStringConvertible {
@@ -45,21 +46,8 @@ public indirect enum JSONValue: Sendable, Equatable, CustomStringConvertible {
         return "\(x)"
     }
 
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for scalar in s.unicodeScalars {
-            switch scalar {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\r": out += "\\r"
-            case "\t": out += "\\t"
-            case _ where scalar.value < 0x20: out += String(format: "\\u%04x", scalar.value)
-            default: out.unicodeScalars.append(scalar)
-            }
-        }
-        return out + "\""
-    }
+    /// JSON string literal (the same escaping as the canonical spec JSON).
+    static func quote(_ s: String) -> String { CanonicalJSON.quote(s) }
 
     /// Parses one JSON text (a document or a bare scalar such as `0.001` or `"mla"`).
     public static func parse(_ text: String) throws -> JSONValue {

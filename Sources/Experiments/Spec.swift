@@ -165,9 +165,6 @@ public enum SpecLoader {
                 problems.append(ConfigProblem(path: "data.mqar.pairs", "must be ≤ key_vocab (\(mqar.keyVocab)): keys in a sequence are distinct"))
             }
         }
-        if data.kind == .text, let path = data.text?.path, !FileManager.default.fileExists(atPath: path) {
-            problems.append(ConfigProblem(path: "data.text.path", "'\(path)' does not exist"))
-        }
         for layer in log.tensors.attentionLayers where layer >= model.nLayers {
             problems.append(ConfigProblem(path: "log.tensors.attention_layers", "layer \(layer) does not exist (n_layers = \(model.nLayers))"))
         }
@@ -259,4 +256,14 @@ func absolutizingTextPath(_ value: ConfigValue, base: String) -> ConfigValue {
     guard case .string(let path)? = value.value(at: "data.text.path"), !path.hasPrefix("/"), !path.isEmpty else { return value }
     let absolute = URL(fileURLWithPath: base).appendingPathComponent(path).standardizedFileURL.path
     return value.setting(.string(absolute), at: "data.text.path")
+}
+
+extension Cell {
+    /// Inputs the cell reads that are missing now (a text corpus). Checked by the commands that
+    /// start work, before anything is written — not by spec loading, so one cell's missing data
+    /// never stops another cell of the same sweep from running.
+    public func inputProblems(file: String) -> [ConfigProblem] {
+        guard data.kind == .text, let path = data.text?.path, !FileManager.default.fileExists(atPath: path) else { return [] }
+        return [ConfigProblem(file: file, path: "data.text.path", "'\(path)' does not exist" + (label == "base" ? "" : " (cell \(index): \(label))"))]
+    }
 }

@@ -111,6 +111,7 @@ struct Run: ParsableCommand {
             throw fail("--cell \(cell): the spec has \(loaded.cells.count) cell(s) (0..<\(loaded.cells.count))", code: 2)
         }
         let chosen = loaded.cells[cell]
+        try requireInputs([chosen], spec: loaded)
         let threads = options.applyThreads()
         if !options.quiet {
             print("run \(chosen.runID) (\(chosen.label)) of \(loaded.name): \(chosen.train.steps) steps, \(threads) thread(s)")

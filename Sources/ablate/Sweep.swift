@@ -89,6 +89,7 @@ struct Sweep: ParsableCommand {
             print("nothing to run" + (counts[.failed] != nil ? " (failed cells rerun with --retry-failed)" : ""))
             return
         }
+        try requireInputs(loaded.cells.filter { todo.contains($0.index) }, spec: loaded)
         if executor == .slurm {
             try submitToSlurm(manifest: manifest, directory: directory, indices: todo)
             return

@@ -38,9 +38,18 @@ func loadSpec(_ path: String, overrides: [String]) throws -> Spec {
     do {
         return try SpecLoader.load(path, overrides: overrides)
     } catch {
-        let count = error.problems.count
-        let lines = error.problems.map { "error: \($0)" }.joined(separator: "\n")
-        FileHandle.standardError.write(Data((lines + "\n\(count) problem(s) in the spec; nothing was run\n").utf8))
-        throw ExitCode(2)
+        throw reportProblems(error.problems)
     }
+}
+
+/// Exits with code 2 when any of `cells` lacks its inputs (e.g. a text corpus), before any work.
+func requireInputs(_ cells: [Cell], spec: Spec) throws {
+    let problems = cells.flatMap { $0.inputProblems(file: spec.file) }
+    if !problems.isEmpty { throw reportProblems(problems) }
+}
+
+private func reportProblems(_ problems: [ConfigProblem]) -> ExitCode {
+    let lines = problems.map { "error: \($0)" }.joined(separator: "\n")
+    FileHandle.standardError.write(Data((lines + "\n\(problems.count) problem(s) in the spec; nothing was run\n").utf8))
+    return ExitCode(2)
 }

@@ -144,8 +144,6 @@ model:
         ("text-kind-without-path", "name: x\nmodel: {vocab: 256}\ndata: {kind: text}\n", [], ["data.text.path: required"]),
         ("wrong-section-keys", "name: x\ndata: {kind: markov_mixture, mqar: {pairs: 4}}\n", [], ["data.mqar: is set but data.kind is markov_mixture"]),
         ("duplicate-seeds", "name: x\nseeds: [1, 1]\n", [], ["seeds: seeds must be distinct"]),
-        ("missing-corpus", "name: x\nmodel: {vocab: 256}\ndata: {kind: text, text: {path: no-such-corpus}}\n", [],
-         ["data.text.path: '", "no-such-corpus' does not exist"]),
     ]
 
     @Test func brokenSpecsAreRefusedWithClearMessages() throws {
@@ -163,6 +161,15 @@ model:
                 }
             }
         }
+    }
+
+    @Test func missingCorpusIsAnInputProblemOfItsCell() throws {
+        let folder = try SpecFolder()
+        let path = try folder.write("corpus.yaml", "name: x\nmodel: {vocab: 256}\ndata: {kind: text, text: {path: no-such-corpus}}\n")
+        let spec = try SpecLoader.load(path)
+        let problems = spec.cells[0].inputProblems(file: path)
+        #expect(problems.count == 1)
+        #expect(problems.first?.description == "\(path): data.text.path: '\(folder.url.path)/no-such-corpus' does not exist")
     }
 
     @Test func allProblemsAreReportedTogether() throws {
