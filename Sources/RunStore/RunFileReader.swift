@@ -50,10 +50,11 @@ public final class RunFileReader {
             status: try status(),
             createdUTC: try string("created_utc"), updatedUTC: try string("updated_utc"),
             finishedUTC: try string("finished_utc"),
-            gitCommit: try string("git_commit"), gitDirty: dirty < 0 ? nil : dirty == 1,
-            harnessVersion: try string("harness_version"), buildConfiguration: try string("build_configuration"),
-            kernelTarget: try string("kernel_target"), swiftVersion: try string("swift_version"),
-            os: try string("os"), cpuModel: try string("cpu_model"), hdf5Version: try string("hdf5_version"),
+            provenance: Provenance(
+                version: try string("harness_version"), gitCommit: try string("git_commit"),
+                gitDirty: dirty < 0 ? nil : dirty == 1, buildConfiguration: try string("build_configuration"),
+                kernelTarget: try string("kernel_target"), swiftVersion: try string("swift_version"),
+                os: try string("os"), cpuModel: try string("cpu_model"), hdf5Version: try string("hdf5_version")),
             lastStep: try int("last_step"), divergedStep: try int("diverged_step"), error: try string("error"))
     }
 

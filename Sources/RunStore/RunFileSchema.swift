@@ -259,16 +259,8 @@ public struct RunAttributes: Sendable, Equatable {
     public var updatedUTC: String
     /// "" while running.
     public var finishedUTC: String
-    public var gitCommit: String
-    /// nil when unknown.
-    public var gitDirty: Bool?
-    public var harnessVersion: String
-    public var buildConfiguration: String
-    public var kernelTarget: String
-    public var swiftVersion: String
-    public var os: String
-    public var cpuModel: String
-    public var hdf5Version: String
+    /// What wrote the file: harness version, git commit and dirty flag, build, toolchain, machine.
+    public var provenance: Provenance
     /// Last train step as of the last flush; -1 before the first.
     public var lastStep: Int
     /// -1 unless diverged.
