@@ -10,19 +10,21 @@
 import Foundation
 import PackageDescription
 
-// Release builds of the numeric code are compiled for AVX2 + FMA (`-target-cpu haswell`): Swift's
-// default baseline x86-64 turns SIMD fused multiply-adds into library calls. Set
-// ABLATE_PORTABLE=1 when building to get a binary that runs on any x86-64 (or non-x86) CPU.
-let portable = ProcessInfo.processInfo.environment["ABLATE_PORTABLE"] == "1"
+// The kernels are compiled once per ISA path (docs/architecture.md, "Kernels and ISA paths"):
+// KernelCore holds them as @inlinable source; KernelsAVX512 / KernelsAVX2 / KernelsGeneric each
+// compile that source with their own -target-cpu, and Tensor picks one at run time from CPUID.
+// Everything else is built for baseline x86-64, so the binary runs on any x86-64 CPU. The kernel
+// modules are optimised in debug builds too (unit tests call them at real sizes).
 #if arch(x86_64)
-let nativeX86 = !portable
+let x86 = true
 #else
-let nativeX86 = false
+let x86 = false
 #endif
-let kernelFlags: [SwiftSetting] = nativeX86
-    ? [.unsafeFlags(["-target-cpu", "haswell"], .when(configuration: .release)),
-       .define("ABLATE_TARGET_HASWELL", .when(configuration: .release))]
-    : []
+func kernelPath(_ cpu: String?) -> [SwiftSetting] {
+    var flags: [SwiftSetting] = [.unsafeFlags(["-O"], .when(configuration: .debug))]
+    if x86, let cpu { flags.append(.unsafeFlags(["-target-cpu", cpu])) }
+    return flags
+}
 
 let package = Package(
     name: "Ablate",
@@ -37,17 +39,25 @@ let package = Package(
     targets: [
         // C libraries, each behind a shim header of `static inline` wrappers.
         .systemLibrary(name: "CHDF5", pkgConfig: "hdf5", providers: [.apt(["libhdf5-dev"])]),
-        .systemLibrary(name: "CBLAS", pkgConfig: "openblas", providers: [.apt(["libopenblas-dev"])]),
+        // CPUID and XGETBV for the ISA dispatch.
+        .target(name: "CPUFeatures"),
 
         // Spec values, schemas, validation with key paths, canonical JSON (no dependencies).
         .target(name: "Config"),
 
         // Numeric core: tensors, kernels, autodiff tape, counter-based RNG.
-        .target(name: "Tensor", dependencies: ["CBLAS"], exclude: ["Kernels/README.md"], swiftSettings: kernelFlags),
+        // The kernels as @inlinable source (GEMM, deterministic math), and one module per ISA path.
+        .target(name: "KernelCore", swiftSettings: kernelPath(nil)),
+        .target(name: "KernelsAVX512", dependencies: ["KernelCore"], swiftSettings: kernelPath("skylake-avx512")),
+        .target(name: "KernelsAVX2", dependencies: ["KernelCore"], swiftSettings: kernelPath("haswell")),
+        .target(name: "KernelsGeneric", dependencies: ["KernelCore"], swiftSettings: kernelPath(nil)),
+        .target(name: "Tensor",
+                dependencies: ["KernelCore", "KernelsAVX512", "KernelsAVX2", "KernelsGeneric", "CPUFeatures"],
+                exclude: ["Kernels/README.md"]),
         // Attention variants, FFN / MoE, routers, the decoder, parameter naming.
-        .target(name: "Models", dependencies: ["Tensor", "Config"], swiftSettings: kernelFlags),
+        .target(name: "Models", dependencies: ["Tensor", "Config"]),
         // Data sources, training loop, optimiser, schedules, evaluation, checkpoints.
-        .target(name: "Training", dependencies: ["Models", "Config"], swiftSettings: kernelFlags),
+        .target(name: "Training", dependencies: ["Models", "Config"]),
 
         // The only Swift code that touches the HDF5 C API.
         .target(name: "HDF5", dependencies: ["CHDF5"]),
@@ -71,7 +81,8 @@ let package = Package(
         .target(name: "TestSupport", path: "Tests/TestSupport"),
         .testTarget(name: "HDF5Tests", dependencies: ["HDF5", "TestSupport"]),
         .testTarget(name: "RunStoreTests", dependencies: ["RunStore", "HDF5", "TestSupport"]),
-        .testTarget(name: "TensorTests", dependencies: ["Tensor"]),
+        .testTarget(name: "TensorTests", dependencies: ["Tensor", "KernelCore"]),
+        .testTarget(name: "KernelCoreTests", dependencies: ["KernelCore"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Config"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Config", "TestSupport"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "RunStore", "TestSupport"]),

@@ -2,7 +2,7 @@
 # Installs the Debian/Ubuntu packages Ablate needs, only those that are missing.
 # Needs root (or sudo). Swift itself (6.x) must already be installed: see README.
 set -euo pipefail
-packages=(libhdf5-dev libopenblas-dev hdf5-tools pkg-config python3-venv git fortunes)
+packages=(libhdf5-dev hdf5-tools pkg-config python3-venv git fortunes)
 missing=()
 for package in "${packages[@]}"; do
     dpkg-query -W -f='${Status}' "$package" 2>/dev/null | grep -q "install ok installed" || missing+=("$package")

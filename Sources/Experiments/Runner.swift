@@ -89,7 +89,9 @@ public enum Runner {
             state = checkpoint.map(trainingState)
         } else {
             let run = RunInfo(runID: cell.runID, specName: spec.name, label: cell.label, specSHA256: hash,
-                              seed: cell.seed, blas: BLASInfo.description, threads: threads,
+                              seed: cell.seed, isa: ISA.active.rawValue,
+                              cpuFeatures: CPUInfo.current.featureList, kernelVersion: Kernels.version,
+                              threads: threads,
                               modelStats: ["total_parameters": Int64(cell.model.totalParameters),
                                            "active_parameters": Int64(cell.model.activeParameters),
                                            "kv_cache_per_token": Int64(cell.model.kvCacheElementsPerToken),

@@ -14,7 +14,7 @@ public struct Provenance: Sendable, Codable, Equatable {
     public var gitDirty: Bool?
     /// "release" or "debug".
     public var buildConfiguration: String
-    /// CPU the numeric kernels were compiled for: "haswell" (AVX2+FMA) or "portable".
+    /// How the kernels were compiled: the ISA paths in the binary (the one used is the run's `isa`).
     public var kernelTarget: String
     public var swiftVersion: String
     public var os: String
@@ -55,11 +55,11 @@ public struct Provenance: Sendable, Codable, Equatable {
     }
 
     static var kernelTarget: String {
-        // Set by Package.swift together with `-target-cpu haswell` (see README, "Portable builds").
-        #if ABLATE_TARGET_HASWELL
-        "haswell (AVX2+FMA)"
+        // Package.swift: baseline code everywhere, kernel modules per path (x86-64 only).
+        #if arch(x86_64)
+        "x86-64 baseline; kernel paths avx512 (skylake-avx512), avx2 (haswell), generic (x86-64)"
         #else
-        "portable"
+        "portable; kernel path generic"
         #endif
     }
 

@@ -45,7 +45,11 @@ public final class RunFileReader {
         return RunAttributes(
             schemaVersion: try int("schema_version"),
             run: RunInfo(runID: try string("run_id"), specName: try string("spec_name"), label: try string("label"),
-                         specSHA256: try string("spec_sha256"), seed: try int("seed"), blas: try string("blas"),
+                         specSHA256: try string("spec_sha256"), seed: try int("seed"),
+                         // Files written before the in-tree kernels have `blas` and no `isa`.
+                         isa: (try? string("isa")) ?? "unknown (\((try? string("blas")) ?? "no isa attribute"))",
+                         cpuFeatures: (try? string("cpu_features")) ?? "",
+                         kernelVersion: (try? string("kernel_version")) ?? "",
                          threads: try int("threads"), modelStats: modelStats),
             status: try status(),
             createdUTC: try string("created_utc"), updatedUTC: try string("updated_utc"),

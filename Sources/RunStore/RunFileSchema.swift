@@ -117,8 +117,13 @@ public struct RunInfo: Sendable, Equatable {
     /// sha256 (hex) of the resolved canonical spec; resume refuses a different one.
     public var specSHA256: String
     public var seed: Int
-    /// The BLAS the numeric kernels call, e.g. "OpenBLAS 0.3.21 (pthreads)".
-    public var blas: String
+    /// The kernel ISA path that computed the run: "avx512", "avx2" or "generic" (every path gives
+    /// the same bits; recorded so a user can see where a file came from).
+    public var isa: String
+    /// The CPU's feature flags as the dispatcher saw them (space-separated).
+    public var cpuFeatures: String
+    /// `Kernels.version`: changes whenever any kernel's arithmetic changes.
+    public var kernelVersion: String
     /// Worker threads of the numeric kernels.
     public var threads: Int
 
@@ -127,14 +132,17 @@ public struct RunInfo: Sendable, Equatable {
     public var modelStats: [String: Int64]
 
     public init(runID: String, specName: String, label: String = "", specSHA256: String, seed: Int,
-                blas: String, threads: Int, modelStats: [String: Int64] = [:]) {
+                isa: String, cpuFeatures: String = "", kernelVersion: String = "", threads: Int,
+                modelStats: [String: Int64] = [:]) {
         self.modelStats = modelStats
         self.runID = runID
         self.specName = specName
         self.label = label
         self.specSHA256 = specSHA256
         self.seed = seed
-        self.blas = blas
+        self.isa = isa
+        self.cpuFeatures = cpuFeatures
+        self.kernelVersion = kernelVersion
         self.threads = threads
     }
 }

@@ -4,14 +4,13 @@
 // variants of one shape are interleaved within each repetition so they see the same machine.
 //
 //   matmul rows   X [2048, 256] · W [out, 256]ᵀ (a linear layer, y = x·Wᵀ), out ∈ {96,128,256,512}:
-//                 raw cblas_sgemm (OpenBLAS pinned to 1 thread), Kernels.gemm (1 and 2 threads),
+//                 Kernels.gemm (1 and 2 threads),
 //                 and the engine's `x.linear(w)` (1 and 2 threads, with and without recording;
 //                 includes allocating the output).
 //   tape rows     ns per `a + b` on [4] tensors: without tape, recorded (forward only), and a
 //                 recorded chain of adds run forward and backward (per op).
 //   attention     engine `causalAttention` at B 16, T 128, H 4, Dh 64: forward, and forward +
 //                 backward of `out.sum()` (the sum adds a serial pass over 0.5 M elements).
-import CBLAS
 import Dispatch
 
 public enum TensorBenchmarks {
@@ -54,7 +53,6 @@ public enum TensorBenchmarks {
     public static func matmulRows(repetitions: Int = 9, tokens: Int = 2048, dModel: Int = 256,
                                   outs: [Int] = [96, 128, 256, 512]) -> [Row] {
         var rows: [Row] = []
-        _ = Parallel.threads  // pins OpenBLAS to one thread
         for out in outs {
             let x = Tensor.uniform([tokens, dModel], low: -1, high: 1, seed: 1, stream: 1)
             let w = Tensor.uniform([out, dModel], low: -1, high: 1, seed: 1, stream: 2)
@@ -62,10 +60,6 @@ public enum TensorBenchmarks {
             let c = UnsafeMutablePointer<Float>.allocate(capacity: tokens * out)
             defer { c.deallocate() }
             let variants: [(String, () -> Void)] = [
-                ("raw cblas_sgemm (1 thread)", {
-                    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, Int32(tokens), Int32(out), Int32(dModel),
-                                1, x.ptr, Int32(dModel), w.ptr, Int32(dModel), 0, c, Int32(out))
-                }),
                 ("Kernels.gemm (1 thread)", {
                     Parallel.withThreads(1) {
                         Kernels.gemm(transB: true, m: tokens, n: out, k: dModel, a: x.ptr, b: w.ptr, c: c)

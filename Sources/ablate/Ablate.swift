@@ -2,6 +2,7 @@
 import ArgumentParser
 import Foundation
 import RunStore
+import Tensor
 
 @main
 struct Ablate: ParsableCommand {
@@ -12,8 +13,31 @@ struct Ablate: ParsableCommand {
         Runs, sweeps and their metrics are stored as HDF5 run files (see docs/hdf5-schema.md).
         Start with `ablate smoke` to check the installation, or `ablate inspect FILE.h5`.
         """,
-        version: Provenance.current().versionText,
+        version: Provenance.current().versionText + "\n" + kernelLine,
         subcommands: [Run.self, Sweep.self, Status.self, Resume.self, Verify.self, Validate.self, RunCell.self, Generate.self, Dump.self, Inspect.self, Bench.self, Smoke.self, Reference.self, Table.self, Export.self])
+
+    /// "kernels: avx2 (CPU supports avx2, generic; chosen from CPUID) …": the ISA path in use.
+    static var kernelLine: String {
+        let forced = ProcessInfo.processInfo.environment["ABLATE_ISA"].map { "forced by ABLATE_ISA=\($0)" }
+            ?? "chosen from CPUID"
+        return """
+        kernels: \(ISA.active.rawValue) (\(forced); this CPU supports \(ISA.supported.map(\.rawValue).joined(separator: ", ")))
+        kernel version: \(Kernels.version)
+        cpu: \(CPUInfo.current.model)
+        """
+    }
+
+    /// Checks ABLATE_ISA before any command runs: a path this CPU lacks is an error (exit 2),
+    /// never an illegal instruction later.
+    static func main() {
+        do {
+            try ISA.configureFromEnvironment()
+        } catch {
+            FileHandle.standardError.write(Data("error: \(error)\n".utf8))
+            Foundation.exit(2)
+        }
+        main(nil)
+    }
 }
 
 /// Prints `error: message` to stderr and exits with `code` (1 unless told otherwise).

@@ -6,7 +6,7 @@ import Training
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (timings, not tests): tensor ops and MoE scaling.",
-        subcommands: [Ops.self, MoE.self])
+        subcommands: [Ops.self, Gemm.self, MoE.self])
 
     struct Ops: ParsableCommand {
         static let configuration = CommandConfiguration(
@@ -18,6 +18,90 @@ struct Bench: ParsableCommand {
         func run() throws {
             print("threads available: \(Parallel.threads); medians of \(repetitions) interleaved repetitions")
             print(TensorBenchmarks.table(TensorBenchmarks.run(repetitions: repetitions)))
+        }
+    }
+
+    struct Gemm: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "GFLOP/s of the in-tree GEMM per ISA path beside OpenBLAS cores, at 1 and N threads.",
+            discussion: """
+            Shapes of the reference model: 2048 tokens × d 256 × out ∈ {96, 128, 256, 512} (forward,
+            dX, and the TN weight gradient), and one MoE expert (512 × 256 × 128 and its gradients).
+            OpenBLAS is an optional yardstick: loaded with dlopen when installed (libopenblas0),
+            one child process per OPENBLAS_CORETYPE (the library reads it once, at load), with
+            rounds alternating between the engine and each core so all see the same machine.
+            """)
+
+        @Option(help: "Timed calls per variant and round (3 rounds; the median is reported).")
+        var repetitions = 5
+
+        @Option(name: .customLong("openblas-core"), parsing: .upToNextOption,
+                help: "OPENBLAS_CORETYPE values to compare (default: Haswell, and SkylakeX where AVX-512 exists).")
+        var cores: [String] = []
+
+        @Flag(help: "Skip the OpenBLAS yardstick.")
+        var noOpenblas = false
+
+        @Flag(help: .hidden)
+        var yardstickChild = false
+
+        func run() throws {
+            if yardstickChild {
+                // Child: OpenBLAS rows only, as tab-separated lines "name\tshape\tflops\tt1,t2,…".
+                guard case .success(let y) = OpenBLASYardstick.load() else { throw ExitCode(3) }
+                for row in KernelBenchmarks.gemmRows(repetitions: repetitions, rounds: 1, paths: [], yardstick: y) {
+                    print([row.name, row.shape, String(row.flops ?? 0), row.times.map { String($0) }.joined(separator: ",")].joined(separator: "\t"))
+                }
+                return
+            }
+            let threads = Parallel.threads
+            let paths = ISA.supported
+            var wanted = cores
+            if wanted.isEmpty { wanted = ["Haswell"] + (paths.contains(.avx512) ? ["SkylakeX"] : []) }
+            if noOpenblas { wanted = [] }
+            if !wanted.isEmpty, case .failure(let e) = OpenBLASYardstick.load() {
+                print("note: \(e.message); OpenBLAS rows skipped")
+                wanted = []
+            }
+            print("CPU: \(CPUInfo.current.model); ISA paths: \(paths.map(\.rawValue).joined(separator: ", ")); threads 1 and \(threads)")
+            print("medians of \(3 * repetitions) calls in 3 rounds alternating engine and OpenBLAS (\(wanted.isEmpty ? "none" : wanted.joined(separator: ", ")))")
+            var collected: [String: (shape: String, flops: Double, times: [Double])] = [:]
+            var order: [String] = []
+            func add(_ name: String, _ shape: String, _ flops: Double, _ times: [Double]) {
+                let key = name + "|" + shape
+                if collected[key] == nil { order.append(key); collected[key] = (shape, flops, []) }
+                collected[key]!.times += times
+            }
+            let exe = URL(fileURLWithPath: "/proc/self/exe").resolvingSymlinksInPath().path
+            for _ in 0..<3 {
+                for row in KernelBenchmarks.gemmRows(repetitions: repetitions, rounds: 1, paths: paths) {
+                    add(row.name, row.shape, row.flops ?? 0, row.times)
+                }
+                for core in wanted {
+                    let p = Process()
+                    p.executableURL = URL(fileURLWithPath: exe)
+                    p.arguments = ["bench", "gemm", "--yardstick-child", "--repetitions", String(repetitions)]
+                    var env = ProcessInfo.processInfo.environment
+                    env["OPENBLAS_CORETYPE"] = core
+                    p.environment = env
+                    let out = Pipe()
+                    p.standardOutput = out
+                    try p.run()
+                    let data = out.fileHandleForReading.readDataToEndOfFile()
+                    p.waitUntilExit()
+                    for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+                        let f = line.split(separator: "\t").map(String.init)
+                        guard f.count == 4 else { continue }
+                        add(f[0].replacingOccurrences(of: "OpenBLAS ", with: "OpenBLAS \(core)→"), f[1], Double(f[2]) ?? 0,
+                            f[3].split(separator: ",").compactMap { Double($0) })
+                    }
+                }
+            }
+            let rows = order.map { key -> BenchRow in
+                let c = collected[key]!
+                return BenchRow(name: String(key.split(separator: "|")[0]), shape: c.shape, times: c.times, flops: c.flops)
+            }
+            print(KernelBenchmarks.gemmTable(rows))
         }
     }
 

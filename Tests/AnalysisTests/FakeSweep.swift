@@ -46,7 +46,7 @@ enum FakeSweep {
 
     static func writeRun(path: String, experts: Int, seed: Int, completed: Bool) throws {
         let info = RunInfo(runID: runID(experts, seed), specName: "fake", label: "experts=\(experts)", specSHA256: String(repeating: "0", count: 64),
-                           seed: seed, blas: "test", threads: 1,
+                           seed: seed, isa: "avx2", threads: 1,
                            modelStats: ["total_parameters": Int64(1000 * experts), "active_parameters": 2500,
                                         "kv_cache_per_token": Int64(8 * experts), "flops_per_token": 5000])
         let resolved = "name: fake\nmodel:\n  attention:\n    kind: mla\n  ffn:\n    moe:\n      experts: \(experts)\nseed: \(seed)\n"

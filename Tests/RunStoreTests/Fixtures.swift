@@ -7,7 +7,7 @@ import Testing
 enum FakeRun {
     static let specSHA = String(repeating: "ab", count: 32)
     static let info = RunInfo(runID: "tiny-0123abcd", specName: "tiny", label: "seed=1", specSHA256: specSHA,
-                              seed: 1, blas: "OpenBLAS (test)", threads: 2,
+                              seed: 1, isa: "avx2", cpuFeatures: "avx avx2 fma", kernelVersion: "test", threads: 2,
                               modelStats: ["total_parameters": 1000, "active_parameters": 600, "kv_cache_per_token": 20, "flops_per_token": 1300])
     static let spec = SpecTexts(given: "name: tiny\ntrain:\n  steps: 10\n", overrides: ["train.steps=10", "model.ffn.moe.experts=4"],
                                 resolved: "name: tiny\ntrain:\n  steps: 10\nmodel:\n  ffn:\n    moe:\n      experts: 4\n")

@@ -11,7 +11,6 @@
 //   forward  Y[N, out] = X[N, d] · W[out, d]ᵀ        (m N, n out, k d, transB)
 //   dX       dX[N, d] = dY[N, out] · W[out, d]        (m N, n d, k out)
 //   dW       dW[out, d] = dY[N, out]ᵀ · X[N, d]       (m out, n d, k N, transA)
-import CBLAS
 import Dispatch
 import Foundation
 
@@ -26,6 +25,10 @@ public struct BenchRow: Sendable, CustomStringConvertible {
     public var minMs: Double
     /// Useful floating-point operations per second at the median time (nil for memory-bound ops).
     public var gflops: Double?
+    /// Every timed call, seconds (to merge rounds measured in different processes).
+    public var times: [Double] = []
+    /// Floating-point operations of one call.
+    public var flops: Double?
 
     public init(name: String, shape: String, medianMs: Double, minMs: Double, gflops: Double?) {
         self.name = name
@@ -35,10 +38,12 @@ public struct BenchRow: Sendable, CustomStringConvertible {
         self.gflops = gflops
     }
 
-    init(name: String, shape: String, times: [Double], flops: Double?) {
+    public init(name: String, shape: String, times: [Double], flops: Double?) {
         let med = KernelBenchmarks.median(times)
         self.init(name: name, shape: shape, medianMs: med * 1e3,
                   minMs: (times.min() ?? .nan) * 1e3, gflops: flops.map { $0 / med / 1e9 })
+        self.times = times
+        self.flops = flops
     }
 
     public var description: String {
@@ -66,90 +71,111 @@ public enum KernelBenchmarks {
 
     // MARK: - GEMM
 
-    public static func gemmRows(repetitions: Int = 9, tokens: Int = 2048, dModel: Int = 256,
-                                outs: [Int] = [96, 128, 256, 512]) -> [BenchRow] {
-        var rows: [BenchRow] = []
-        let threads = Parallel.threads
-        for out in outs {
-            let x = filled(tokens * dModel, seed: 1), w = filled(out * dModel, seed: 2)
-            let dy = filled(tokens * out, seed: 3)
-            var y = [Float](repeating: 0, count: tokens * out)
-            var dx = [Float](repeating: 0, count: tokens * dModel)
-            var dw = [Float](repeating: 0, count: out * dModel)
-            // (label, m, n, k, transA, transB, a, b, c)
-            typealias Case = (String, Int, Int, Int, Bool, Bool)
-            let cases: [Case] = [
-                ("fwd X·Wᵀ", tokens, out, dModel, false, true),
-                ("dX = dY·W", tokens, dModel, out, false, false),
-                ("dW = dYᵀ·X", out, dModel, tokens, true, false),
-            ]
-            for (ci, c) in cases.enumerated() {
-                let (label, m, n, k, tA, tB) = c
-                let flops = 2.0 * Double(m * n * k)
-                let shape = "\(m)x\(n)x\(k)"
-                var rawTimes: [Double] = [], oneTimes: [Double] = [], engTimes: [Double] = []
-                var eng1Times: [Double] = []
-                func operands(_ body: (UnsafePointer<Float>, UnsafePointer<Float>,
-                                       UnsafeMutablePointer<Float>) -> Void) {
-                    switch ci {
-                    case 0: body(x, w, &y)
-                    case 1: body(dy, w, &dx)
-                    default: body(dy, x, &dw)
-                    }
-                }
-                let lda = tA ? m : k, ldb = tB ? k : n
-                let tAf = tA ? CblasTrans : CblasNoTrans, tBf = tB ? CblasTrans : CblasNoTrans
-                // Three rounds, so interference from other processes hits both sides alike.
-                let rounds = 3, perRound = max(1, (repetitions + rounds - 1) / rounds)
-                for _ in 0..<rounds {
-                    // Raw OpenBLAS with its own threads, as one block of calls (first call untimed).
-                    openblas_set_num_threads(Int32(threads))
-                    for rep in 0...perRound {
-                        operands { a, b, cc in
-                            let t0 = now()
-                            cblas_sgemm(CblasRowMajor, tAf, tBf, Int32(m), Int32(n), Int32(k),
-                                        1, a, Int32(lda), b, Int32(ldb), 0, cc, Int32(n))
-                            if rep > 0 { rawTimes.append(now() - t0) }
-                        }
-                    }
-                    openblas_set_num_threads(1)
-                    // OpenBLAS workers busy-wait for a while after a call; let them go to sleep
-                    // before timing anything that needs the other cores.
-                    usleep(300_000)
-                    // The engine on `threads` threads, as one block of calls (first call untimed).
-                    for rep in 0...perRound {
-                        operands { a, b, cc in
-                            let t0 = now()
-                            Kernels.gemm(transA: tA, transB: tB, m: m, n: n, k: k, a: a, lda: lda,
-                                         b: b, ldb: ldb, c: cc, ldc: n)
-                            if rep > 0 { engTimes.append(now() - t0) }
-                        }
-                    }
-                    // One thread: raw sgemm and the engine, interleaved.
-                    Parallel.withThreads(1) {
-                        for rep in 0...perRound {
-                            operands { a, b, cc in
-                                let t1 = now()
-                                cblas_sgemm(CblasRowMajor, tAf, tBf, Int32(m), Int32(n), Int32(k),
-                                            1, a, Int32(lda), b, Int32(ldb), 0, cc, Int32(n))
-                                let t2 = now()
-                                Kernels.gemm(transA: tA, transB: tB, m: m, n: n, k: k,
-                                             a: a, lda: lda, b: b, ldb: ldb, c: cc, ldc: n)
-                                let t3 = now()
-                                if rep > 0 { oneTimes.append(t2 - t1); eng1Times.append(t3 - t2) }
-                            }
-                        }
-                    }
-                }
-                for (nm, times) in [("sgemm raw \(threads)T " + label, rawTimes),
-                                    ("Kernels.gemm \(threads)T " + label, engTimes),
-                                    ("sgemm raw 1T " + label, oneTimes),
-                                    ("Kernels.gemm 1T " + label, eng1Times)] {
-                    rows.append(BenchRow(name: nm, shape: shape, times: times, flops: flops))
-                }
+    /// GEMM rows as one line per product and one GFLOP/s column per variant ("avx2 1T",
+    /// "OpenBLAS Haswell 2T", …), then the ratios of each ISA path to each OpenBLAS core at the
+    /// same thread count (medians).
+    public static func gemmTable(_ rows: [BenchRow]) -> String {
+        var columns: [String] = [], products: [String] = []
+        var value: [String: Double] = [:]
+        for row in rows {
+            guard let r = row.name.range(of: #" \d+T "#, options: .regularExpression) else { continue }
+            let column = String(row.name[..<r.upperBound]).trimmingCharacters(in: .whitespaces)
+            let product = String(row.name[r.upperBound...]) + " " + row.shape
+            if !columns.contains(column) { columns.append(column) }
+            if !products.contains(product) { products.append(product) }
+            value[product + "|" + column] = row.gflops
+        }
+        func threads(_ c: String) -> String { String(c.split(separator: " ").last ?? "") }
+        var header = "| product | " + columns.joined(separator: " | ") + " |"
+        var ratioColumns: [(String, String)] = []
+        for c in columns where !c.hasPrefix("OpenBLAS") {
+            for o in columns where o.hasPrefix("OpenBLAS") && threads(o) == threads(c) {
+                ratioColumns.append((c, o))
             }
         }
-        openblas_set_num_threads(1)
+        header += ratioColumns.map { " \($0.0) / \($0.1.replacingOccurrences(of: "OpenBLAS ", with: "")) |" }.joined()
+        var lines = [header, "|" + String(repeating: "---|", count: 1 + columns.count + ratioColumns.count)]
+        for p in products {
+            var line = "| \(p) |"
+            for c in columns { line += " " + (value[p + "|" + c].map { fmt($0, 1) } ?? "-") + " |" }
+            for (c, o) in ratioColumns {
+                if let a = value[p + "|" + c], let b = value[p + "|" + o] { line += " " + fmt(a / b * 100, 0) + "% |" } else { line += " - |" }
+            }
+            lines.append(line)
+        }
+        return lines.joined(separator: "\n")
+    }
+
+    /// GEMM GFLOP/s per ISA path this CPU supports, at 1 thread and at `Parallel.threads`, on the
+    /// reference model's shapes: X[tokens, d]·Wᵀ for each `out`, its dX and TN weight gradient,
+    /// and one MoE expert's [expertTokens, d]·[hidden, d]ᵀ with its gradients. Beside them OpenBLAS
+    /// `cblas_sgemm` (its own threads, at the same counts) when `yardstick` is given. The
+    /// variants of one shape are interleaved in three rounds so they see the same machine.
+    public static func gemmRows(repetitions: Int = 9, tokens: Int = 2048, dModel: Int = 256,
+                                outs: [Int] = [96, 128, 256, 512], expertTokens: Int = 512,
+                                expertHidden: Int = 128, rounds: Int = 3, paths: [ISA] = ISA.supported,
+                                yardstick: OpenBLASYardstick? = nil) -> [BenchRow] {
+        var rows: [BenchRow] = []
+        let threads = Parallel.threads
+        let counts = threads > 1 ? [1, threads] : [1]
+        // (label, m, n, k, transA, transB)
+        typealias Case = (String, Int, Int, Int, Bool, Bool)
+        var cases: [Case] = []
+        for out in outs {
+            cases += [("fwd X·Wᵀ", tokens, out, dModel, false, true),
+                      ("dX = dY·W", tokens, dModel, out, false, false),
+                      ("dW = dYᵀ·X", out, dModel, tokens, true, false)]
+        }
+        cases += [("expert X·W1ᵀ", expertTokens, expertHidden, dModel, false, true),
+                  ("expert dX = dY·W1", expertTokens, dModel, expertHidden, false, false),
+                  ("expert dW1 = dYᵀ·X", expertHidden, dModel, expertTokens, true, false)]
+        let original = ISA.active
+        defer { ISA.active = original }
+        for (label, m, n, k, tA, tB) in cases {
+            let a = filled(m * k, seed: 1), b = filled(k * n, seed: 2)
+            var c = [Float](repeating: 0, count: m * n)
+            let lda = tA ? m : k, ldb = tB ? k : n
+            let flops = 2.0 * Double(m * n * k)
+            // Variants: (name, body).
+            var variants: [(String, () -> Void)] = []
+            for t in counts {
+                for isa in paths {
+                    variants.append(("\(isa.rawValue) \(t)T " + label, {
+                        ISA.active = isa
+                        Parallel.withThreads(t) {
+                            c.withUnsafeMutableBufferPointer { cp in
+                                Kernels.gemm(transA: tA, transB: tB, m: m, n: n, k: k, a: a, lda: lda,
+                                             b: b, ldb: ldb, c: cp.baseAddress!, ldc: n)
+                            }
+                        }
+                    }))
+                }
+                if let y = yardstick {
+                    variants.append(("OpenBLAS \(y.core) \(t)T " + label, {
+                        y.threads(t)
+                        c.withUnsafeMutableBufferPointer { cp in
+                            y.sgemm(transA: tA, transB: tB, m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb,
+                                    c: cp.baseAddress!, ldc: n)
+                        }
+                        y.threads(1)
+                    }))
+                }
+            }
+            var times = [[Double]](repeating: [], count: variants.count)
+            let perRound = max(1, rounds == 1 ? repetitions : (repetitions + rounds - 1) / rounds)
+            for _ in 0..<rounds {
+                for (vi, v) in variants.enumerated() {
+                    for rep in 0...perRound {
+                        let t0 = now()
+                        v.1()
+                        if rep > 0 { times[vi].append(now() - t0) }
+                    }
+                }
+            }
+            for (vi, v) in variants.enumerated() {
+                rows.append(BenchRow(name: v.0, shape: "\(m)x\(n)x\(k)", times: times[vi], flops: flops))
+            }
+        }
         return rows
     }
 

@@ -1,14 +1,11 @@
-// GEMM: row-major C = alpha·op(A)·op(B) + beta·C through OpenBLAS `cblas_sgemm`.
+// GEMM: row-major C = alpha·op(A)·op(B) + beta·C with the in-tree kernel (KernelCore/GemmCore.swift),
+// on the ISA path chosen from CPUID (ISA.swift).
 //
-// Determinism. OpenBLAS 0.3.21 is NOT bitwise stable across its own thread counts (measured
-// here: 27 808 of 524 288 outputs of a 2048×256×512 A·Bᵀ differ between 1 and 2 OpenBLAS
-// threads), and an element's value even depends on where a call's row range starts (the
-// micro-kernel tile it falls in). So OpenBLAS runs single-threaded (see Parallel.swift), and
-// `gemm` cuts C into a FIXED partition that depends only on (M, N, K) — never on the thread
-// count — into blocks of rows (or of columns, when N > M, so the smaller operand is the one
-// re-packed per block). Each block is one single-threaded sgemm call with the same arguments
-// whatever the thread count; `Parallel` only decides which thread runs which blocks.
-import CBLAS
+// Determinism. Every output element is one ascending-k fma chain (GemmCore.swift), so no block
+// boundary, thread count or ISA path changes a bit. `gemm` still cuts C into a fixed partition
+// of (M, N, K) — blocks of rows (or of columns, when N > M, so the smaller operand is the one
+// re-packed per block), each one single-threaded `gemmSerial` — and `Parallel` hands out whole
+// blocks: the partition decides speed only.
 
 extension Kernels {
     /// Row-major GEMM: `C[M, Nc] = alpha · op(A)[M, K] · op(B)[K, Nc] + beta · C`.
@@ -80,7 +77,7 @@ extension Kernels {
         }
     }
 
-    /// OpenBLAS reports bad sizes on stderr and returns without computing; fail loudly instead.
+    /// Bad sizes are programming errors: fail loudly.
     static func checkGemmArguments(_ op: String, transA: Bool, transB: Bool, m: Int, n: Int,
                                    k: Int, lda: Int, ldb: Int, ldc: Int) {
         precondition(m >= 0 && n >= 0 && k >= 0, "\(op): negative size m=\(m) n=\(n) k=\(k)")
@@ -88,31 +85,6 @@ extension Kernels {
                      && ldc >= max(1, n),
                      "\(op): leading dimensions too small (m \(m) n \(n) k \(k) transA \(transA) "
                      + "transB \(transB) lda \(lda) ldb \(ldb) ldc \(ldc))")
-    }
-
-    /// One single-threaded `cblas_sgemm` call (row-major); no splitting. For use inside an
-    /// already parallel region (e.g. per-head attention blocks).
-    @inline(__always)
-    static func gemmSerial(
-        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
-        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
-    ) {
-        _ = Parallel.blasSingleThreaded
-        precondition(max(m, n, k, lda, ldb, ldc) <= Int(Int32.max),
-                     "gemm: sizes exceed Int32 (m \(m) n \(n) k \(k) lda \(lda) ldb \(ldb) ldc \(ldc))")
-        if k == 0 {
-            // BLAS semantics: C = beta·C (and C is not read when beta == 0).
-            for i in 0..<m {
-                let row = c + i * ldc
-                for j in 0..<n { row[j] = beta == 0 ? 0 : beta * row[j] }
-            }
-            return
-        }
-        cblas_sgemm(CblasRowMajor, transA ? CblasTrans : CblasNoTrans,
-                    transB ? CblasTrans : CblasNoTrans,
-                    Int32(m), Int32(n), Int32(k), alpha, a, Int32(lda), b, Int32(ldb),
-                    beta, c, Int32(ldc))
     }
 }
 

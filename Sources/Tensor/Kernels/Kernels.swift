@@ -14,6 +14,5 @@
 // Determinism: every kernel is bitwise identical for any `Parallel.threads`, because work is
 // split only over independent outputs (see Parallel.swift). Reductions use fixed-width SIMD
 // accumulators whose order depends only on the reduction length and the build.
-import CBLAS
 
 public enum Kernels {}

@@ -5,11 +5,6 @@
 // depend on where its range starts or ends. Reductions across ranges are never split; so the
 // thread count never changes a bit of any result.
 //
-// OpenBLAS threading: the library is put in single-threaded mode (`openblas_set_num_threads(1)`)
-// the first time `Parallel` is touched (and whenever `threads` is set), and kept there.
-// `Kernels.gemm` cuts every product into a fixed, thread-count-independent set of blocks that
-// `Parallel` hands out, so BLAS results never depend on OpenBLAS's own thread partitioning.
-import CBLAS
 import Dispatch
 import Foundation
 #if os(Linux)
@@ -18,18 +13,10 @@ import Synchronization
 
 public enum Parallel {
     /// Process-wide worker count used by `Parallel.for` (>= 1). Defaults to the number of
-    /// active processors. Setting it never changes results, only speed. Setting it also
-    /// (re)sets OpenBLAS to one thread: all BLAS parallelism goes through `Parallel`.
+    /// active processors. Setting it never changes results, only speed.
     public static var threads: Int {
-        get {
-            _ = blasSingleThreaded
-            return state.load()
-        }
-        set {
-            _ = blasSingleThreaded
-            openblas_set_num_threads(1)
-            state.store(max(1, newValue))
-        }
+        get { state.load() }
+        set { state.store(max(1, newValue)) }
     }
 
     /// How long an idle worker thread busy-waits for the next `Parallel.for` before it sleeps,
@@ -112,11 +99,6 @@ public enum Parallel {
     private static let spin = SharedInt(2000)
     private static let state = SharedInt(max(1, ProcessInfo.processInfo.activeProcessorCount))
     private static let exclusive = NSRecursiveLock()
-
-    /// Evaluated once, lazily and thread-safely (Swift `static let`).
-    static let blasSingleThreaded: Void = {
-        openblas_set_num_threads(1)
-    }()
 }
 
 /// A process-wide Int setting (Swift 6: no unprotected global mutable state): an atomic on

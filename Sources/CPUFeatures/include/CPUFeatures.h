@@ -1,0 +1,15 @@
+// CPUID and XGETBV for ISA dispatch (Tensor/ISA.swift). On non-x86 CPUs every function reports
+// nothing, so only the generic path is ever chosen.
+#ifndef ABLATE_CPU_FEATURES_H
+#define ABLATE_CPU_FEATURES_H
+#include <stdint.h>
+
+/// CPUID(leaf, subleaf) into regs[0..3] = eax, ebx, ecx, edx. Returns 0 when the leaf is above
+/// the CPU's maximum (regs are then zero), 1 otherwise.
+int ablate_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t regs[4]);
+
+/// XCR0 (the register states the OS saves and restores), or 0 when the OS has not enabled
+/// XSAVE (CPUID.1:ECX.OSXSAVE clear) — then XGETBV itself would fault and is not executed.
+uint64_t ablate_xcr0(void);
+
+#endif

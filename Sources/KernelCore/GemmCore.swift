@@ -1,0 +1,281 @@
+// GemmCore: the one GEMM of Ablate, written once and compiled once per ISA path.
+//
+// Every function here is `@inlinable`: its body is compiled into the module that calls it. The
+// ISA modules (KernelsAVX512, KernelsAVX2, KernelsGeneric) call `gemmSerialCore` with their own
+// lane type and are built with their own `-target-cpu`, so the same source becomes AVX-512, AVX2
+// or baseline x86-64 code. KernelCore itself is built for baseline x86-64 and never runs a kernel.
+//
+// The arithmetic — identical on every path, by construction:
+//
+//   acc₀      = β == 0 ? +0 : β·C_old           (β ∉ {0, 1}: C is scaled by β in a first pass)
+//   acc_{p+1} = fma(op(A)[i, p], op(B)[p, j], acc_p)     for p = 0, 1, …, K−1, in this order
+//   C[i, j]   = α == 1 ? acc_K : α·acc_K                  (valid when α == 1 or β == 0)
+//   α ≠ 1 and β ≠ 0:  T = the chain with α = 1, β = 0;  C = α·T + β·C_old   (two roundings each)
+//
+// Each output element is one lane of one register, so the vector width (8 or 16 lanes), the
+// micro-tile (6 rows × 2 vectors), the cache blocking (the chain is stored to C between K blocks
+// and loaded back: a float round trip is exact), the thread partition and the CPU never change a
+// bit. `fma` is exactly rounded on every path: the hardware instruction where the CPU has one,
+// `DetMath.fma` (a correctly rounded software fma) on the generic path.
+
+/// One ISA path's vector type and fused multiply-add.
+public protocol GemmLanes {
+    associatedtype V: SIMD where V.Scalar == Float
+    /// a·b + c, rounded once.
+    static func fma(_ a: V, _ b: V, _ c: V) -> V
+}
+
+/// AVX-512: 16 lanes; `addingProduct` on SIMD16<Float> becomes `vfmadd231ps zmm` when the
+/// calling module is built with AVX-512 enabled.
+public enum Lanes16: GemmLanes {
+    public typealias V = SIMD16<Float>
+    @inlinable @inline(__always)
+    public static func fma(_ a: V, _ b: V, _ c: V) -> V { c.addingProduct(a, b) }
+}
+
+/// AVX2 + FMA: 8 lanes (`vfmadd231ps ymm`).
+public enum Lanes8: GemmLanes {
+    public typealias V = SIMD8<Float>
+    @inlinable @inline(__always)
+    public static func fma(_ a: V, _ b: V, _ c: V) -> V { c.addingProduct(a, b) }
+}
+
+/// Generic x86-64 (or any CPU): 4 lanes, software fma — no instruction beyond SSE2 and no libm.
+public enum LanesSoft: GemmLanes {
+    public typealias V = SIMD4<Float>
+    @inlinable @inline(__always)
+    public static func fma(_ a: V, _ b: V, _ c: V) -> V {
+        V(DetMath.fma(a[0], b[0], c[0]), DetMath.fma(a[1], b[1], c[1]),
+          DetMath.fma(a[2], b[2], c[2]), DetMath.fma(a[3], b[3], c[3]))
+    }
+}
+
+/// Cache blocking of one path: rows of A per packed block (a multiple of 6, the tile height),
+/// the K block, and columns of B per packed block. Blocking changes speed only, never bits.
+public struct GemmBlocking: Sendable {
+    public let mc: Int
+    public let kc: Int
+    public let nc: Int
+    @inlinable public init(mc: Int, kc: Int, nc: Int) {
+        precondition(mc > 0 && mc % 6 == 0 && kc > 0 && nc > 0, "GemmBlocking: mc must be a positive multiple of 6")
+        self.mc = mc; self.kc = kc; self.nc = nc
+    }
+}
+
+@inlinable @inline(__always)
+func gemmLoad<V: SIMD>(_ p: UnsafePointer<Float>, _: V.Type) -> V where V.Scalar == Float {
+    UnsafeRawPointer(p).loadUnaligned(as: V.self)
+}
+
+@inlinable @inline(__always)
+func gemmStore<V: SIMD>(_ v: V, _ p: UnsafeMutablePointer<Float>) where V.Scalar == Float {
+    UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
+}
+
+/// The micro-kernel: a 6 × (2·lanes) tile of C at `c` (row stride `ldc`) gets `kc` steps of the
+/// fma chain from packed panels `a` (kc × 6, k-major) and `b` (kc × 2·lanes, k-major). `load`:
+/// the chain continues from the values in C (else it starts at +0). `alpha` scales the result
+/// (1 except on the last K block).
+@inlinable @inline(__always)
+func gemmMicroTile<L: GemmLanes>(
+    _: L.Type, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
+    c: UnsafeMutablePointer<Float>, ldc: Int, load: Bool, alpha: Float
+) {
+    typealias V = L.V
+    let w = V.scalarCount
+    var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
+    var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
+    if load {
+        c00 = gemmLoad(c, V.self); c01 = gemmLoad(c + w, V.self)
+        c10 = gemmLoad(c + ldc, V.self); c11 = gemmLoad(c + ldc + w, V.self)
+        c20 = gemmLoad(c + 2 * ldc, V.self); c21 = gemmLoad(c + 2 * ldc + w, V.self)
+        c30 = gemmLoad(c + 3 * ldc, V.self); c31 = gemmLoad(c + 3 * ldc + w, V.self)
+        c40 = gemmLoad(c + 4 * ldc, V.self); c41 = gemmLoad(c + 4 * ldc + w, V.self)
+        c50 = gemmLoad(c + 5 * ldc, V.self); c51 = gemmLoad(c + 5 * ldc + w, V.self)
+    }
+    var pa = a, pb = b
+    for _ in 0..<kc {
+        let b0: V = gemmLoad(pb, V.self), b1: V = gemmLoad(pb + w, V.self)
+        var x = V(repeating: pa[0])
+        c00 = L.fma(x, b0, c00); c01 = L.fma(x, b1, c01)
+        x = V(repeating: pa[1])
+        c10 = L.fma(x, b0, c10); c11 = L.fma(x, b1, c11)
+        x = V(repeating: pa[2])
+        c20 = L.fma(x, b0, c20); c21 = L.fma(x, b1, c21)
+        x = V(repeating: pa[3])
+        c30 = L.fma(x, b0, c30); c31 = L.fma(x, b1, c31)
+        x = V(repeating: pa[4])
+        c40 = L.fma(x, b0, c40); c41 = L.fma(x, b1, c41)
+        x = V(repeating: pa[5])
+        c50 = L.fma(x, b0, c50); c51 = L.fma(x, b1, c51)
+        pa += 6
+        pb += 2 * w
+    }
+    if alpha != 1 {
+        let s = V(repeating: alpha)
+        c00 = c00 * s; c01 = c01 * s; c10 = c10 * s; c11 = c11 * s; c20 = c20 * s; c21 = c21 * s
+        c30 = c30 * s; c31 = c31 * s; c40 = c40 * s; c41 = c41 * s; c50 = c50 * s; c51 = c51 * s
+    }
+    gemmStore(c00, c); gemmStore(c01, c + w)
+    gemmStore(c10, c + ldc); gemmStore(c11, c + ldc + w)
+    gemmStore(c20, c + 2 * ldc); gemmStore(c21, c + 2 * ldc + w)
+    gemmStore(c30, c + 3 * ldc); gemmStore(c31, c + 3 * ldc + w)
+    gemmStore(c40, c + 4 * ldc); gemmStore(c41, c + 4 * ldc + w)
+    gemmStore(c50, c + 5 * ldc); gemmStore(c51, c + 5 * ldc + w)
+}
+
+/// Packs op(A)[i0 ..< i0+rows, p0 ..< p0+kb] into 6-row panels, k-major; rows past `rows` are 0.
+@inlinable @inline(__always)
+func gemmPackA(transA: Bool, a: UnsafePointer<Float>, lda: Int, i0: Int, rows: Int, p0: Int, kb: Int,
+               into dst: UnsafeMutablePointer<Float>) {
+    var panel = 0
+    while panel < rows {
+        let out = dst + panel * kb
+        let live = min(6, rows - panel)
+        if transA {
+            // op(A)[i, p] = a[p·lda + i]: 6 consecutive floats per p.
+            var src = a + p0 * lda + i0 + panel
+            for p in 0..<kb {
+                let o = out + p * 6
+                for r in 0..<live { o[r] = src[r] }
+                for r in live..<6 { o[r] = 0 }
+                src += lda
+            }
+        } else {
+            // op(A)[i, p] = a[i·lda + p]: one row of A per panel row.
+            for r in 0..<live {
+                let src = a + (i0 + panel + r) * lda + p0
+                for p in 0..<kb { out[p * 6 + r] = src[p] }
+            }
+            if live < 6 {
+                for p in 0..<kb { for r in live..<6 { out[p * 6 + r] = 0 } }
+            }
+        }
+        panel += 6
+    }
+}
+
+/// Packs op(B)[p0 ..< p0+kb, j0 ..< j0+cols] into `nr`-column panels, k-major; columns past
+/// `cols` are 0.
+@inlinable @inline(__always)
+func gemmPackB(transB: Bool, b: UnsafePointer<Float>, ldb: Int, p0: Int, kb: Int, j0: Int, cols: Int,
+               nr: Int, into dst: UnsafeMutablePointer<Float>) {
+    var panel = 0
+    while panel < cols {
+        let out = dst + panel * kb
+        let live = min(nr, cols - panel)
+        if transB {
+            // op(B)[p, j] = b[j·ldb + p]: one row of B per panel column.
+            for j in 0..<live {
+                let src = b + (j0 + panel + j) * ldb + p0
+                for p in 0..<kb { out[p * nr + j] = src[p] }
+            }
+            if live < nr {
+                for p in 0..<kb { for j in live..<nr { out[p * nr + j] = 0 } }
+            }
+        } else {
+            // op(B)[p, j] = b[p·ldb + j]: `nr` consecutive floats per p.
+            var src = b + p0 * ldb + j0 + panel
+            for p in 0..<kb {
+                let o = out + p * nr
+                if live == nr {
+                    for j in 0..<nr { o[j] = src[j] }
+                } else {
+                    for j in 0..<live { o[j] = src[j] }
+                    for j in live..<nr { o[j] = 0 }
+                }
+                src += ldb
+            }
+        }
+        panel += nr
+    }
+}
+
+/// Single-threaded row-major GEMM, `C[m, n] = α·op(A)·op(B) + β·C`, with the arithmetic in the
+/// file header. Layouts as BLAS (row-major): op(A) is A [m, k] (row stride lda) or, with
+/// `transA`, Aᵀ of A [k, m]; likewise B. With β == 0, C is not read.
+@inlinable
+public func gemmSerialCore<L: GemmLanes>(
+    _ lanes: L.Type, _ blocking: GemmBlocking,
+    transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    if m <= 0 || n <= 0 { return }
+    if alpha != 1 && beta != 0 {
+        // C = α·T + β·C_old, T the plain product: a fixed two-pass definition.
+        let t = UnsafeMutablePointer<Float>.allocate(capacity: m * n)
+        defer { t.deallocate() }
+        gemmSerialCore(lanes, blocking, transA: transA, transB: transB, m: m, n: n, k: k, alpha: 1,
+                       a: a, lda: lda, b: b, ldb: ldb, beta: 0, c: t, ldc: n)
+        for i in 0..<m {
+            let row = c + i * ldc, tr = t + i * n
+            for j in 0..<n { row[j] = alpha * tr[j] + beta * row[j] }
+        }
+        return
+    }
+    if beta == 0 && k == 0 {
+        for i in 0..<m { (c + i * ldc).update(repeating: 0, count: n) }
+        return
+    }
+    if beta != 0 && beta != 1 {
+        for i in 0..<m {
+            let row = c + i * ldc
+            for j in 0..<n { row[j] = beta * row[j] }
+        }
+    }
+    if k == 0 { return }
+
+    let mr = 6, nr = 2 * L.V.scalarCount
+    let kcMax = min(blocking.kc, k)
+    let ncMax = (min(n, blocking.nc) + nr - 1) / nr * nr
+    let mcMax = (min(m, blocking.mc) + mr - 1) / mr * mr
+    let packA = UnsafeMutablePointer<Float>.allocate(capacity: mcMax * kcMax)
+    let packB = UnsafeMutablePointer<Float>.allocate(capacity: ncMax * kcMax)
+    let tile = UnsafeMutablePointer<Float>.allocate(capacity: mr * nr)
+    defer { packA.deallocate(); packB.deallocate(); tile.deallocate() }
+
+    var jc = 0
+    while jc < n {
+        let nb = min(blocking.nc, n - jc)
+        var pc = 0
+        while pc < k {
+            let kb = min(blocking.kc, k - pc)
+            let load = pc > 0 || beta != 0
+            let scale: Float = pc + kb == k ? alpha : 1
+            gemmPackB(transB: transB, b: b, ldb: ldb, p0: pc, kb: kb, j0: jc, cols: nb, nr: nr, into: packB)
+            var ic = 0
+            while ic < m {
+                let mb = min(blocking.mc, m - ic)
+                gemmPackA(transA: transA, a: a, lda: lda, i0: ic, rows: mb, p0: pc, kb: kb, into: packA)
+                var jr = 0
+                while jr < nb {
+                    let cols = min(nr, nb - jr)
+                    let pb = packB + jr * kb
+                    var ir = 0
+                    while ir < mb {
+                        let rows = min(mr, mb - ir)
+                        let cp = c + (ic + ir) * ldc + jc + jr
+                        if rows == mr && cols == nr {
+                            gemmMicroTile(L.self, kc: kb, a: packA + ir * kb, b: pb, c: cp, ldc: ldc,
+                                          load: load, alpha: scale)
+                        } else {
+                            // Edge tile: run the full tile on a scratch copy, keep the live part.
+                            if load {
+                                for r in 0..<rows { for j in 0..<cols { tile[r * nr + j] = cp[r * ldc + j] } }
+                            }
+                            gemmMicroTile(L.self, kc: kb, a: packA + ir * kb, b: pb, c: tile, ldc: nr,
+                                          load: load, alpha: scale)
+                            for r in 0..<rows { for j in 0..<cols { cp[r * ldc + j] = tile[r * nr + j] } }
+                        }
+                        ir += mr
+                    }
+                    jr += nr
+                }
+                ic += mb
+            }
+            pc += kb
+        }
+        jc += nb
+    }
+}

@@ -1,0 +1,17 @@
+// The baseline x86-64 (SSE2, software fma) path: GemmCore's source compiled with this module's own -target-cpu (Package.swift).
+import KernelCore
+
+public enum GemmGeneric {
+    /// Cache blocking of this path (speed only; bits never depend on it).
+    public static let blocking = GemmBlocking(mc: 72, kc: 256, nc: 4096)
+
+    /// Single-threaded GEMM with GemmCore's arithmetic (see GemmCore.swift).
+    public static func serial(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        gemmSerialCore(LanesSoft.self, blocking, transA: transA, transB: transB, m: m, n: n, k: k,
+                       alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    }
+}
