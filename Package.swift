@@ -55,9 +55,9 @@ let package = Package(
                 dependencies: ["KernelCore", "KernelsAVX512", "KernelsAVX2", "KernelsGeneric", "CPUFeatures"],
                 exclude: ["Kernels/README.md"]),
         // Attention variants, FFN / MoE, routers, the decoder, parameter naming.
-        .target(name: "Models", dependencies: ["Tensor", "Config"]),
+        .target(name: "Models", dependencies: ["Tensor", "KernelCore", "Config"]),
         // Data sources, training loop, optimiser, schedules, evaluation, checkpoints.
-        .target(name: "Training", dependencies: ["Models", "Config"]),
+        .target(name: "Training", dependencies: ["Models", "KernelCore", "Config"]),
 
         // The only Swift code that touches the HDF5 C API.
         .target(name: "HDF5", dependencies: ["CHDF5"]),

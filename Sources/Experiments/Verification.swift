@@ -15,8 +15,8 @@ public enum Verification {
     }
 
     /// Verifies the run in `runDirectory` over its first `steps` steps (all when nil), with the
-    /// kernels on `threads` threads (the current setting when nil).
-    public static func verify(runDirectory: String, steps requested: Int?, threads: Int?,
+    /// kernels on `threads` threads and the `isa` path (the current settings when nil).
+    public static func verify(runDirectory: String, steps requested: Int?, threads: Int?, isa: ISA? = nil,
                               progress: (String) -> Void = { _ in }) throws -> Report {
         let file = URL(fileURLWithPath: runDirectory).appendingPathComponent("run.h5").path
         let original = try RunFileReader(path: file)
@@ -30,13 +30,15 @@ public enum Verification {
             throw GenerationError("'\(file)' has \(recorded) logged steps; cannot verify \(steps) (finish the run or pass --steps ≤ \(recorded))")
         }
         if let threads { Parallel.threads = threads }
+        if let isa { ISA.active = isa }
         let used = Parallel.threads
+        let recordedISA = (try? original.attributes().run.isa) ?? "unknown"
         let scratch = FileManager.default.temporaryDirectory.appendingPathComponent("ablate-verify-\(UUID().uuidString.prefix(8))")
         defer { try? FileManager.default.removeItem(at: scratch) }
         let partial = steps < total
 
         // 1. Straight re-execution of the first `steps` steps.
-        progress("re-executing \(steps) step(s) on \(used) thread(s)…")
+        progress("re-executing \(steps) step(s) on \(used) thread(s), kernel path \(ISA.active.rawValue) (the run file was made on \(recordedISA))…")
         let straight = scratch.appendingPathComponent("straight").path
         _ = try Runner.run(cell: cell, spec: spec, runs: straight, threads: used, shouldStop: stopper(after: steps))
         let straightFile = RunPaths(runs: straight, spec: spec.name, runID: cell.runID).file

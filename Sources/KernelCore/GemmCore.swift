@@ -40,15 +40,39 @@ public enum Lanes8: GemmLanes {
     public static func fma(_ a: V, _ b: V, _ c: V) -> V { c.addingProduct(a, b) }
 }
 
-/// Generic x86-64 (or any CPU): 4 lanes, software fma — no instruction beyond SSE2 and no libm.
+/// Generic x86-64 (or any CPU): 4 lanes, a correctly rounded software fma in vector code — no
+/// instruction beyond SSE2 and no libm. Per lane: the product in Double is exact (24 + 24 bits);
+/// the sum p + c is rounded to odd (round to nearest, then, if inexact and the last bit is even,
+/// one ulp toward the exact value, known from TwoSum's error term); converting that to Float is
+/// then the correctly rounded a·b + c (Boldo & Melquiond, "Emulation of FMA and correctly
+/// rounded sums: proved algorithms using rounding to odd", 2008). Same result as `DetMath.fma`.
 public enum LanesSoft: GemmLanes {
     public typealias V = SIMD4<Float>
     @inlinable @inline(__always)
     public static func fma(_ a: V, _ b: V, _ c: V) -> V {
-        V(DetMath.fma(a[0], b[0], c[0]), DetMath.fma(a[1], b[1], c[1]),
-          DetMath.fma(a[2], b[2], c[2]), DetMath.fma(a[3], b[3], c[3]))
+        typealias D = SIMD4<Double>
+        typealias U = SIMD4<UInt64>
+        let ad = D(Double(a[0]), Double(a[1]), Double(a[2]), Double(a[3]))
+        let bd = D(Double(b[0]), Double(b[1]), Double(b[2]), Double(b[3]))
+        let cd = D(Double(c[0]), Double(c[1]), Double(c[2]), Double(c[3]))
+        let p = ad * bd
+        let s = p + cd
+        let bv = s - p
+        let err = (p - (s - bv)) + (cd - bv)
+        let sb = unsafeBitCast(s, to: U.self)
+        let eb = unsafeBitCast(err, to: U.self)
+        let exponent: UInt64 = 0x7FF0_0000_0000_0000
+        let finite = (sb & exponent) .!= exponent
+        let inexact = (eb & 0x7FFF_FFFF_FFFF_FFFF) .!= 0
+        let even = (sb & 1) .== 0
+        // One ulp toward err: +1 on the bits when err and s have the same sign, else −1.
+        let towardErr = ((sb ^ eb) & 0x8000_0000_0000_0000) .== 0
+        let moved = (sb &- 1).replacing(with: sb &+ 1, where: towardErr)
+        let odd = unsafeBitCast(sb.replacing(with: moved, where: finite .& inexact .& even), to: D.self)
+        return V(Float(odd[0]), Float(odd[1]), Float(odd[2]), Float(odd[3]))
     }
 }
+
 
 /// Cache blocking of one path: rows of A per packed block (a multiple of 6, the tile height),
 /// the K block, and columns of B per packed block. Blocking changes speed only, never bits.

@@ -3,6 +3,7 @@
 //
 // Glossary: B batch, T sequence, N = B·T rows, D d_model, H heads, G kv heads, d_h head dim,
 // d_c kv rank, d_q query rank, d_nope / d_rope / d_v MLA per-head dims.
+import KernelCore
 import Tensor
 
 enum AttentionLayer {
@@ -75,8 +76,8 @@ public struct AttentionProbe {
                         maxScore = max(maxScore, scores[j])
                     }
                     var total = 0.0
-                    for j in 0...i { total += Foundation.exp(scores[j] - maxScore) }
-                    for j in 0...i { probs[(bi * t + i) * t + j] = Float(Foundation.exp(scores[j] - maxScore) / total) }
+                    for j in 0...i { total += DetMath.exp(scores[j] - maxScore) }
+                    for j in 0...i { probs[(bi * t + i) * t + j] = Float(DetMath.exp(scores[j] - maxScore) / total) }
                 }
             }
             result.append(probs)

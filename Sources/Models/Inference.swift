@@ -5,6 +5,7 @@
 // training form.
 //
 // Glossary: H heads, G kv heads, d_c kv rank, d_nope / d_rope / d_v MLA per-head dims.
+import KernelCore
 import Foundation
 import Tensor
 
@@ -138,7 +139,7 @@ public struct InferenceSession {
     private func softmaxInPlace(_ values: inout [Double]) {
         let m = values.max() ?? 0
         var total = 0.0
-        for i in values.indices { values[i] = Foundation.exp(values[i] - m); total += values[i] }
+        for i in values.indices { values[i] = DetMath.exp(values[i] - m); total += values[i] }
         for i in values.indices { values[i] /= total }
     }
 
@@ -157,7 +158,7 @@ public struct InferenceSession {
                 choice = logits.indices.max { logits[$0] < logits[$1] || (logits[$0] == logits[$1] && $0 > $1) }!
             } else {
                 let m = Double(logits.max()!)
-                let weights = logits.map { Foundation.exp((Double($0) - m) / temperature) }
+                let weights = logits.map { DetMath.exp((Double($0) - m) / temperature) }
                 let total = weights.reduce(0, +)
                 var u = Double(stream.uniform(at: UInt64(i))) * total
                 var pick = weights.count - 1

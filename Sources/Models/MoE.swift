@@ -4,6 +4,7 @@
 // experts, not with E.
 //
 // Glossary: N = B·T tokens, D d_model, E routed experts, k active, F expert hidden.
+import KernelCore
 import Foundation
 import Tensor
 
@@ -133,7 +134,7 @@ enum MoELayer {
             guard sum > 0 else { continue }
             for i in 0..<e {
                 let p = Double(s[row * e + i]) / sum
-                if p > 0 { total -= p * Foundation.log(p) }
+                if p > 0 { total -= p * DetMath.log(p) }
             }
         }
         return total / Double(n)

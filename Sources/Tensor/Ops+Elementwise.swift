@@ -9,6 +9,7 @@
 //   sum over axes: g broadcast back; mean: the same divided by the reduced count.
 // A broadcast input's gradient is summed over the stretched axes in row-major order of the
 // result, serially (a reduction is never split across threads).
+import KernelCore
 import Foundation
 
 // MARK: - Broadcast iteration
@@ -207,11 +208,11 @@ protocol UnaryRule: Sendable {
 }
 
 struct ExpRule: UnaryRule {
-    @inline(__always) func f(_ x: Float) -> Float { Float.exp(x) }
+    @inline(__always) func f(_ x: Float) -> Float { DetMath.exp(x) }
     @inline(__always) func df(_ x: Float, _ y: Float) -> Float { y }
 }
 struct LogRule: UnaryRule {
-    @inline(__always) func f(_ x: Float) -> Float { Float.log(x) }
+    @inline(__always) func f(_ x: Float) -> Float { DetMath.log(x) }
     @inline(__always) func df(_ x: Float, _ y: Float) -> Float { 1 / x }
 }
 struct SqrtRule: UnaryRule {
@@ -223,13 +224,13 @@ struct RsqrtRule: UnaryRule {
     @inline(__always) func df(_ x: Float, _ y: Float) -> Float { -0.5 * y * y * y }
 }
 struct SigmoidRule: UnaryRule {
-    @inline(__always) func f(_ x: Float) -> Float { 1 / (1 + Float.exp(-x)) }
+    @inline(__always) func f(_ x: Float) -> Float { 1 / (1 + DetMath.exp(-x)) }
     @inline(__always) func df(_ x: Float, _ y: Float) -> Float { y * (1 - y) }
 }
 struct SiluRule: UnaryRule {
-    @inline(__always) func f(_ x: Float) -> Float { x / (1 + Float.exp(-x)) }
+    @inline(__always) func f(_ x: Float) -> Float { x / (1 + DetMath.exp(-x)) }
     @inline(__always) func df(_ x: Float, _ y: Float) -> Float {
-        let s = 1 / (1 + Float.exp(-x))
+        let s = 1 / (1 + DetMath.exp(-x))
         return s * (1 + x * (1 - s))
     }
 }
@@ -254,8 +255,8 @@ struct ScalarDivRule: UnaryRule {
 }
 struct PowRule: UnaryRule {
     let p: Float
-    @inline(__always) func f(_ x: Float) -> Float { Float.pow(x, p) }
-    @inline(__always) func df(_ x: Float, _ y: Float) -> Float { p * Float.pow(x, p - 1) }
+    @inline(__always) func f(_ x: Float) -> Float { Float(DetMath.pow(Double(x), Double(p))) }
+    @inline(__always) func df(_ x: Float, _ y: Float) -> Float { p * Float(DetMath.pow(Double(x), Double(p - 1))) }
 }
 
 func unaryOp<R: UnaryRule>(_ x: Tensor, _ rule: R) -> Tensor {
@@ -278,9 +279,9 @@ func unaryOp<R: UnaryRule>(_ x: Tensor, _ rule: R) -> Tensor {
 }
 
 extension Float {
-    @inline(__always) static func exp(_ x: Float) -> Float { Foundation.exp(x) }
-    @inline(__always) static func log(_ x: Float) -> Float { Foundation.log(x) }
-    @inline(__always) static func pow(_ x: Float, _ y: Float) -> Float { Foundation.pow(x, y) }
+    @inline(__always) static func exp(_ x: Float) -> Float { DetMath.exp(x) }
+    @inline(__always) static func log(_ x: Float) -> Float { DetMath.log(x) }
+    @inline(__always) static func pow(_ x: Float, _ y: Float) -> Float { Float(DetMath.pow(Double(x), Double(y))) }
 }
 
 // MARK: - Public elementwise API

@@ -8,6 +8,7 @@
 // the elements 4·block ..< 4·block + 4. Uniforms use the top 24 bits of a word.
 // Normals use Box–Muller on the word pairs (0,1) and (2,3) of the block (in Double, rounded
 // once to Float).
+import KernelCore
 import Foundation
 
 public enum Philox {
@@ -78,9 +79,9 @@ public struct RandomStream: Sendable, Hashable {
     static func boxMuller(_ a: UInt32, _ b: UInt32) -> (Float, Float) {
         let u1 = (Double(a >> 8) + 1) * 0x1p-24
         let u2 = Double(b >> 8) * 0x1p-24
-        let r = (-2 * Foundation.log(u1)).squareRoot()
+        let r = (-2 * DetMath.log(u1)).squareRoot()
         let th = 2 * Double.pi * u2
-        return (Float(r * Foundation.cos(th)), Float(r * Foundation.sin(th)))
+        return (Float(r * DetMath.cos(th)), Float(r * DetMath.sin(th)))
     }
 
     /// Fills `buffer[i]` with uniform(at: first + i) · (high − low) + low.

@@ -2,6 +2,7 @@
 // and verification need no stream state, and any batch can be regenerated alone.
 //
 // Glossary: B sequences per batch, T tokens per sequence (inputs; targets are shifted by one).
+import KernelCore
 import Foundation
 import Models
 import Tensor
@@ -75,14 +76,14 @@ func normalDouble(_ stream: RandomStream, _ i: UInt64) -> Double {
     let (a, b, c, d) = stream.words(block: i)
     let u1 = (Double((UInt64(a) << 21) ^ UInt64(b >> 11)) + 1) / (Double(UInt64(1) << 53) + 1)
     let u2 = Double((UInt64(c) << 21) ^ UInt64(d >> 11)) / Double(UInt64(1) << 53)
-    return (-2 * Foundation.log(u1)).squareRoot() * cos(2 * Double.pi * u2)
+    return (-2 * DetMath.log(u1)).squareRoot() * DetMath.cos(2 * Double.pi * u2)
 }
 
 /// Gamma(shape, 1) by Marsaglia–Tsang (with the U^(1/a) boost for shape < 1), drawing from
 /// `stream` at counters starting at `counter` (a rejection loop: it advances the counter).
 func sampleGamma(_ shape: Double, _ stream: RandomStream, counter: inout UInt64) -> Double {
     if shape < 1 {
-        let boost = Foundation.pow(uniformDouble(stream, counter), 1 / shape)
+        let boost = DetMath.pow(uniformDouble(stream, counter), 1 / shape)
         counter += 1
         return sampleGamma(shape + 1, stream, counter: &counter) * max(boost, Double.leastNormalMagnitude)
     }
@@ -94,7 +95,7 @@ func sampleGamma(_ shape: Double, _ stream: RandomStream, counter: inout UInt64)
         let v0 = 1 + c * x
         if v0 <= 0 { continue }
         let v = v0 * v0 * v0
-        if u < 1 - 0.0331 * x * x * x * x || Foundation.log(u) < 0.5 * x * x + d * (1 - v + Foundation.log(v)) {
+        if u < 1 - 0.0331 * x * x * x * x || DetMath.log(u) < 0.5 * x * x + d * (1 - v + DetMath.log(v)) {
             return d * v
         }
     }

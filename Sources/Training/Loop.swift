@@ -1,6 +1,7 @@
 // The training loop of one run: steps, evaluation on the fixed validation set, divergence
 // detection, checkpoints and resume. What it produces goes to a `RunSink` (the run file,
 // implemented above this layer), so the loop knows nothing of HDF5.
+import KernelCore
 import Foundation
 import Models
 import Tensor
@@ -187,7 +188,7 @@ public struct TrainingLoop {
         let loss = weightSum > 0 ? lossSum / weightSum : .nan
         let optimum = data.optimumLoss(validationSequences: count, seqLen: train.seqLen) ?? .nan
         let maxVios = loads.keys.sorted().map { Router.maxViolation(loads[$0]!) }
-        return EvalReport(step: step, loss: loss, ppl: Foundation.exp(loss), optimum: optimum, gap: loss - optimum,
+        return EvalReport(step: step, loss: loss, ppl: DetMath.exp(loss), optimum: optimum, gap: loss - optimum,
                           accuracy: data.reportsAccuracy ? correct / max(weightSum, 1) : .nan,
                           maxVioGlobal: maxVios.isEmpty ? .nan : maxVios.reduce(0, +) / Double(maxVios.count),
                           loads: loads)

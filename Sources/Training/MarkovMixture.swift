@@ -3,6 +3,7 @@
 // sequence comes from one source picked uniformly. The Bayes-optimal predictor keeps a
 // posterior over sources given the prefix; its mean loss on the validation set is computed
 // exactly (in Double) so every run reports its gap to the optimum.
+import KernelCore
 import Foundation
 import Models
 import Tensor
@@ -92,20 +93,20 @@ public struct MarkovMixture: DataSource {
         for index in 0..<count {
             let symbols = sequence(.validation, index: index, length: seqLen + 1).symbols
             // Posterior over sources after the first symbol (uniform start: no information).
-            var logWeights = [Double](repeating: -Foundation.log(Double(k)), count: k)
+            var logWeights = [Double](repeating: -DetMath.log(Double(k)), count: k)
             for position in 1...seqLen {
                 let from = Int(symbols[position - 1]), to = Int(symbols[position])
                 // p(x_t | prefix) = Σ_k w_k · P_k(to | from), in log space for stability.
                 let maxLog = logWeights.max()!
                 var predictive = 0.0, norm = 0.0
                 for source in 0..<k {
-                    let w = Foundation.exp(logWeights[source] - maxLog)
+                    let w = DetMath.exp(logWeights[source] - maxLog)
                     norm += w
                     predictive += w * transitions[source][from * v + to]
                 }
-                total -= Foundation.log(predictive / norm)
+                total -= DetMath.log(predictive / norm)
                 for source in 0..<k {
-                    logWeights[source] += Foundation.log(max(transitions[source][from * v + to], Double.leastNonzeroMagnitude))
+                    logWeights[source] += DetMath.log(max(transitions[source][from * v + to], Double.leastNonzeroMagnitude))
                 }
             }
         }

@@ -1,6 +1,7 @@
 // AdamW with PyTorch semantics, global-norm clipping and the learning-rate schedules (MODEL.md
 // "Optimiser" and "Precise choices"). Updates run in place on the parameters' storage,
 // elementwise, so they are deterministic whatever the thread count.
+import KernelCore
 import Foundation
 import Models
 import Tensor
@@ -17,7 +18,7 @@ public enum LearningRate {
         case .cosine:
             let span = max(total - warmup, 1)
             let progress = min(Double(s - warmup) / Double(span), 1)
-            return schedule.minLr + 0.5 * (lr - schedule.minLr) * (1 + cos(Double.pi * progress))
+            return schedule.minLr + 0.5 * (lr - schedule.minLr) * (1 + DetMath.cos(Double.pi * progress))
         case .wsd:
             let decayStart = total - schedule.decaySteps
             if s < decayStart || schedule.decaySteps == 0 { return lr }
@@ -87,7 +88,7 @@ public struct AdamW {
                         var i = start
                         while i + 16 <= end {
                             let x = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD16<Float>.self)
-                            lanes.addProduct(x, x)
+                            lanes += x * x
                             i += 16
                         }
                         var block = 0.0
@@ -128,8 +129,8 @@ public struct AdamW {
         let clipScale: Float = config.clip > 0 ? Float(min(1, config.clip / (norm + 1e-6))) : 1
         steps += 1
         let beta1 = Float(config.betas[0]), beta2 = Float(config.betas[1])
-        let correction1 = 1 - Float(Foundation.pow(Double(beta1), Double(steps)))
-        let correction2 = 1 - Float(Foundation.pow(Double(beta2), Double(steps)))
+        let correction1 = 1 - Float(DetMath.pow(Double(beta1), steps))
+        let correction2 = 1 - Float(DetMath.pow(Double(beta2), steps))
         let lrF = Float(lr), eps = Float(config.eps)
         for buffer in buffers {
             let b = buffer

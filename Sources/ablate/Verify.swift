@@ -1,6 +1,7 @@
 import ArgumentParser
 import Experiments
 import Foundation
+import Tensor
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -9,7 +10,10 @@ struct Verify: ParsableCommand {
         Re-runs RUN_DIR (or its first --steps K steps) in a temporary directory and compares,
         dataset by dataset, every logged metric, MoE series, tensor snapshot and the final
         checkpoint (wall-clock fields excepted); then re-runs with a stop at K/2 and a resume
-        and compares again. --threads N re-executes on N threads (a cross-thread check).
+        and compares again. --threads N re-executes on N threads (a cross-thread check);
+        --isa PATH re-executes on another kernel path (avx512, avx2 or generic: the ones this CPU
+        supports are listed by `ablate --version`), which is how a run file made on another
+        machine is checked here: every path computes the same bits.
         Exit code 0 when everything is identical, 1 otherwise.
         """)
 
@@ -22,18 +26,30 @@ struct Verify: ParsableCommand {
     @Option(help: "Threads for the re-execution.")
     var threads: Int?
 
+    @Option(help: "Kernel ISA path for the re-execution: avx512, avx2 or generic (default: the active one).")
+    var isa: String?
+
     @Flag(help: "List every dataset, not only the ones that differ.")
     var verbose = false
 
     func validate() throws {
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
+        if let isa {
+            guard let path = ISA(rawValue: isa.lowercased()) else {
+                throw ValidationError("--isa \(isa) is not a kernel path; expected avx512, avx2 or generic")
+            }
+            guard CPUInfo.current.supports(path) else {
+                throw ValidationError("--isa \(isa): this CPU (\(CPUInfo.current.model)) lacks \(CPUInfo.current.missing(for: path).joined(separator: ", ")); it supports \(ISA.supported.map(\.rawValue).joined(separator: ", "))")
+            }
+        }
     }
 
     func run() throws {
         let report: Verification.Report
         do {
-            report = try Verification.verify(runDirectory: runDir, steps: steps, threads: threads) { print($0) }
+            report = try Verification.verify(runDirectory: runDir, steps: steps, threads: threads,
+                                             isa: isa.flatMap { ISA(rawValue: $0.lowercased()) }) { print($0) }
         } catch {
             throw fail("\(error)")
         }

@@ -15,6 +15,7 @@
 //   dV += Pᵀ·dO,  dP = dO·Vᵀ,  dS = P ⊙ (dP − rowsum(P ⊙ dP)),  dQ = scale·dS·K,  dK += scale·dSᵀ·Q.
 // Each thread owns whole (b, g) slices of dK and dV and whole (b, h) slices of dQ, so results
 // do not depend on the thread count. All sgemm calls are single-threaded (inside Parallel).
+import KernelCore
 import Foundation
 
 /// Element strides of a [B, T, …] sequence tensor: between batches and between tokens.
@@ -265,7 +266,7 @@ extension Kernels {
                 let m = rowMax(row, valid)
                 let sum = expShifted(row, row, valid, shift: m)
                 scaleRow(row, valid, by: 1 / sum)
-                lse[r] = m + Foundation.log(sum)
+                lse[r] = m + DetMath.log(sum)
             }
             if valid < kEnd { (row + valid).update(repeating: 0, count: kEnd - valid) }
         }

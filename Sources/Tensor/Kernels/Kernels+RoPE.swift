@@ -9,6 +9,7 @@
 //   x, y   [B, T, H, Dr] addressed through `HeadStrides` (element strides of b, t, h; the last
 //          axis is contiguous), so q_rope / k_rope slices of wider rows need no copy.
 //   table  cos/sin [P, Dr/2] for positions 0..<P; position of (b, t) = positionOffset + t.
+import KernelCore
 import Foundation
 
 /// Element strides of a [B, T, H, Dr] view whose last axis is contiguous.
@@ -48,11 +49,11 @@ public struct RopeTable: Sendable {
         var c = [Float](repeating: 0, count: positions * half)
         var s = [Float](repeating: 0, count: positions * half)
         for i in 0..<half {
-            let invFreq = Foundation.pow(base, -2.0 * Double(i) / Double(dim))
+            let invFreq = DetMath.pow(base, -2.0 * Double(i) / Double(dim))
             for t in 0..<positions {
                 let angle = Double(t) * invFreq
-                c[t * half + i] = Float(Foundation.cos(angle))
-                s[t * half + i] = Float(Foundation.sin(angle))
+                c[t * half + i] = Float(DetMath.cos(angle))
+                s[t * half + i] = Float(DetMath.sin(angle))
             }
         }
         self.cos = c

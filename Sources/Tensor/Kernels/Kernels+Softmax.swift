@@ -7,6 +7,7 @@
 //
 // Stability: every row is shifted by its max before exp, so logits of ±1e4 are fine. NaN in a
 // row makes that row's outputs NaN (it enters the exp-sum), it is never hidden.
+import KernelCore
 import Foundation
 
 extension Kernels {
@@ -248,7 +249,7 @@ func logSumExpParts(_ x: UnsafePointer<Float>, _ n: Int) -> (Float, Float) {
         for l in (n - j)..<16 { e[l] = 0 }
         acc += e
     }
-    return (m, Foundation.log(hsum(acc)))
+    return (m, DetMath.log(hsum(acc)))
 }
 
 /// x_j *= s
