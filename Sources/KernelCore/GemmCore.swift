@@ -41,20 +41,36 @@ public enum Lanes8: GemmLanes {
 }
 
 /// Generic x86-64 (or any CPU): 4 lanes, a correctly rounded software fma in vector code — no
-/// instruction beyond SSE2 and no libm. Per lane: the product in Double is exact (24 + 24 bits);
-/// the sum p + c is rounded to odd (round to nearest, then, if inexact and the last bit is even,
-/// one ulp toward the exact value, known from TwoSum's error term); converting that to Float is
-/// then the correctly rounded a·b + c (Boldo & Melquiond, "Emulation of FMA and correctly
-/// rounded sums: proved algorithms using rounding to odd", 2008). Same result as `DetMath.fma`.
+/// instruction beyond SSE2 and no libm. Per lane the product a·b is exact in Double (24 + 24
+/// bits), so s = RN_double(a·b + c) and Float(s) is a·b + c rounded twice. That is the correctly
+/// rounded result unless s sits exactly on a midpoint between two floats (only then can the
+/// first rounding decide the second) or in the float subnormal range (a coarser grid). Those
+/// rare vectors take `roundToOdd`, which is exact always. Same results as `DetMath.fma`.
 public enum LanesSoft: GemmLanes {
     public typealias V = SIMD4<Float>
     @inlinable @inline(__always)
     public static func fma(_ a: V, _ b: V, _ c: V) -> V {
         typealias D = SIMD4<Double>
-        typealias U = SIMD4<UInt64>
         let ad = D(Double(a[0]), Double(a[1]), Double(a[2]), Double(a[3]))
         let bd = D(Double(b[0]), Double(b[1]), Double(b[2]), Double(b[3]))
         let cd = D(Double(c[0]), Double(c[1]), Double(c[2]), Double(c[3]))
+        let s = ad * bd + cd
+        let sb = unsafeBitCast(s, to: SIMD4<UInt64>.self)
+        // A float midpoint: the 29 bits below float precision are exactly 1000…0.
+        let midpoint = (sb & 0x1FFF_FFFF) .== 0x1000_0000
+        let magnitude = sb & 0x7FFF_FFFF_FFFF_FFFF
+        let subnormal = (magnitude .< 0x3810_0000_0000_0000) .& (magnitude .!= 0)   // 0 < |s| < 2^-126
+        if any(midpoint .| subnormal) { return roundToOdd(ad, bd, cd) }
+        return V(Float(s[0]), Float(s[1]), Float(s[2]), Float(s[3]))
+    }
+
+    /// a·b + c rounded to odd in Double (round to nearest, then, if inexact and the last bit is
+    /// even, one ulp toward the exact value, known from TwoSum's error), then to Float: correctly
+    /// rounded for every input (Boldo & Melquiond, "Emulation of FMA and correctly rounded sums:
+    /// proved algorithms using rounding to odd", 2008).
+    @inlinable @inline(never)
+    public static func roundToOdd(_ ad: SIMD4<Double>, _ bd: SIMD4<Double>, _ cd: SIMD4<Double>) -> V {
+        typealias U = SIMD4<UInt64>
         let p = ad * bd
         let s = p + cd
         let bv = s - p
@@ -68,11 +84,10 @@ public enum LanesSoft: GemmLanes {
         // One ulp toward err: +1 on the bits when err and s have the same sign, else −1.
         let towardErr = ((sb ^ eb) & 0x8000_0000_0000_0000) .== 0
         let moved = (sb &- 1).replacing(with: sb &+ 1, where: towardErr)
-        let odd = unsafeBitCast(sb.replacing(with: moved, where: finite .& inexact .& even), to: D.self)
+        let odd = unsafeBitCast(sb.replacing(with: moved, where: finite .& inexact .& even), to: SIMD4<Double>.self)
         return V(Float(odd[0]), Float(odd[1]), Float(odd[2]), Float(odd[3]))
     }
 }
-
 
 /// Cache blocking of one path: rows of A per packed block (a multiple of 6, the tile height),
 /// the K block, and columns of B per packed block. Blocking changes speed only, never bits.

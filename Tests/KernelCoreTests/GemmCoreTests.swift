@@ -74,3 +74,66 @@ struct GemmCoreTests {
         }
     }
 }
+
+@Suite("Generic-path software fma")
+struct LanesSoftTests {
+    /// Triples built to hit the fast path's two hazards often: sums that land exactly on a float
+    /// midpoint after rounding to Double (few significant bits, nearby exponents), and results in
+    /// the float subnormal range; plus plain random triples and specials.
+    @Test func equalsTheCorrectlyRoundedFmaOnHardCases() {
+        var rng = SplitMix(state: 99)
+        func structured() -> Float {
+            let mantissa = Float(Int(rng.next() % 64) + 1)            // 1…64: short significands
+            let exponent = Int(rng.next() % 9) - 4
+            let sign: Float = rng.next() & 1 == 0 ? 1 : -1
+            return sign * mantissa * Float(sign: .plus, exponent: exponent - 6, significand: 1)
+        }
+        func tiny() -> Float {
+            Float(bitPattern: UInt32(truncatingIfNeeded: rng.next()) & 0x80FF_FFFF | (UInt32(rng.next() % 8) << 23))
+        }
+        func random() -> Float { Float(bitPattern: UInt32(truncatingIfNeeded: rng.next())) }
+        let specials: [Float] = [0, -0, 1, -1, .infinity, -.infinity, .nan, .leastNonzeroMagnitude,
+                                 .leastNormalMagnitude, .greatestFiniteMagnitude, 1 + .ulpOfOne, 0.5]
+        var mismatches = 0, midpointHits = 0, total = 0
+        for round in 0..<60_000 {
+            var a = SIMD4<Float>(), b = SIMD4<Float>(), c = SIMD4<Float>()
+            for l in 0..<4 {
+                switch (round + l) % 4 {
+                case 0:
+                    a[l] = structured(); b[l] = structured()
+                    // c near −a·b with a half-ulp offset: exact midpoints in float.
+                    let p = a[l] * b[l]
+                    c[l] = -p + (rng.next() & 1 == 0 ? p.ulp / 2 : -p.ulp / 2) + structured() * p.ulp
+                case 1:
+                    if rng.next() & 1 == 0 {
+                        a[l] = tiny(); b[l] = structured(); c[l] = tiny()
+                    } else {
+                        // Double-rounding trap: p = 2^e·(1 − i²·2^-46) lies just below the midpoint
+                        // above c = 2^(e+24)·(odd significand); rounding p + c to Double lands on
+                        // the midpoint, whose tie goes to even (up), while the exact sum rounds down.
+                        let i = Float(Int(rng.next() % 1000) + 1), e = Int(rng.next() % 40) - 20
+                        let u = Float.ulpOfOne
+                        a[l] = Float(sign: .plus, exponent: e / 2, significand: 1 + i * u)
+                        b[l] = Float(sign: .plus, exponent: e - e / 2, significand: 1 - i * u)
+                        let odd = Float(Int(rng.next() % 1000) * 2 + 1)
+                        c[l] = Float(sign: .plus, exponent: e + 24, significand: 1 + odd * u)
+                        if rng.next() & 1 == 0 { a[l] = -a[l]; c[l] = -c[l] }
+                    }
+                case 2: a[l] = random(); b[l] = random(); c[l] = random()
+                default: a[l] = specials[Int(rng.next() % 12)]; b[l] = specials[Int(rng.next() % 12)]; c[l] = structured()
+                }
+            }
+            let got = LanesSoft.fma(a, b, c)
+            for l in 0..<4 {
+                let want = c[l].addingProduct(a[l], b[l])
+                let s = Double(a[l]) * Double(b[l]) + Double(c[l])   // rounded once, to Double
+                if s.isFinite, !s.isZero, Float(s).isNormal, abs(Double(Float(s)) - s) * 2 == Double(Float(s).ulp) { midpointHits += 1 }
+                if !(got[l].bitPattern == want.bitPattern || (got[l].isNaN && want.isNaN)) { mismatches += 1 }
+                total += 1
+            }
+        }
+        #expect(mismatches == 0, "\(mismatches) of \(total) software fma results differ from the correctly rounded fma")
+        #expect(total == 240_000)
+        #expect(midpointHits > 1000, "only \(midpointHits) exact midpoints were exercised")
+    }
+}
