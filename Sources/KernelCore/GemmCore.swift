@@ -89,8 +89,8 @@ public enum LanesSoft: GemmLanes {
     }
 }
 
-/// Cache blocking of one path: rows of A per packed block (a multiple of 6, the tile height),
-/// the K block, and columns of B per packed block. Blocking changes speed only, never bits.
+/// Cache blocking of one path: rows of A per block (a multiple of 6, the tile height), the K
+/// block, and columns of B per packed block. Blocking changes speed only, never bits.
 public struct GemmBlocking: Sendable {
     public let mc: Int
     public let kc: Int
@@ -112,13 +112,15 @@ func gemmStore<V: SIMD>(_ v: V, _ p: UnsafeMutablePointer<Float>) where V.Scalar
 }
 
 /// The micro-kernel: a 6 × (2·lanes) tile of C at `c` (row stride `ldc`) gets `kc` steps of the
-/// fma chain from packed panels `a` (kc × 6, k-major) and `b` (kc × 2·lanes, k-major). `load`:
-/// the chain continues from the values in C (else it starts at +0). `alpha` scales the result
-/// (1 except on the last K block).
+/// fma chain. Row r of op(A) starts at `a.r` and steps by `csA` per k (op(A) = A: a.r is a row of
+/// A, csA = 1; op(A) = Aᵀ: a.r = a.0 + r, csA = lda); `b` is a packed panel
+/// (kc × 2·lanes, k-major). `load`: the chain continues from the values in C (else it starts at
+/// +0). `alpha` scales the result (1 except on the last K block).
 @inlinable @inline(__always)
 func gemmMicroTile<L: GemmLanes>(
-    _: L.Type, kc: Int, a: UnsafePointer<Float>, b: UnsafePointer<Float>,
-    c: UnsafeMutablePointer<Float>, ldc: Int, load: Bool, alpha: Float
+    _: L.Type, kc: Int, a: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
+                            UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>),
+    csA: Int, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load: Bool, alpha: Float
 ) {
     typealias V = L.V
     let w = V.scalarCount
@@ -132,22 +134,24 @@ func gemmMicroTile<L: GemmLanes>(
         c40 = gemmLoad(c + 4 * ldc, V.self); c41 = gemmLoad(c + 4 * ldc + w, V.self)
         c50 = gemmLoad(c + 5 * ldc, V.self); c51 = gemmLoad(c + 5 * ldc + w, V.self)
     }
-    var pa = a, pb = b
+    let (a0, a1, a2, a3, a4, a5) = a
+    var pb = b
+    var off = 0
     for _ in 0..<kc {
         let b0: V = gemmLoad(pb, V.self), b1: V = gemmLoad(pb + w, V.self)
-        var x = V(repeating: pa[0])
+        var x = V(repeating: a0[off])
         c00 = L.fma(x, b0, c00); c01 = L.fma(x, b1, c01)
-        x = V(repeating: pa[1])
+        x = V(repeating: a1[off])
         c10 = L.fma(x, b0, c10); c11 = L.fma(x, b1, c11)
-        x = V(repeating: pa[2])
+        x = V(repeating: a2[off])
         c20 = L.fma(x, b0, c20); c21 = L.fma(x, b1, c21)
-        x = V(repeating: pa[3])
+        x = V(repeating: a3[off])
         c30 = L.fma(x, b0, c30); c31 = L.fma(x, b1, c31)
-        x = V(repeating: pa[4])
+        x = V(repeating: a4[off])
         c40 = L.fma(x, b0, c40); c41 = L.fma(x, b1, c41)
-        x = V(repeating: pa[5])
+        x = V(repeating: a5[off])
         c50 = L.fma(x, b0, c50); c51 = L.fma(x, b1, c51)
-        pa += 6
+        off &+= csA
         pb += 2 * w
     }
     if alpha != 1 {
@@ -161,37 +165,6 @@ func gemmMicroTile<L: GemmLanes>(
     gemmStore(c30, c + 3 * ldc); gemmStore(c31, c + 3 * ldc + w)
     gemmStore(c40, c + 4 * ldc); gemmStore(c41, c + 4 * ldc + w)
     gemmStore(c50, c + 5 * ldc); gemmStore(c51, c + 5 * ldc + w)
-}
-
-/// Packs op(A)[i0 ..< i0+rows, p0 ..< p0+kb] into 6-row panels, k-major; rows past `rows` are 0.
-@inlinable @inline(__always)
-func gemmPackA(transA: Bool, a: UnsafePointer<Float>, lda: Int, i0: Int, rows: Int, p0: Int, kb: Int,
-               into dst: UnsafeMutablePointer<Float>) {
-    var panel = 0
-    while panel < rows {
-        let out = dst + panel * kb
-        let live = min(6, rows - panel)
-        if transA {
-            // op(A)[i, p] = a[p·lda + i]: 6 consecutive floats per p.
-            var src = a + p0 * lda + i0 + panel
-            for p in 0..<kb {
-                let o = out + p * 6
-                for r in 0..<live { o[r] = src[r] }
-                for r in live..<6 { o[r] = 0 }
-                src += lda
-            }
-        } else {
-            // op(A)[i, p] = a[i·lda + p]: one row of A per panel row.
-            for r in 0..<live {
-                let src = a + (i0 + panel + r) * lda + p0
-                for p in 0..<kb { out[p * 6 + r] = src[p] }
-            }
-            if live < 6 {
-                for p in 0..<kb { for r in live..<6 { out[p * 6 + r] = 0 } }
-            }
-        }
-        panel += 6
-    }
 }
 
 /// Packs op(B)[p0 ..< p0+kb, j0 ..< j0+cols] into `nr`-column panels, k-major; columns past
@@ -268,11 +241,9 @@ public func gemmSerialCore<L: GemmLanes>(
     let mr = 6, nr = 2 * L.V.scalarCount
     let kcMax = min(blocking.kc, k)
     let ncMax = (min(n, blocking.nc) + nr - 1) / nr * nr
-    let mcMax = (min(m, blocking.mc) + mr - 1) / mr * mr
-    let packA = UnsafeMutablePointer<Float>.allocate(capacity: mcMax * kcMax)
     let packB = UnsafeMutablePointer<Float>.allocate(capacity: ncMax * kcMax)
     let tile = UnsafeMutablePointer<Float>.allocate(capacity: mr * nr)
-    defer { packA.deallocate(); packB.deallocate(); tile.deallocate() }
+    defer { packB.deallocate(); tile.deallocate() }
 
     var jc = 0
     while jc < n {
@@ -286,7 +257,9 @@ public func gemmSerialCore<L: GemmLanes>(
             var ic = 0
             while ic < m {
                 let mb = min(blocking.mc, m - ic)
-                gemmPackA(transA: transA, a: a, lda: lda, i0: ic, rows: mb, p0: pc, kb: kb, into: packA)
+                // A is never packed: the micro-kernel reads op(A) in place, six rows at a time
+                // (A: six sequential row streams; Aᵀ: six adjacent floats per k). Packing it cost
+                // more (up to 16 % at N = 96) than the strided reads.
                 var jr = 0
                 while jr < nb {
                     let cols = min(nr, nb - jr)
@@ -295,15 +268,21 @@ public func gemmSerialCore<L: GemmLanes>(
                     while ir < mb {
                         let rows = min(mr, mb - ir)
                         let cp = c + (ic + ir) * ldc + jc + jr
+                        // Row pointers of the A panel; rows past the edge repeat the last one.
+                        let base: UnsafePointer<Float> = transA ? a + pc * lda + ic + ir : a + (ic + ir) * lda + pc
+                        let rs = transA ? 1 : lda, last = rows - 1
+                        let ap = (base, base + min(1, last) * rs, base + min(2, last) * rs,
+                                  base + min(3, last) * rs, base + min(4, last) * rs, base + min(5, last) * rs)
+                        let csA = transA ? lda : 1
                         if rows == mr && cols == nr {
-                            gemmMicroTile(L.self, kc: kb, a: packA + ir * kb, b: pb, c: cp, ldc: ldc,
+                            gemmMicroTile(L.self, kc: kb, a: ap, csA: csA, b: pb, c: cp, ldc: ldc,
                                           load: load, alpha: scale)
                         } else {
                             // Edge tile: run the full tile on a scratch copy, keep the live part.
                             if load {
                                 for r in 0..<rows { for j in 0..<cols { tile[r * nr + j] = cp[r * ldc + j] } }
                             }
-                            gemmMicroTile(L.self, kc: kb, a: packA + ir * kb, b: pb, c: tile, ldc: nr,
+                            gemmMicroTile(L.self, kc: kb, a: ap, csA: csA, b: pb, c: tile, ldc: nr,
                                           load: load, alpha: scale)
                             for r in 0..<rows { for j in 0..<cols { cp[r * ldc + j] = tile[r * nr + j] } }
                         }

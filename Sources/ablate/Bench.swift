@@ -42,6 +42,10 @@ struct Bench: ParsableCommand {
         @Flag(help: "Skip the OpenBLAS yardstick.")
         var noOpenblas = false
 
+        @Option(name: .customLong("paths"), parsing: .upToNextOption,
+                help: "ISA paths to time (default: every path this CPU supports; generic is ~50x slower).")
+        var pathNames: [String] = []
+
         @Flag(help: .hidden)
         var yardstickChild = false
 
@@ -55,7 +59,15 @@ struct Bench: ParsableCommand {
                 return
             }
             let threads = Parallel.threads
-            let paths = ISA.supported
+            var paths = ISA.supported
+            if !pathNames.isEmpty {
+                paths = try pathNames.map { name in
+                    guard let isa = ISA(rawValue: name.lowercased()), CPUInfo.current.supports(isa) else {
+                        throw ValidationError("--paths \(name): expected one of \(ISA.supported.map(\.rawValue).joined(separator: ", "))")
+                    }
+                    return isa
+                }
+            }
             var wanted = cores
             if wanted.isEmpty { wanted = ["Haswell"] + (paths.contains(.avx512) ? ["SkylakeX"] : []) }
             if noOpenblas { wanted = [] }
