@@ -104,7 +104,11 @@ struct Bench: ParsableCommand {
                     for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
                         let f = line.split(separator: "\t").map(String.init)
                         guard f.count == 4 else { continue }
-                        add(f[0].replacingOccurrences(of: "OpenBLAS ", with: "OpenBLAS \(core)→"), f[1], Double(f[2]) ?? 0,
+                        // "OpenBLAS <core it runs> …"; say so when OpenBLAS ignored the requested core.
+                        let runs = f[0].split(separator: " ").dropFirst().first.map(String.init) ?? core
+                        let name = runs.lowercased() == core.lowercased() ? f[0]
+                            : f[0].replacingOccurrences(of: "OpenBLAS ", with: "OpenBLAS \(core)→")
+                        add(name, f[1], Double(f[2]) ?? 0,
                             f[3].split(separator: ",").compactMap { Double($0) })
                     }
                 }

@@ -4,16 +4,9 @@
 // row and column blocks. The result must be the scalar fma chain, bit for bit.
 import KernelCore
 import Testing
+import TestSupport
 
-struct SplitMix {
-    var state: UInt64
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+extension SplitMix64 {
     mutating func floats(_ n: Int) -> [Float] { (0..<n).map { _ in Float(Int(next() >> 40) - (1 << 23)) / Float(1 << 23) } }
 }
 
@@ -51,7 +44,7 @@ func product<L: GemmLanes>(_ lanes: L.Type, _ blocking: GemmBlocking, transA: Bo
 struct GemmCoreTests {
     @Test(arguments: [GemmBlocking(mc: 12, kc: 5, nc: 64), GemmBlocking(mc: 6, kc: 1, nc: 32), GemmBlocking(mc: 72, kc: 256, nc: 4096)])
     func everyLaneTypeIsTheScalarChain(blocking: GemmBlocking) {
-        var rng = SplitMix(state: 7)
+        var rng = SplitMix64(state: 7)
         for (m, n, k) in [(1, 1, 1), (7, 33, 11), (13, 70, 9), (6, 32, 5), (25, 17, 40)] {
             for (tA, tB) in [(false, false), (false, true), (true, false), (true, true)] {
                 for beta: Float in [0, 1, -0.5] {
@@ -81,7 +74,7 @@ struct LanesSoftTests {
     /// midpoint after rounding to Double (few significant bits, nearby exponents), and results in
     /// the float subnormal range; plus plain random triples and specials.
     @Test func equalsTheCorrectlyRoundedFmaOnHardCases() {
-        var rng = SplitMix(state: 99)
+        var rng = SplitMix64(state: 99)
         func structured() -> Float {
             let mantissa = Float(Int(rng.next() % 64) + 1)            // 1…64: short significands
             let exponent = Int(rng.next() % 9) - 4

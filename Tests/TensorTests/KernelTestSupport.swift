@@ -5,19 +5,14 @@
 // with Double references with |got − want| <= atol + rtol·|want|.
 import Foundation
 import Testing
+import TestSupport
 @testable import Tensor
 
-/// SplitMix64: reproducible test data without depending on the Tensor RNG.
+/// SplitMix64 (TestSupport): reproducible test data without depending on the Tensor RNG.
 struct TestRNG {
-    var state: UInt64
-    init(_ seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
+    var base: SplitMix64
+    init(_ seed: UInt64) { base = SplitMix64(state: seed) }
+    mutating func next() -> UInt64 { base.next() }
     /// Uniform in [lo, hi).
     mutating func uniform(_ lo: Float = -1, _ hi: Float = 1) -> Float {
         lo + (hi - lo) * Float(next() >> 40) / Float(1 << 24)
