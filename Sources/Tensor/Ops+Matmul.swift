@@ -1,5 +1,5 @@
-// Matrix products through `Kernels.gemm` (OpenBLAS `cblas_sgemm`, rows split across threads by
-// the kernel layer). Transposes are BLAS flags, never copies.
+// Matrix products through `Kernels.gemm` (the in-tree GEMM, one ascending-k fma chain per output,
+// blocks split across threads by the kernel layer). Transposes are BLAS flags, never copies.
 //
 // Shapes: op(A) [.., M, K] · op(B) [.., K, N] → [.., M, N]. B is either 2-D (a weight shared by
 // every leading index of A, flattened into one GEMM of M·batch rows) or carries the same batch

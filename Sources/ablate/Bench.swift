@@ -10,7 +10,7 @@ struct Bench: ParsableCommand {
 
     struct Ops: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "GFLOP/s of matmul (engine vs raw cblas_sgemm), attention, and per-op tape overhead.")
+            abstract: "Engine matmul (x.linear vs Kernels.gemm), attention, and per-op tape overhead.")
 
         @Option(help: "Timed repetitions per row (the median is reported).")
         var repetitions = 9

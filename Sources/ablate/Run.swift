@@ -114,7 +114,7 @@ struct Run: ParsableCommand {
         try requireInputs([chosen], spec: loaded)
         let threads = options.applyThreads()
         if !options.quiet {
-            print("run \(chosen.runID) (\(chosen.label)) of \(loaded.name): \(chosen.train.steps) steps, \(threads) thread(s)")
+            print("run \(chosen.runID) (\(chosen.label)) of \(loaded.name): \(chosen.train.steps) steps, \(threads) thread(s), kernels \(ISA.active.rawValue)")
         }
         try trainAndReport(cell: chosen, spec: loaded, runs: options.runs, threads: threads, options: options)
     }

@@ -1,11 +1,8 @@
-// KernelBenchmarks: timings of the raw kernels, for `ablate bench ops` (not a test; nothing here
-// asserts). GEMM rows put the engine's `Kernels.gemm` next to raw multithreaded `cblas_sgemm`
-// (OpenBLAS's own threading, temporarily enabled with `Parallel.threads` threads) at the shapes
-// of the reference model, in the same run: per shape a block of raw multithreaded calls, a pause
-// (OpenBLAS workers spin for a while after a call and would steal a core), a block of engine
-// calls on `Parallel.threads` threads, then raw 1-thread sgemm and the engine on 1 thread,
-// interleaved; three such rounds. The first call of each block is not timed. Medians (and
-// minima) over all rounds are reported.
+// KernelBenchmarks: timings of the raw kernels, for `ablate bench gemm` / `ablate bench ops` (not
+// a test; nothing here asserts). GEMM rows time the in-tree `Kernels.gemm` on each ISA path at 1
+// and N threads, optionally beside OpenBLAS `cblas_sgemm` (OpenBLASYardstick, loaded with
+// dlopen), at the shapes of the reference model; the variants of one shape alternate in rounds.
+// The first call of each block is not timed. Medians (and minima) over all rounds are reported.
 //
 // Shapes: tokens N = 2048, d = 256, out ∈ {96, 128, 256, 512}; a linear layer y = x·Wᵀ gives
 //   forward  Y[N, out] = X[N, d] · W[out, d]ᵀ        (m N, n out, k d, transB)
