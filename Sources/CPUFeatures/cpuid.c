@@ -18,6 +18,8 @@ uint64_t ablate_xcr0(void) {
     __asm__ volatile("xgetbv" : "=a"(lo), "=d"(hi) : "c"(0));
     return ((uint64_t)hi << 32) | lo;
 }
+
+void ablate_cpu_relax(void) { __builtin_ia32_pause(); }
 #else
 int ablate_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t regs[4]) {
     (void)leaf; (void)subleaf;
@@ -25,4 +27,5 @@ int ablate_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t regs[4]) {
     return 0;
 }
 uint64_t ablate_xcr0(void) { return 0; }
+void ablate_cpu_relax(void) {}
 #endif

@@ -12,4 +12,8 @@ int ablate_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t regs[4]);
 /// XSAVE (CPUID.1:ECX.OSXSAVE clear) — then XGETBV itself would fault and is not executed.
 uint64_t ablate_xcr0(void);
 
+/// One PAUSE (x86, part of SSE2): tells the core a spin-wait is in progress, so a spinning
+/// worker yields pipeline resources and power. A no-op elsewhere.
+void ablate_cpu_relax(void);
+
 #endif

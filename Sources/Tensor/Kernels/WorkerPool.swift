@@ -17,6 +17,7 @@
 // One job runs at a time; a `Parallel.for` issued while the pool is busy (nested inside a body,
 // or from another thread) runs inline. Which thread runs a chunk never changes its result.
 #if os(Linux)
+import CPUFeatures
 import Foundation
 import Synchronization
 
@@ -137,7 +138,7 @@ final class WorkerPool: @unchecked Sendable {
 
 @inline(__always)
 private func spinPause() {
-    // No portable PAUSE intrinsic in Swift; an empty volatile-free loop body is fine on x86
-    // because every iteration performs a sequentially consistent atomic load.
+    // Swift has no PAUSE intrinsic; the C target provides one (a no-op off x86).
+    ablate_cpu_relax()
 }
 #endif
