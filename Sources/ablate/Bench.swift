@@ -62,10 +62,10 @@ struct Bench: ParsableCommand {
             var paths = ISA.supported
             if !pathNames.isEmpty {
                 paths = try pathNames.map { name in
-                    guard let isa = ISA(rawValue: name.lowercased()), CPUInfo.current.supports(isa) else {
-                        throw ValidationError("--paths \(name): expected one of \(ISA.supported.map(\.rawValue).joined(separator: ", "))")
+                    switch ISA.named(name, as: "--paths \(name)") {
+                    case .success(let isa): return isa
+                    case .failure(let error): throw ValidationError(error.message)
                     }
-                    return isa
                 }
             }
             var wanted = cores

@@ -35,13 +35,8 @@ struct Verify: ParsableCommand {
     func validate() throws {
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
-        if let isa {
-            guard let path = ISA(rawValue: isa.lowercased()) else {
-                throw ValidationError("--isa \(isa) is not a kernel path; expected avx512, avx2 or generic")
-            }
-            guard CPUInfo.current.supports(path) else {
-                throw ValidationError("--isa \(isa): this CPU (\(CPUInfo.current.model)) lacks \(CPUInfo.current.missing(for: path).joined(separator: ", ")); it supports \(ISA.supported.map(\.rawValue).joined(separator: ", "))")
-            }
+        if let isa, case .failure(let error) = ISA.named(isa, as: "--isa \(isa)") {
+            throw ValidationError(error.message)
         }
     }
 

@@ -45,14 +45,20 @@ public enum ISA: String, CaseIterable, Sendable, Comparable {
         }
     }
 
-    /// The choice `ABLATE_ISA` asks for, or an error message naming the variable and why.
+    /// The choice `ABLATE_ISA` asks for (the best path when unset), or an error naming it.
     public static func fromEnvironment(_ value: String?) -> Result<ISA, ISAError> {
         guard let raw = value?.trimmingCharacters(in: .whitespaces), !raw.isEmpty else { return .success(best) }
+        return named(raw, as: "ABLATE_ISA=\(raw)")
+    }
+
+    /// The supported path called `raw` (any case), or an error that starts with `label` (the
+    /// option or variable that gave it) and says what was expected or what this CPU lacks.
+    public static func named(_ raw: String, as label: String) -> Result<ISA, ISAError> {
         guard let isa = ISA(rawValue: raw.lowercased()) else {
-            return .failure(ISAError("ABLATE_ISA=\(raw) is not a kernel path; expected one of avx512, avx2, generic"))
+            return .failure(ISAError("\(label) is not a kernel path; expected one of avx512, avx2, generic"))
         }
         guard CPUInfo.current.supports(isa) else {
-            return .failure(ISAError("ABLATE_ISA=\(raw): this CPU (\(CPUInfo.current.model)) lacks \(CPUInfo.current.missing(for: isa).joined(separator: ", ")); it supports \(supported.map(\.rawValue).joined(separator: ", "))"))
+            return .failure(ISAError("\(label): this CPU (\(CPUInfo.current.model)) lacks \(CPUInfo.current.missing(for: isa).joined(separator: ", ")); it supports \(supported.map(\.rawValue).joined(separator: ", "))"))
         }
         return .success(isa)
     }
