@@ -167,6 +167,29 @@ func gemmMicroTile<L: GemmLanes>(
     gemmStore(c50, c + 5 * ldc); gemmStore(c51, c + 5 * ldc + w)
 }
 
+/// Packs op(A)[i0 ..< i0+rows, p0 ..< p0+kb] for op(A) = Aᵀ (A stored [K, M], row stride lda)
+/// into 6-row panels, k-major (6 consecutive floats per k); rows past `rows` repeat the last.
+@inlinable @inline(__always)
+func gemmPackAT(a: UnsafePointer<Float>, lda: Int, i0: Int, rows: Int, p0: Int, kb: Int,
+                into dst: UnsafeMutablePointer<Float>) {
+    var panel = 0
+    while panel < rows {
+        let out = dst + panel * kb
+        let live = min(6, rows - panel)
+        var src = a + p0 * lda + i0 + panel
+        for p in 0..<kb {
+            let o = out + p * 6
+            if live == 6 {
+                o[0] = src[0]; o[1] = src[1]; o[2] = src[2]; o[3] = src[3]; o[4] = src[4]; o[5] = src[5]
+            } else {
+                for r in 0..<6 { o[r] = src[min(r, live - 1)] }
+            }
+            src += lda
+        }
+        panel += 6
+    }
+}
+
 /// Packs op(B)[p0 ..< p0+kb, j0 ..< j0+cols] into `nr`-column panels, k-major; columns past
 /// `cols` are 0.
 @inlinable @inline(__always)
@@ -242,8 +265,11 @@ public func gemmSerialCore<L: GemmLanes>(
     let kcMax = min(blocking.kc, k)
     let ncMax = (min(n, blocking.nc) + nr - 1) / nr * nr
     let packB = UnsafeMutablePointer<Float>.allocate(capacity: ncMax * kcMax)
+    let packAT = transA && lda >= 256
+    let mcMax = (min(m, blocking.mc) + mr - 1) / mr * mr
+    let packA = UnsafeMutablePointer<Float>.allocate(capacity: packAT ? mcMax * kcMax : 1)
     let tile = UnsafeMutablePointer<Float>.allocate(capacity: mr * nr)
-    defer { packB.deallocate(); tile.deallocate() }
+    defer { packA.deallocate(); packB.deallocate(); tile.deallocate() }
 
     var jc = 0
     while jc < n {
@@ -257,9 +283,13 @@ public func gemmSerialCore<L: GemmLanes>(
             var ic = 0
             while ic < m {
                 let mb = min(blocking.mc, m - ic)
-                // A is never packed: the micro-kernel reads op(A) in place, six rows at a time
-                // (A: six sequential row streams; Aᵀ: six adjacent floats per k). Packing it cost
-                // more (up to 16 % at N = 96) than the strided reads.
+                // op(A) = A is read in place (six sequential row streams); packing it cost up to
+                // 16 % at N = 96. op(A) = Aᵀ is read in place too (six adjacent floats per k)
+                // unless its row stride is long, where each k would touch a new page: then it is
+                // packed into 6-row panels.
+                if packAT {
+                    gemmPackAT(a: a, lda: lda, i0: ic, rows: mb, p0: pc, kb: kb, into: packA)
+                }
                 var jr = 0
                 while jr < nb {
                     let cols = min(nr, nb - jr)
@@ -269,11 +299,12 @@ public func gemmSerialCore<L: GemmLanes>(
                         let rows = min(mr, mb - ir)
                         let cp = c + (ic + ir) * ldc + jc + jr
                         // Row pointers of the A panel; rows past the edge repeat the last one.
-                        let base: UnsafePointer<Float> = transA ? a + pc * lda + ic + ir : a + (ic + ir) * lda + pc
-                        let rs = transA ? 1 : lda, last = rows - 1
+                        let base: UnsafePointer<Float> = packAT ? UnsafePointer(packA + ir * kb)
+                            : transA ? a + pc * lda + ic + ir : a + (ic + ir) * lda + pc
+                        let rs = transA ? 1 : lda, last = packAT ? 5 : rows - 1
                         let ap = (base, base + min(1, last) * rs, base + min(2, last) * rs,
                                   base + min(3, last) * rs, base + min(4, last) * rs, base + min(5, last) * rs)
-                        let csA = transA ? lda : 1
+                        let csA = packAT ? 6 : transA ? lda : 1
                         if rows == mr && cols == nr {
                             gemmMicroTile(L.self, kc: kb, a: ap, csA: csA, b: pb, c: cp, ldc: ldc,
                                           load: load, alpha: scale)
