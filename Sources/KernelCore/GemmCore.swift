@@ -45,7 +45,7 @@ public enum Lanes8: GemmLanes {
 /// bits), so s = RN_double(a·b + c) and Float(s) is a·b + c rounded twice. That is the correctly
 /// rounded result unless s sits exactly on a midpoint between two floats (only then can the
 /// first rounding decide the second) or in the float subnormal range (a coarser grid). Those
-/// rare vectors take `roundToOdd`, which is exact always. Same results as `DetMath.fma`.
+/// rare vectors take `DetMath.fma`, which is exact always.
 public enum LanesSoft: GemmLanes {
     public typealias V = SIMD4<Float>
     @inlinable @inline(__always)
@@ -60,33 +60,13 @@ public enum LanesSoft: GemmLanes {
         let midpoint = (sb & 0x1FFF_FFFF) .== 0x1000_0000
         let magnitude = sb & 0x7FFF_FFFF_FFFF_FFFF
         let subnormal = (magnitude .< 0x3810_0000_0000_0000) .& (magnitude .!= 0)   // 0 < |s| < 2^-126
-        if any(midpoint .| subnormal) { return roundToOdd(ad, bd, cd) }
+        if any(midpoint .| subnormal) { return exactFallback(a, b, c) }
         return V(Float(s[0]), Float(s[1]), Float(s[2]), Float(s[3]))
     }
 
-    /// a·b + c rounded to odd in Double (round to nearest, then, if inexact and the last bit is
-    /// even, one ulp toward the exact value, known from TwoSum's error), then to Float: correctly
-    /// rounded for every input (Boldo & Melquiond, "Emulation of FMA and correctly rounded sums:
-    /// proved algorithms using rounding to odd", 2008).
+    /// The exact fallback: `DetMath.fma` lane by lane (round to odd in Double, then to Float).
     @inlinable @inline(never)
-    public static func roundToOdd(_ ad: SIMD4<Double>, _ bd: SIMD4<Double>, _ cd: SIMD4<Double>) -> V {
-        typealias U = SIMD4<UInt64>
-        let p = ad * bd
-        let s = p + cd
-        let bv = s - p
-        let err = (p - (s - bv)) + (cd - bv)
-        let sb = unsafeBitCast(s, to: U.self)
-        let eb = unsafeBitCast(err, to: U.self)
-        let exponent: UInt64 = 0x7FF0_0000_0000_0000
-        let finite = (sb & exponent) .!= exponent
-        let inexact = (eb & 0x7FFF_FFFF_FFFF_FFFF) .!= 0
-        let even = (sb & 1) .== 0
-        // One ulp toward err: +1 on the bits when err and s have the same sign, else −1.
-        let towardErr = ((sb ^ eb) & 0x8000_0000_0000_0000) .== 0
-        let moved = (sb &- 1).replacing(with: sb &+ 1, where: towardErr)
-        let odd = unsafeBitCast(sb.replacing(with: moved, where: finite .& inexact .& even), to: SIMD4<Double>.self)
-        return V(Float(odd[0]), Float(odd[1]), Float(odd[2]), Float(odd[3]))
-    }
+    public static func exactFallback(_ a: V, _ b: V, _ c: V) -> V { DetMath.fma(a, b, c) }
 }
 
 /// Cache blocking of one path: rows of A per block (a multiple of 6, the tile height), the K
