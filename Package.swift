@@ -6,7 +6,8 @@
 //     └── Experiments ── Training ── Models ── Tensor ── CBLAS (OpenBLAS)
 //           │                          └── Config (spec values, schemas, validation)
 //           ├── RunStore ── HDF5 ── CHDF5 (libhdf5)
-//           └── Analysis ── RunStore
+//           ├── Analysis ── RunStore
+//           └── Dashboard ── Analysis, RunStore (`ablate serve`)
 import Foundation
 import PackageDescription
 
@@ -68,12 +69,14 @@ let package = Package(
         .target(name: "Experiments", dependencies: ["Training", "RunStore", "HDF5", "Config", "Yams"]),
         // Tables, CSV and notebook export.
         .target(name: "Analysis", dependencies: ["RunStore", "Config"]),
+        // `ablate serve`: an HTTP/1.1 server on POSIX sockets and the live dashboard's pages.
+        .target(name: "Dashboard", dependencies: ["Analysis", "RunStore"]),
 
         // The thin command-line front end.
         .executableTarget(
             name: "ablate",
             dependencies: [
-                "Experiments", "Analysis", "RunStore", "HDF5", "Config",
+                "Experiments", "Analysis", "RunStore", "HDF5", "Config", "Dashboard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 
@@ -86,6 +89,7 @@ let package = Package(
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Config"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Config", "TestSupport"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "RunStore", "TestSupport"]),
+        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "RunStore", "TestSupport"]),
         // Runs the release binary that the test command builds (ABLATE_BIN).
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "RunStore"]),
     ]

@@ -14,7 +14,7 @@ struct Ablate: ParsableCommand {
         Start with `ablate smoke` to check the installation, or `ablate inspect FILE.h5`.
         """,
         version: Provenance.current().versionText + "\n" + kernelLine,
-        subcommands: [Run.self, Sweep.self, Status.self, Resume.self, Verify.self, Compare.self, Validate.self, RunCell.self, Generate.self, Dump.self, Inspect.self, Bench.self, Smoke.self, Reference.self, Table.self, Export.self])
+        subcommands: [Run.self, Sweep.self, Status.self, Resume.self, Verify.self, Compare.self, Validate.self, RunCell.self, Generate.self, Dump.self, Inspect.self, Bench.self, Smoke.self, Reference.self, Table.self, Export.self, Serve.self])
 
     /// "kernels: avx2 (CPU supports avx2, generic; chosen from CPUID) …": the ISA path in use.
     static var kernelLine: String {

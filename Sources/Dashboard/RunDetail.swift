@@ -1,0 +1,126 @@
+// The run page's data: spec and provenance, every metric (downsampled), per MoE layer the
+// expert-load heatmap over steps, MaxVio and the balancing biases, and the tensor snapshots
+// (c_kv spectrum, attention maps, router probabilities) where the run stored any.
+import Foundation
+import RunStore
+
+enum RunDetail {
+    /// Points per metric curve and columns of a heatmap.
+    static let curvePoints = 500
+    static let heatmapColumns = 160
+
+    static func read(_ path: String, relative: String) throws -> JSON {
+        let reader = try RunFileReader(path: path)
+        defer { reader.close() }
+        let a = try reader.attributes()
+        let spec = try reader.spec()
+        let train = try reader.trainMetrics()
+        let eval = try reader.evalMetrics()
+        let layers = try reader.moeLayers()
+        var tensors: [TensorSeries] = []
+        for name in try reader.tensorNames() { tensors.append(try reader.tensor(name)) }
+
+        let maxStep = max(train.steps.last ?? 0, eval.steps.last ?? 0)
+        let width = Downsample.width(maxStep: maxStep, buckets: curvePoints)
+        let provenance: [(String, String)] = [
+            ("run id", a.run.runID), ("spec", a.run.specName), ("label", a.run.label), ("seed", "\(a.run.seed)"),
+            ("spec sha256", a.run.specSHA256), ("harness version", a.provenance.version),
+            ("git commit", a.provenance.gitCommit + (a.provenance.gitDirty == true ? " (dirty)" : "")),
+            ("build", a.provenance.buildConfiguration), ("kernel path", a.run.isa),
+            ("kernel version", a.run.kernelVersion), ("threads", "\(a.run.threads)"),
+            ("cpu", a.provenance.cpuModel), ("os", a.provenance.os), ("swift", a.provenance.swiftVersion),
+            ("hdf5", a.provenance.hdf5Version), ("created", a.createdUTC), ("updated", a.updatedUTC),
+            ("finished", a.finishedUTC),
+        ]
+        var out: JSON.KeyValuePairs = [
+            "path": .string(relative), "run_id": .string(a.run.runID), "spec_name": .string(a.run.specName),
+            "label": .string(a.run.label), "seed": .int(a.run.seed), "status": .string(a.status.rawValue),
+            "last_step": .int(a.lastStep), "total_steps": SpecText.trainSteps(spec.resolved).map { .int($0) } ?? .null,
+            "diverged_step": .int(a.divergedStep), "error": .string(a.error),
+            "provenance": .array(provenance.map { .array([.string($0.0), .string($0.1)]) }),
+            "model": .object(JSON.KeyValuePairs(a.run.modelStats.keys.sorted().map { ($0, .int(Int(a.run.modelStats[$0]!))) })),
+            "spec": ["given": .string(spec.given), "overrides": .strings(spec.overrides), "resolved": .string(spec.resolved)],
+        ]
+        out.append("train", metrics(train, width: width))
+        out.append("eval", metrics(eval, width: eval.steps.count > curvePoints ? width : 1))
+        out.append("optimum", (eval.columns["optimum"] ?? []).last(where: \.isFinite).map { .number($0) } ?? .null)
+
+        let mapWidth = Downsample.width(maxStep: train.steps.last ?? 0, buckets: heatmapColumns)
+        out.append("moe", .array(layers.map { layer in
+            let e = layer.experts
+            let n = min(train.steps.count, e > 0 ? layer.load.count / e : 0)
+            // Load as a multiple of the balanced share: 1 = every expert gets tokens/E.
+            var share = [Double](repeating: 0, count: n * e)
+            for row in 0..<n {
+                let total = (0..<e).reduce(0.0) { $0 + Double(layer.load[row * e + $1]) }
+                for c in 0..<e { share[row * e + c] = total > 0 ? Double(layer.load[row * e + c]) * Double(e) / total : 0 }
+            }
+            let steps = Array(train.steps.prefix(n))
+            let heat = Downsample.rows(steps: steps, matrix: share, columns: e, width: mapWidth)
+            let bias = Downsample.rows(steps: steps, matrix: layer.bias.prefix(n * e).map(Double.init), columns: e, width: width)
+            let maxvio = Downsample.series(steps: steps, values: Array(layer.maxvio.prefix(n)), width: width)
+            return [
+                "layer": .int(layer.layer), "experts": .int(e),
+                "load_steps": .ints(heat.steps), "load_share": .array(heat.rows.map(JSON.numbers)),
+                "bias_steps": .ints(bias.steps), "bias": .array(bias.rows.map(JSON.numbers)),
+                "maxvio_steps": .ints(maxvio.map(\.step)), "maxvio": .numbers(maxvio.map(\.value)),
+            ]
+        }))
+        out.append("tensors", .array(tensors.map(tensor)))
+        return .object(out)
+    }
+
+    static func metrics(_ table: MetricTable, width: Int64) -> JSON {
+        var columns: JSON.KeyValuePairs = [:]
+        var steps: [Int64] = []
+        for name in table.columns.keys.sorted() {
+            let points = Downsample.series(steps: table.steps, values: table.columns[name]!, width: width)
+            columns.append(name, ["steps": .ints(points.map(\.step)), "values": .numbers(points.map(\.value))])
+            if points.count > steps.count { steps = points.map(\.step) }
+        }
+        return ["rows": .int(table.steps.count), "last_step": table.steps.last.map { .int(Int($0)) } ?? .null,
+                "columns": .object(columns)]
+    }
+
+    /// One tensor: its steps and what the page draws. c_kv spectra are small ([k, d_c]) and
+    /// sent whole; attention maps send the last snapshot ([head, sequence, query, key]: every
+    /// head of the first probe sequence); router probabilities the mean over tokens per snapshot.
+    static func tensor(_ series: TensorSeries) -> JSON {
+        let k = series.steps.count
+        let size = series.shape.reduce(1, *)
+        var out: JSON.KeyValuePairs = ["name": .string(series.name), "axes": .strings(series.axes),
+                                       "shape": .ints(series.shape), "steps": .ints(series.steps)]
+        guard k > 0, size > 0, series.values.count >= k * size else {
+            out.append("kind", .string("empty"))
+            return .object(out)
+        }
+        func snapshot(_ j: Int) -> ArraySlice<Float> { series.values[(j * size)..<((j + 1) * size)] }
+        if series.name.hasPrefix("ckv_spectrum") {
+            out.append("kind", .string("spectrum"))
+            out.append("values", .array((0..<k).map { j in .numbers(snapshot(j).map(Double.init)) }))
+        } else if series.name.hasPrefix("attention"), series.shape.count == 4 {
+            let (heads, t) = (series.shape[0], series.shape[2])
+            let last = Array(snapshot(k - 1))
+            let perHead = series.shape[1] * t * series.shape[3]
+            out.append("kind", .string("attention"))
+            out.append("step", .int(Int(series.steps[k - 1])))
+            out.append("maps", .array((0..<heads).map { h in
+                .array((0..<t).map { q in
+                    .numbers((0..<series.shape[3]).map { key in Double(last[h * perHead + q * series.shape[3] + key]) })
+                })
+            }))
+        } else if series.name.hasPrefix("router"), series.shape.count == 2 {
+            let (tokens, experts) = (series.shape[0], series.shape[1])
+            out.append("kind", .string("router"))
+            out.append("values", .array((0..<k).map { j in
+                let s = Array(snapshot(j))
+                return .numbers((0..<experts).map { e in
+                    (0..<tokens).reduce(0.0) { $0 + Double(s[$1 * experts + e]) } / Double(max(tokens, 1))
+                })
+            }))
+        } else {
+            out.append("kind", .string("other"))
+        }
+        return .object(out)
+    }
+}

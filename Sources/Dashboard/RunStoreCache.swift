@@ -1,0 +1,128 @@
+// Reading run files that are being written, for the dashboard. Every read opens the file
+// read-only (the caller sets HDF5_USE_FILE_LOCKING=FALSE, so the writer's lock is ignored and
+// the writer is never waited for), takes what it needs and closes it. What was read is cached
+// by (mtime, size): a file that has not changed since the last poll is not read again. A read
+// that fails — a flush in progress, a damaged file — keeps the last good result, marked stale;
+// a file never read successfully is reported as unreadable, with HDF5's reason.
+import Analysis
+import Foundation
+import RunStore
+
+/// Identifies one version of a file on disk.
+struct FileStamp: Equatable, Sendable {
+    var seconds: Int
+    var nanoseconds: Int
+    var size: Int
+
+    static func of(_ path: String) -> FileStamp? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        return FileStamp(seconds: Int(info.st_mtim.tv_sec), nanoseconds: Int(info.st_mtim.tv_nsec), size: Int(info.st_size))
+    }
+}
+
+/// What the home and sweep pages need of one run file.
+struct RunSummary: Sendable {
+    var runID: String
+    var specName: String
+    var label: String
+    var seed: Int
+    var status: RunStatus
+    var lastStep: Int
+    /// train.steps of the resolved spec, when it says.
+    var totalSteps: Int?
+    var trainSteps: [Int64]
+    var trainLoss: [Double]
+    var evalSteps: [Int64]
+    var evalLoss: [Double]
+    /// The validation set's Bayes-optimal loss, when the data has one (last finite eval `optimum`).
+    var optimum: Double?
+}
+
+/// A cached read: the value, whether it is older than the file, and why the last read failed.
+struct Cached<Value: Sendable>: Sendable {
+    var value: Value?
+    var stamp: FileStamp?
+    var error: String?
+    var stale: Bool { value != nil && error != nil }
+}
+
+/// The cache of everything read from run files. Not thread-safe by itself: the dashboard calls
+/// it with its one lock held (the HDF5 library in Debian is built without thread safety).
+final class RunFileCache {
+    private var summaries: [String: Cached<RunSummary>] = [:]
+    private var results: [String: (stamp: FileStamp, cell: SweepManifest.Cell, result: RunResult)] = [:]
+    private var details: [String: Cached<String>] = [:]
+    /// Reads actually done (not served from the cache); for tests and docs.
+    private(set) var reads = 0
+
+    func summary(_ path: String) -> Cached<RunSummary> {
+        load(path, &summaries) { try Self.readSummary($0) }
+    }
+
+    /// The run page's JSON text.
+    func detail(_ path: String, relative: String) -> Cached<String> {
+        load(path, &details) { try RunDetail.read($0, relative: relative).text }
+    }
+
+    /// Analysis's view of one cell (for the table), cached like the rest. RunResult.load never
+    /// throws for an unreadable file (it is a state); it does for assignments that are not JSON.
+    func result(_ path: String, cell: SweepManifest.Cell) throws -> RunResult {
+        let stamp = FileStamp.of(path)
+        if let stamp, let hit = results[path], hit.stamp == stamp, hit.cell == cell { return hit.result }
+        let result = try RunResult.load(path: path, cell: cell)
+        reads += 1
+        if let stamp, case .read = result.state { results[path] = (stamp, cell, result) }
+        return result
+    }
+
+    private func load<Value>(_ path: String, _ store: inout [String: Cached<Value>],
+                             _ read: (String) throws -> Value) -> Cached<Value> {
+        guard let stamp = FileStamp.of(path) else {
+            return Cached(value: nil, stamp: nil, error: "missing")
+        }
+        if let hit = store[path], hit.stamp == stamp, hit.error == nil { return hit }
+        reads += 1
+        do {
+            let value = try read(path)
+            let entry = Cached(value: value, stamp: stamp, error: nil)
+            store[path] = entry
+            return entry
+        } catch {
+            // Keep the last good value; the next poll tries again (the stamp is not stored).
+            var entry = store[path] ?? Cached(value: nil, stamp: nil, error: nil)
+            entry.error = "\(error)"
+            store[path] = entry
+            return entry
+        }
+    }
+
+    static func readSummary(_ path: String) throws -> RunSummary {
+        let reader = try RunFileReader(path: path)
+        defer { reader.close() }
+        let attributes = try reader.attributes()
+        let train = try reader.trainMetrics()
+        let eval = try reader.evalMetrics()
+        let spec = try reader.spec()
+        return RunSummary(runID: attributes.run.runID, specName: attributes.run.specName, label: attributes.run.label,
+                          seed: attributes.run.seed, status: attributes.status, lastStep: attributes.lastStep,
+                          totalSteps: SpecText.trainSteps(spec.resolved),
+                          trainSteps: train.steps, trainLoss: train.columns["loss"] ?? [],
+                          evalSteps: eval.steps, evalLoss: eval.columns["loss"] ?? [],
+                          optimum: (eval.columns["optimum"] ?? []).last(where: \.isFinite))
+    }
+}
+
+enum SpecText {
+    /// `train.steps` from a resolved spec (canonical YAML: two-space indents, sorted keys).
+    static func trainSteps(_ yaml: String) -> Int? {
+        var inTrain = false
+        for line in yaml.split(separator: "\n", omittingEmptySubsequences: false) {
+            if !line.hasPrefix(" ") { inTrain = line.hasPrefix("train:"); continue }
+            if inTrain, line.hasPrefix("  steps:") {
+                return Int(line.dropFirst("  steps:".count).trimmingCharacters(in: .whitespaces))
+            }
+        }
+        return nil
+    }
+}
