@@ -178,7 +178,7 @@ function lineChart(opts) {
 function heatmap(opts) {
   const cols = opts.rows.length, nrows = cols ? opts.rows[0].length : 0;
   const W = opts.width || 620, L = 58, R = 60, T = 24, B = 30;
-  const cell = Math.max(3, Math.min(14, Math.floor(300 / Math.max(nrows, 1))));
+  const cell = Math.max(3, Math.min(18, Math.floor(300 / Math.max(nrows, 1))));
   const H = T + B + nrows * cell;
   const svg = s("svg", { viewBox: `0 0 ${W} ${H}`, width: W, height: H, class: "chart heatmap " + (opts.cls || "") });
   s("text", { x: L, y: 15, class: "title" }, svg).textContent = opts.title || "";
@@ -204,11 +204,11 @@ function heatmap(opts) {
     s("text", { x: W - R, y: H - 4, "text-anchor": "end", class: "label" }, svg).textContent = opts.xlabel || "step";
   }
   // Colour key.
-  const key = s("g", { class: "key" }, svg);
+  const key = s("g", { class: "key" }, svg), kh = nrows * cell / 11;
   for (let i = 0; i <= 10; i++) {
     const v = opts.keyMin + (opts.keyMax - opts.keyMin) * (1 - i / 10);
-    s("rect", { x: W - R + 10, y: T + i * 12, width: 12, height: 12, fill: opts.color(v) }, key);
-    if (i % 5 === 0) s("text", { x: W - R + 26, y: T + i * 12 + 10 }, key).textContent = fmt(v);
+    s("rect", { x: W - R + 10, y: (T + i * kh).toFixed(2), width: 12, height: (kh + 0.5).toFixed(2), fill: opts.color(v) }, key);
+    if (i % 5 === 0) s("text", { x: W - R + 26, y: (T + i * kh + Math.min(kh, 10)).toFixed(1) }, key).textContent = fmt(v);
   }
   return svg;
 }
@@ -285,7 +285,9 @@ function renderSweep(d) {
     picker.append(box);
   }
   if (d.varying_keys.length) out.push(picker);
-  const groups = visibleGroups(d);
+  const groups = visibleGroups(d), charts = h("div", { class: "grid" });
+  out.push(charts);
+  const optLabel = (d.optimum_varies ? "Bayes optimum, mean over cells " : "Bayes optimum ") + fmt(d.optimum, 4);
   for (const which of ["train", "eval"]) {
     const series = [];
     groups.forEach(g => {
@@ -298,8 +300,8 @@ function renderSweep(d) {
         series.push({ name: c.label, xs: c[which].steps, ys: c[which].loss, color, cls: "cell-curve", width: 0.8, dash: "3,2", noLegend: true });
       }
     });
-    out.push(lineChart({ id: which + "-chart", title: `${which} loss (mean ± std over seeds)`, series, x0: 0,
-                         hlines: d.optimum !== null ? [{ y: d.optimum, label: `Bayes optimum ${fmt(d.optimum, 4)}` }] : [] }));
+    charts.append(lineChart({ id: which + "-chart", title: `${which} loss (mean ± std over seeds)`, series, x0: 0,
+                              hlines: d.optimum !== null ? [{ y: d.optimum, label: optLabel }] : [] }));
   }
   out.push(h("h2", {}, "Table"), h("p", { class: "muted" }, "the same numbers as ", h("code", {}, `ablate table ${d.path}`)));
   if (d.table.error) out.push(h("p", { class: "error" }, d.table.error));
@@ -388,7 +390,7 @@ function renderRun(d) {
                        color: probColor(Math.max(...t.values.flat())), keyMin: 0, keyMax: Math.max(...t.values.flat()), rowLabel: r => `e${r}` }));
   }
   out.push(h("h2", {}, "Provenance"), h("table", { class: "kv" }, d.provenance.map(([k, v]) => h("tr", {}, h("th", {}, k), h("td", {}, v)))));
-  out.push(h("table", { class: "kv" }, Object.entries(d.model).map(([k, v]) => h("tr", {}, h("th", {}, k.replace(/_/g, " ")), h("td", { class: "num" }, v.toLocaleString("en")))));
+  out.push(h("table", { class: "kv" }, Object.entries(d.model).map(([k, v]) => h("tr", {}, h("th", {}, k.replace(/_/g, " ")), h("td", { class: "num" }, v.toLocaleString("en"))))));
   out.push(h("h2", {}, "Spec"), d.spec.overrides.length ? h("p", {}, "overrides: ", h("code", {}, d.spec.overrides.join(" "))) : null,
     h("details", {}, h("summary", {}, "resolved spec"), h("pre", {}, d.spec.resolved)),
     h("details", {}, h("summary", {}, "spec as given"), h("pre", {}, d.spec.given)));

@@ -207,10 +207,12 @@ public final class Dashboard: @unchecked Sendable {
             }
             values.append(key, .strings(seen))
         }
-        let optimum = summaries.compactMap { $0.value?.optimum }.first
+        let optima = summaries.compactMap { $0.value?.optimum }
+        let optimum = optima.isEmpty ? nil : optima.reduce(0, +) / Double(optima.count)
         return ["path": .string(relative), "name": .string(manifest.spec), "spec_file": .string(manifest.specFile),
                 "varying_keys": .strings(varying), "values": .object(values),
-                "optimum": optimum.map { .number($0) } ?? .null, "max_step": .int(Int(maxStep)),
+                "optimum": optimum.map { .number($0) } ?? .null, "optimum_varies": .bool(Set(optima).count > 1),
+                "max_step": .int(Int(maxStep)),
                 "cells": .array(cells), "groups": .array(groups), "table": table(real, manifest)]
     }
 

@@ -71,7 +71,7 @@ final class RunFileCache {
         let stamp = FileStamp.of(path)
         if let stamp, let hit = results[path], hit.stamp == stamp, hit.cell == cell { return hit.result }
         let result = try RunResult.load(path: path, cell: cell)
-        reads += 1
+        if stamp != nil { reads += 1 }   // a missing file is not opened
         if let stamp, case .read = result.state { results[path] = (stamp, cell, result) }
         return result
     }
