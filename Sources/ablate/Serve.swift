@@ -48,6 +48,14 @@ struct Serve: ParsableCommand {
             can read every run under \(dashboard.paths.root) (there is no authentication)\n
             """.utf8))
         }
+        // Ctrl-C and SIGTERM stop the server, whatever mask or dispositions the parent left.
+        var stopSignals = sigset_t()
+        sigemptyset(&stopSignals)
+        for number in [SIGINT, SIGTERM, SIGHUP] {
+            sigaddset(&stopSignals, number)
+            signal(number, SIG_DFL)
+        }
+        pthread_sigmask(SIG_UNBLOCK, &stopSignals, nil)
         // Training processes come first: the dashboard yields the CPU to them.
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
         let shown = host.contains(":") ? "[\(host)]" : host
