@@ -225,11 +225,18 @@ function probColor(max) {
 
 // ---- pages ----------------------------------------------------------------------------------
 
+// Why a file could not be read: in full for an unreadable one; a short mark when the last good
+// read is shown because the file was mid-flush.
+function readNote(c) {
+  if (!c.read_error) return null;
+  if (c.state === "unreadable") return h("span", { class: "read-error" }, " " + c.read_error.slice(0, 300));
+  return h("span", { class: "stale-mark", title: "last good read shown; this poll met a flush: " + c.read_error }, " ↻");
+}
 function cellRow(c, withLinks) {
   const step = c.step === undefined ? "—" : c.steps ? `${c.step}/${c.steps}` : `${c.step}`;
   return h("tr", { class: "cell", "data-state": c.state, "data-index": c.index },
     h("td", {}, c.index === undefined ? "" : c.index), h("td", {}, c.label || c.run_id || c.path),
-    h("td", {}, stateBadge(c.state), c.read_error ? h("span", { class: "read-error", title: c.read_error }, " ⚠ " + c.read_error.slice(0, 120)) : null),
+    h("td", {}, stateBadge(c.state), readNote(c)),
     h("td", { class: "num" }, step), h("td", { class: "num" }, fmt(c.loss, 4)), h("td", { class: "num" }, fmt(c.eval_loss, 4)),
     h("td", {}, withLinks ? link("run", c.path.replace(/\/run\.h5$/, ""), "run") : null));
 }
@@ -317,7 +324,7 @@ function renderSweep(d) {
     h("thead", {}, h("tr", {}, ["plot", "cell", "label", "state", "step", "run"].map(t => h("th", {}, t)))),
     h("tbody", {}, d.cells.map(c => h("tr", { class: "cell", "data-state": c.state, "data-index": c.index },
       h("td", {}, h("input", { type: "checkbox", checked: !!ui.cells[c.index], onchange: e => { ui.cells[c.index] = e.target.checked; redraw(); } })),
-      h("td", {}, c.index), h("td", {}, c.label), h("td", {}, stateBadge(c.state), c.read_error ? h("span", { class: "read-error" }, " ⚠ " + c.read_error.slice(0, 120)) : null),
+      h("td", {}, c.index), h("td", {}, c.label), h("td", {}, stateBadge(c.state), readNote(c)),
       h("td", { class: "num" }, c.steps ? `${c.step}/${c.steps}` : c.step),
       h("td", {}, c.state === "pending" ? "" : link("run", c.path.replace(/\/run\.h5$/, ""), "run")))))));
   return out;

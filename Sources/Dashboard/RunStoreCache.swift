@@ -55,6 +55,8 @@ final class RunFileCache {
     private var details: [String: Cached<String>] = [:]
     /// Reads actually done (not served from the cache); for tests and docs.
     private(set) var reads = 0
+    static let attempts = 3
+    static let retryMicroseconds: UInt32 = 30_000
 
     func summary(_ path: String) -> Cached<RunSummary> {
         load(path, &summaries) { try Self.readSummary($0) }
@@ -70,9 +72,20 @@ final class RunFileCache {
     func result(_ path: String, cell: SweepManifest.Cell) throws -> RunResult {
         let stamp = FileStamp.of(path)
         if let stamp, let hit = results[path], hit.stamp == stamp, hit.cell == cell { return hit.result }
-        let result = try RunResult.load(path: path, cell: cell)
-        if stamp != nil { reads += 1 }   // a missing file is not opened
-        if let stamp, case .read = result.state { results[path] = (stamp, cell, result) }
+        var result = try RunResult.load(path: path, cell: cell)
+        guard let stamp else { return result }   // a missing file is not opened
+        reads += 1
+        for _ in 1..<Self.attempts {
+            guard case .unreadable = result.state else { break }
+            usleep(Self.retryMicroseconds)
+            result = try RunResult.load(path: path, cell: cell)
+            reads += 1
+        }
+        if case .read = result.state {
+            results[path] = (stamp, cell, result)
+        } else if let hit = results[path], hit.cell == cell {
+            return hit.result   // mid-flush: the last good read (the next poll tries again)
+        }
         return result
     }
 
@@ -82,9 +95,21 @@ final class RunFileCache {
             return Cached(value: nil, stamp: nil, error: "missing")
         }
         if let hit = store[path], hit.stamp == stamp, hit.error == nil { return hit }
-        reads += 1
         do {
-            let value = try read(path)
+            // A read that meets a flush in progress (uneven dataset lengths, a torn B-tree node)
+            // is tried again a moment later, twice, before it counts as failed.
+            var attempt = 1
+            let value: Value
+            while true {
+                reads += 1
+                do {
+                    value = try read(path)
+                    break
+                } catch where attempt < Self.attempts {
+                    attempt += 1
+                    usleep(Self.retryMicroseconds)
+                }
+            }
             let entry = Cached(value: value, stamp: stamp, error: nil)
             store[path] = entry
             return entry
