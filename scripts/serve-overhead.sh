@@ -22,7 +22,7 @@ trap cleanup EXIT
 train() {   # $1: runs directory; prints tokens/s from the run's summary
     "$ablate" sweep experiments/quickstart.yaml --runs "$1" "train.steps=$steps" >/dev/null
     HDF5_USE_FILE_LOCKING=FALSE "$ablate" table "$1/quickstart" --format csv --metrics tokens_per_s 2>/dev/null \
-        | awk -F, 'NR==2 { print $NF }'
+        | awk -F, 'NR==1 { for (i = 1; i <= NF; i++) if ($i == "tokens_per_s_mean") c = i } NR==2 { printf "%.0f\n", $c }'
 }
 
 for r in $(seq 1 "$repeats"); do

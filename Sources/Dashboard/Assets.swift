@@ -33,7 +33,8 @@ h3 { font-size: 15px; margin: 12px 0 4px; }
 table { border-collapse: collapse; background: #fff; margin: 4px 0; }
 th, td { border: 1px solid #e3e3e3; padding: 2px 8px; text-align: left; font-size: 13px; }
 td.num { text-align: right; font-variant-numeric: tabular-nums; }
-.sweep-table td { font-variant-numeric: tabular-nums; }
+.table-wrap { overflow-x: auto; max-width: 100%; }
+.sweep-table td { font-variant-numeric: tabular-nums; white-space: nowrap; }
 .state { padding: 0 6px; border-radius: 8px; background: #eee; font-size: 12px; }
 .state.running { background: #d9ecff; color: #0a4e8f; } .state.completed { background: #dcf5dc; color: #1c6b1c; }
 .state.failed, .state.diverged, .state.unreadable { background: #fde0e0; color: #8f1010; }
@@ -307,16 +308,16 @@ function renderSweep(d) {
         series.push({ name: c.label, xs: c[which].steps, ys: c[which].loss, color, cls: "cell-curve", width: 0.8, dash: "3,2", noLegend: true });
       }
     });
-    charts.append(lineChart({ id: which + "-chart", title: `${which} loss (mean ± std over seeds)`, series, x0: 0,
+    charts.append(lineChart({ width: 600, height: 320, id: which + "-chart", title: `${which} loss (mean ± std over seeds)`, series, x0: 0,
                               hlines: d.optimum !== null ? [{ y: d.optimum, label: optLabel }] : [] }));
   }
   out.push(h("h2", {}, "Table"), h("p", { class: "muted" }, "the same numbers as ", h("code", {}, `ablate table ${d.path}`)));
   if (d.table.error) out.push(h("p", { class: "error" }, d.table.error));
   else {
     const bold = t => t.startsWith("**") ? h("b", {}, t.replace(/\*\*/g, "")) : t;
-    out.push(h("table", { class: "sweep-table" },
+    out.push(h("div", { class: "table-wrap" }, h("table", { class: "sweep-table" },
       h("thead", {}, h("tr", {}, d.table.header.map(t => h("th", {}, t)))),
-      h("tbody", {}, d.table.rows.map(r => h("tr", { class: "group-row" }, r.map(t => h("td", {}, bold(t))))))));
+      h("tbody", {}, d.table.rows.map(r => h("tr", { class: "group-row" }, r.map(t => h("td", {}, bold(t)))))))));
     out.push(h("ul", { class: "legend-notes" }, d.table.legend.map(l => h("li", {}, l.replace(/^\s*- /, "")))));
   }
   out.push(h("h2", {}, "Cells"), h("p", { class: "muted" }, "tick a cell to draw it on its own (dashed)"));
@@ -346,7 +347,7 @@ function renderRun(d) {
   out.push(h("h1", {}, "Run ", d.run_id, " ", h("span", { class: "muted" }, d.label)),
     h("p", {}, stateBadge(d.status), ` step ${d.last_step + 1}` + (d.total_steps ? `/${d.total_steps}` : ""),
       d.error ? h("span", { class: "error" }, " " + d.error) : null));
-  if (d.stale) out.push(h("p", { class: "error stale" }, "showing the last good read; the file is being written: " + d.stale));
+  if (d.stale) out.push(h("p", { class: "muted stale", title: d.stale }, "↻ this poll met a flush in progress; showing the last good read"));
   const grid = h("div", { class: "grid" });
   const loss = [metricSeries(d.train, "loss", PALETTE[0])];
   if (d.eval.columns.loss) loss.push({ ...metricSeries(d.eval, "loss", PALETTE[1]), name: "eval loss" });
