@@ -324,7 +324,7 @@ function renderSweep(d) {
   out.push(h("table", { class: "cells" },
     h("thead", {}, h("tr", {}, ["plot", "cell", "label", "state", "step", "run"].map(t => h("th", {}, t)))),
     h("tbody", {}, d.cells.map(c => h("tr", { class: "cell", "data-state": c.state, "data-index": c.index },
-      h("td", {}, h("input", { type: "checkbox", checked: !!ui.cells[c.index], onchange: e => { ui.cells[c.index] = e.target.checked; redraw(); } })),
+      h("td", {}, h("input", { type: "checkbox", checked: !!ui.cells[c.index], onchange: e => { ui.cells[c.index] = e.target.checked; ui.lastText = null; keepInURL(); poll(true); } })),
       h("td", {}, c.index), h("td", {}, c.label), h("td", {}, stateBadge(c.state), readNote(c)),
       h("td", { class: "num" }, c.steps ? `${c.step}/${c.steps}` : c.step),
       h("td", {}, c.state === "pending" ? "" : link("run", c.path.replace(/\/run\.h5$/, ""), "run")))))));
@@ -416,9 +416,10 @@ function redraw() {
   window.scrollTo(0, y);
   document.getElementById("updated").textContent = "updated " + new Date().toLocaleTimeString();
 }
-async function poll() {
+async function poll(once) {
   try {
-    const res = await fetch(ui.page.url, { cache: "no-store" });
+    const url = typeof ui.page.url === "function" ? ui.page.url() : ui.page.url;
+    const res = await fetch(url, { cache: "no-store" });
     const text = await res.text();
     if (!res.ok) {
       let message = text; try { message = JSON.parse(text).error; } catch (e) {}
@@ -432,12 +433,20 @@ async function poll() {
   } catch (e) {
     document.getElementById("live").className = "live down";
   } finally {
-    setTimeout(poll, POLL_MS);
+    if (!once) setTimeout(poll, POLL_MS);
   }
 }
+// The ticked cells live in the address (?cells=0,3), so a reload or a shared link keeps them.
+function keepInURL() {
+  const q = new URLSearchParams(location.search);
+  q.set("cells", Object.keys(ui.cells).filter(i => ui.cells[i]).join(","));
+  history.replaceState(null, "", location.pathname + "?" + q.toString());
+}
 function start() {
+  for (const i of param("cells").split(",")) if (i !== "") ui.cells[i] = true;
   const path = location.pathname;
-  if (path === "/sweep") ui.page = { url: "/api/sweep?path=" + encodeURIComponent(param("path")), render: renderSweep };
+  if (path === "/sweep") ui.page = { render: renderSweep, url: () => "/api/sweep?path=" + encodeURIComponent(param("path")) +
+    "&cells=" + Object.keys(ui.cells).filter(i => ui.cells[i]).join(",") };
   else if (path === "/run") ui.page = { url: "/api/run?path=" + encodeURIComponent(param("path")), render: renderRun };
   else ui.page = { url: "/api/home", render: renderHome };
   document.body.dataset.page = path === "/" ? "home" : path.slice(1);

@@ -46,7 +46,11 @@ public final class Dashboard: @unchecked Sendable {
                 return .error(refusal.status, refusal.description)
             case .success(let real):
                 let relative = paths.relative(real)
-                if request.path == "/api/sweep" { return .json(lock.withLock { sweep(real, relative: relative) }.text) }
+                if request.path == "/api/sweep" {
+                    // cells=1,5: the cells whose own curves the page draws (groups are always sent).
+                    let shown = Set((request.query["cells"] ?? "").split(separator: ",").compactMap { Int($0) })
+                    return .json(lock.withLock { sweep(real, relative: relative, curvesOf: shown) }.text)
+                }
                 return lock.withLock { run(real, relative: relative) }
             }
         default:
@@ -142,7 +146,9 @@ public final class Dashboard: @unchecked Sendable {
 
     static let sweepPoints = 400
 
-    func sweep(_ real: String, relative: String) -> JSON {
+    /// `curvesOf`: the cell indices whose own downsampled curves are included (every cell's curve
+    /// goes into its group's band either way); the others get empty `train`/`eval`.
+    func sweep(_ real: String, relative: String, curvesOf shown: Set<Int> = []) -> JSON {
         let manifest: SweepManifest
         do {
             manifest = try SweepManifest.read(directory: real)
@@ -180,13 +186,14 @@ public final class Dashboard: @unchecked Sendable {
             let eval = s.map { Downsample.series(steps: $0.evalSteps, values: $0.evalLoss, width: evalWidth) } ?? []
             trainPoints.append(train)
             evalPoints.append(eval)
+            let sent = shown.contains(cell.index)
             var entry: JSON.KeyValuePairs = [
                 "index": .int(cell.index), "label": .string(cell.label), "seed": .int(cell.seed),
                 "run_id": .string(cell.runID), "path": .string(relative + "/" + cell.runFile), "group": .int(groupOf[i]),
                 "state": .string(state(summaries[i], cell: cell)),
                 "step": .int(s?.trainSteps.last.map { Int($0) + 1 } ?? 0), "steps": s?.totalSteps.map { .int($0) } ?? .null,
-                "train": ["steps": .ints(train.map(\.step)), "loss": .numbers(train.map(\.value))],
-                "eval": ["steps": .ints(eval.map(\.step)), "loss": .numbers(eval.map(\.value))],
+                "train": ["steps": .ints(sent ? train.map(\.step) : []), "loss": .numbers(sent ? train.map(\.value) : [])],
+                "eval": ["steps": .ints(sent ? eval.map(\.step) : []), "loss": .numbers(sent ? eval.map(\.value) : [])],
             ]
             if let error = summaries[i].error, error != "missing" { entry.append("read_error", .string(error)) }
             cells.append(.object(entry))

@@ -78,7 +78,7 @@ func get(_ dashboard: Dashboard, _ target: String) -> HTTPResponse {
     }
 
     @Test func sweepHasBandsOptimumAndTable() throws {
-        let sweep = try object(get(dashboard, "/api/sweep?path=fake"))
+        let sweep = try object(get(dashboard, "/api/sweep?path=fake&cells=2"))
         #expect(sweep["varying_keys"] as? [String] == [FakeSweep.key])
         #expect(sweep["optimum"] as? Double == 0.5)
         let groups = try #require(sweep["groups"] as? [[String: Any]])
@@ -105,6 +105,7 @@ func get(_ dashboard: Dashboard, _ target: String) -> HTTPResponse {
         let cells = try #require(sweep["cells"] as? [[String: Any]])
         #expect(cells.map { $0["group"] as? Int } == [0, 0, 1, 1])
         #expect(((cells[2]["train"] as? [String: Any])?["loss"] as? [Double])?.last == 3.09)
+        #expect(((cells[1]["train"] as? [String: Any])?["loss"] as? [Double]) == [], "only the cells asked for carry curves")
     }
 
     @Test func runHasMetricsExpertsAndSnapshots() throws {
@@ -211,5 +212,50 @@ func get(_ dashboard: Dashboard, _ target: String) -> HTTPResponse {
         #expect(points.count <= 400)
         #expect(points.last?.step == 4999)
         #expect(points.first?.value == Double(width - 1) / 2)
+    }
+}
+
+/// The scale the issue names: 64 cells × 5,000 steps. Writing them takes a while in a debug
+/// build, so this runs only when asked (`ABLATE_DASHBOARD_SCALE=1`); it prints the sweep
+/// response's size and time (docs/dashboard.md, "Large sweeps").
+@Suite(.enabled(if: ProcessInfo.processInfo.environment["ABLATE_DASHBOARD_SCALE"] == "1"))
+struct DashboardScaleTests {
+    @Test func sixtyFourCellsOfFiveThousandSteps() throws {
+        setenv("HDF5_USE_FILE_LOCKING", "FALSE", 1)
+        let root = try TestEnvironment.temporaryDirectory("dashboard-scale")
+        let directory = root.appendingPathComponent("big")
+        let key = "model.ffn.moe.experts"
+        let cells = (0..<64).map { c in
+            SweepManifest.Cell(index: c, runID: "cell\(c)", label: "experts=\(c / 4),seed=\(c % 4)", seed: c % 4,
+                               assignments: [key: "\(c / 4)"], state: .completed)
+        }
+        try SweepManifest(spec: "big", specFile: "/nonexistent.yaml", overrides: [], varyingKeys: [key, "seed"], cells: cells)
+            .write(directory: directory.path)
+        for cell in cells {
+            let info = RunInfo(runID: cell.runID, specName: "big", label: cell.label, specSHA256: String(repeating: "0", count: 64),
+                               seed: cell.seed, isa: "generic", threads: 1)
+            let writer = try RunFileWriter.create(path: directory.appendingPathComponent(cell.runFile).path, run: info,
+                                                  spec: SpecTexts(given: "", resolved: "train:\n  steps: 5000\n"))
+            for s in 0..<5000 {
+                try writer.appendTrain(step: s, metrics: ["loss": 3 / Double(s + 1) + Double(cell.index) / 100])
+                if s % 50 == 49 { try writer.appendEval(step: s, metrics: ["loss": 3 / Double(s + 1)]) }
+                if s % 1000 == 999 { try writer.flush() }
+            }
+            try writer.finish(.completed)
+            writer.close()
+        }
+        let dashboard = try Dashboard(root: root.path)
+        let start = Date()
+        let response = get(dashboard, "/api/sweep?path=big")
+        let cold = Date().timeIntervalSince(start)
+        let again = Date()
+        _ = get(dashboard, "/api/sweep?path=big")
+        let warm = Date().timeIntervalSince(again)
+        print("64 × 5000: /api/sweep \(response.body.count) bytes, \(String(format: "%.2f", cold)) s cold, \(String(format: "%.3f", warm)) s cached")
+        let sweep = try object(response)
+        let first = try #require((sweep["cells"] as? [[String: Any]])?.first?["train"] as? [String: Any])
+        #expect((first["steps"] as? [Int])?.count ?? 0 <= Dashboard.sweepPoints)
+        #expect((first["steps"] as? [Int])?.last == 4999)
+        #expect((sweep["groups"] as? [[String: Any]])?.count == 16)
     }
 }

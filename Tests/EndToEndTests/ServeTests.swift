@@ -281,7 +281,11 @@ struct ServeBrowserTests {
         let after = captures(#"data-last-step="(\d+)""#, in: svg("train-chart", in: second)).compactMap(Int.init)
         #expect(before.count == 2 && after.count == 2, "\(before) \(after)")
         #expect(after.max() ?? 0 > before.max() ?? 0, "the curves must grow between two loads: \(before) → \(after)")
-        try Chromium.screenshot(sweepURL, to: artifacts.appendingPathComponent("sweep.png"), profile: profile, height: 1400)
+        // Single cells on demand: ?cells=0,3 draws those two cells' own curves (dashed) too.
+        let withCells = try Chromium.dom(sweepURL + "&cells=0,3", profile: profile)
+        #expect(count(#"<path[^>]*class="curve cell-curve""#, in: svg("train-chart", in: withCells)) == 2, "the two ticked cells")
+        #expect(count(#"<path[^>]*class="curve cell-curve""#, in: svg("train-chart", in: second)) == 0, "no cell curve unless ticked")
+        try Chromium.screenshot(sweepURL + "&cells=0", to: artifacts.appendingPathComponent("sweep.png"), profile: profile, height: 1400)
 
         // Run page of cell 2 (loss-free balancing): metrics, expert loads, MaxVio, biases, snapshots.
         let manifest = try JSONSerialization.jsonObject(with: Data(contentsOf: runs.appendingPathComponent("livesweep/sweep.json"))) as? [String: Any]
