@@ -31,7 +31,7 @@ for r in $(seq 1 "$repeats"); do
     "$ablate" serve "$work/with-$r" --port 0 > "$work/serve-$r.log" 2>&1 &
     server=$!
     sleep 1
-    port="$(grep -o ':[0-9]*/' "$work/serve-$r.log" | tr -d ':/')"
+    port="$(grep -o ':[0-9][0-9]*/' "$work/serve-$r.log" | tr -d ':/')"
     (
         while true; do
             curl -s "http://127.0.0.1:$port/api/sweep?path=quickstart" >/dev/null || true
