@@ -3,7 +3,7 @@
 // import only the targets listed as its dependencies, and those sit below it.
 //
 //   ablate (CLI)
-//     └── Experiments ── Training ── Models ── Tensor ── CBLAS (OpenBLAS)
+//     └── Experiments ── Training ── Models ── Tensor ── KernelsAVX512 / KernelsAVX2 / KernelsGeneric ── KernelCore
 //           │                          └── Config (spec values, schemas, validation)
 //           ├── RunStore ── HDF5 ── CHDF5 (libhdf5)
 //           └── Analysis ── RunStore
@@ -73,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "ablate",
             dependencies: [
-                "Experiments", "Analysis", "RunStore", "HDF5", "Config",
+                "Experiments", "Analysis", "RunStore", "HDF5", "Config", "Training",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -70,6 +70,7 @@ public enum Runner {
     /// checkpoints and is marked interrupted.
     public static func run(cell: Cell, spec: Spec, runs: String, threads: Int,
                            shouldStop: @escaping () -> Bool = { false },
+                           notice: (String) -> Void = { _ in },
                            progress: @escaping (Progress) -> Void = { _ in }) throws -> RunSummary {
         let paths = RunPaths(runs: runs, spec: spec.name, runID: cell.runID)
         let hash = specHash(cell)
@@ -77,6 +78,11 @@ public enum Runner {
 
         var writer: RunFileWriter
         var state: TrainingState? = nil
+        // A run file that a full disk damaged (or that was moved aside) comes back from checkpoint.h5.
+        if let restored = try CheckpointCopy.restoreIfNeeded(runFile: paths.file) {
+            LogFile(path: paths.log).write(restored)
+            notice(restored)
+        }
         if FileManager.default.fileExists(atPath: paths.file) {
             let reader = try RunFileReader(path: paths.file)
             let status = try reader.status()
@@ -108,7 +114,7 @@ public enum Runner {
         let sink = RunFileSink(writer: writer, firstStep: loop.nextStep, batchTokens: cell.train.batchSize * cell.train.seqLen)
         let started = Date()
         let firstStep = loop.nextStep
-        let outcome: LoopOutcome
+        var outcome: LoopOutcome = .completed
         do {
             outcome = try loop.run(sink: sink, shouldStop: shouldStop) { report, evaluation in
                 let done = report.step + 1 - firstStep
@@ -120,23 +126,54 @@ public enum Runner {
                 progress(line)
                 if (report.step + 1) % cell.log.flushEvery == 0 || report.step + 1 == cell.train.steps { log.write(line.line) }
             }
+            switch outcome {
+            case .completed:
+                try writer.finish(.completed)
+            case .diverged(let step, let loss):
+                try writer.finish(.diverged(step: step, message: "training loss \(loss) at step \(step) (limit \(cell.train.divergenceLoss))"))
+            case .interrupted:
+                try writer.finish(.interrupted)
+            }
         } catch {
+            if let failure = StorageFailure(error, path: paths.file) {
+                throw abandon(writer, failure, paths: paths, log: log)
+            }
             try? writer.finish(.failed(message: "\(error)"))
             writer.close()
             log.write("failed: \(error)")
             throw error
         }
-        switch outcome {
-        case .completed:
-            try writer.finish(.completed)
-        case .diverged(let step, let loss):
-            try writer.finish(.diverged(step: step, message: "training loss \(loss) at step \(step) (limit \(cell.train.divergenceLoss))"))
-        case .interrupted:
-            try writer.finish(.interrupted)
-        }
         writer.close()
         log.write("finished: \(outcome)")
         return try summary(of: paths.file, cell: cell, alreadyDone: false)
+    }
+
+    /// After a refused write: leaves the file alone (HDF5 cannot be trusted with it any more),
+    /// moves a run file whose flush failed aside so that resume restores checkpoint.h5, and
+    /// says what is safe.
+    static func abandon(_ writer: RunFileWriter, _ failure: StorageFailure, paths: RunPaths, log: LogFile) -> RunStopped {
+        writer.abandon()
+        // A run file whose flush failed cannot be trusted (HDF5 may not even open it again). It
+        // is removed, which also gives its space back: checkpoint.h5 holds everything up to the
+        // last checkpoint, and resume restores it.
+        var removed = false
+        if !failure.runFileIntact { removed = unlink(paths.file) == 0 }
+        let copy = CheckpointCopy.path(besides: paths.file)
+        var safe = "no checkpoint had been written yet: the run starts over when run again"
+        if !failure.runFileIntact, FileManager.default.fileExists(atPath: copy) {
+            let step = (try? RunFileReader(path: copy)).flatMap { reader -> Int? in
+                defer { reader.close() }
+                return (try? reader.checkpoint())?.step
+            }
+            safe = "the last checkpoint (\(step.map { "step \($0)" } ?? "?")) is safe in '\(copy)'"
+        } else if failure.runFileIntact {
+            safe = "'\(paths.file)' is intact up to its last checkpoint"
+        }
+        let message = "\(failure.isDiskFull ? "disk full" : "write failed"): \(failure); \(safe)"
+            + (removed ? "; the unfinished run file was removed (what it held after that checkpoint is lost)" : "")
+            + ". Free space, then `ablate resume \(paths.directory)`"
+        log.write(message)
+        return RunStopped(message: message, exitCode: failure.isDiskFull ? 4 : 1)
     }
 
     /// Reads a run file's final numbers.
@@ -163,6 +200,14 @@ public enum Runner {
                              adamM: checkpoint.adamM.mapValues(\.values), adamV: checkpoint.adamV.mapValues(\.values),
                              adamSteps: Int(checkpoint.scalars["adam_steps"] ?? 0))
     }
+}
+
+/// A run stopped by a refused write. The run file must not be touched again by HDF5 in this
+/// process, so the caller prints `message` and exits at once (`_exit`, no atexit cleanup).
+public struct RunStopped: Error, CustomStringConvertible {
+    public var message: String
+    public var exitCode: Int32
+    public var description: String { message }
 }
 
 /// Adapts the training loop's results to the run file.
@@ -236,10 +281,11 @@ final class LogFile {
 
     func write(_ line: String) {
         let stamped = "\(ISO8601DateFormatter().string(from: Date())) \(line)\n"
+        // Best effort: a full disk must not stop (or crash) the run over its log.
         if let handle = FileHandle(forWritingAtPath: path) {
-            handle.seekToEndOfFile()
-            handle.write(Data(stamped.utf8))
-            handle.closeFile()
+            _ = try? handle.seekToEnd()
+            try? handle.write(contentsOf: Data(stamped.utf8))
+            try? handle.close()
         } else {
             _ = FileManager.default.createFile(atPath: path, contents: Data(stamped.utf8))
         }

@@ -18,15 +18,25 @@ public struct CellStatus: Sendable {
 }
 
 public enum SweepStatus {
-    public static func cells(sweepDirectory directory: String) throws -> [CellStatus] {
-        let manifest = try SweepManifest.read(directory: directory)
+    /// The cells of the sweep in `directory`, or of the plain runs there (no sweep.json).
+    public static func cells(sweepDirectory: String) throws -> [CellStatus] {
+        let (directory, manifest) = try SweepPlan.manifestOrScan(directory: sweepDirectory)
         let slurm = manifest.slurmJobs.isEmpty ? [:] : SlurmExecutor.tasks(jobs: manifest.slurmJobs, sweepDirectory: directory)
         return manifest.cells.map { entry in
             var status = CellStatus(index: entry.index, runID: entry.runID, label: entry.label, state: entry.state.rawValue)
             let file = URL(fileURLWithPath: directory).appendingPathComponent(entry.runFile).path
             if FileManager.default.fileExists(atPath: file), let reader = try? RunFileReader(path: file) {
                 defer { reader.close() }
-                if let runStatus = try? reader.status() { status.state = runStatus.rawValue }
+                if let live = try? reader.liveStatus() {
+                    status.state = live.status.rawValue
+                    if live.processGone, let writer = live.writer {
+                        status.state = "interrupted (process gone)"
+                        status.note = "pid \(writer.pid) on \(writer.host) ended without finishing; resuming continues from the last checkpoint"
+                    }
+                    if let requeues = live.writer?.requeues, requeues > 0 {
+                        status.note = [status.note, "requeued \(requeues)×"].compactMap { $0 }.joined(separator: "; ")
+                    }
+                }
                 if let train = try? reader.trainMetrics(), let last = train.steps.last {
                     status.step = Int(last)
                     status.loss = train.columns["loss"]?.last
@@ -43,6 +53,8 @@ public enum SweepStatus {
                 status.evalLoss = (try? reader.evalMetrics())?.columns["loss"]?.last
             } else if FileManager.default.fileExists(atPath: file) {
                 status.note = "run file not readable now (being written?)"
+            } else if FileManager.default.fileExists(atPath: CheckpointCopy.path(besides: file)) {
+                status.note = "only checkpoint.h5 is left (the disk filled up); resuming restores the run from it"
             }
             if let task = slurm[entry.index] {
                 merge(task, into: &status)
@@ -70,7 +82,7 @@ public enum SweepStatus {
         switch fileState {
         case "completed", "diverged":
             return
-        case "interrupted":
+        case "interrupted", "interrupted (process gone)":
             status.note = "\(task.outcome); log: \(task.log)"
         default:
             if succeeded && fileState != "failed" { return }
