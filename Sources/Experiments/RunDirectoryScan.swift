@@ -58,7 +58,7 @@ extension SweepPlan {
             for key in varying { if let value = flat[position][key] { assignments[key] = CanonicalJSON.encode(value) } }
             let point = varying.compactMap { key in flat[position][key].map { (path: key, value: $0) } }
             let label = run.cell == nil ? "unreadable run file"
-                : varying.isEmpty ? run.cell!.label : SweepExpansion.label(point, varying: varying)
+                : varying.isEmpty ? (run.cell!.label.isEmpty ? "base" : run.cell!.label) : SweepExpansion.label(point, varying: varying)
             return SweepManifest.Cell(index: position, runID: run.runID, label: label, seed: run.cell?.seed ?? -1,
                                       assignments: assignments, state: run.state)
         }

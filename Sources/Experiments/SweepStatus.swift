@@ -15,6 +15,8 @@ public struct CellStatus: Sendable {
     public var etaSeconds: Double?
     /// Exit code and where to look, for failed cells.
     public var note: String?
+    /// How often Slurm requeued the cell's task (preemption, `scontrol requeue`).
+    public var requeues = 0
 }
 
 public enum SweepStatus {
@@ -33,9 +35,7 @@ public enum SweepStatus {
                         status.state = "interrupted (process gone)"
                         status.note = "pid \(writer.pid) on \(writer.host) ended without finishing; resuming continues from the last checkpoint"
                     }
-                    if let requeues = live.writer?.requeues, requeues > 0 {
-                        status.note = [status.note, "requeued \(requeues)×"].compactMap { $0 }.joined(separator: "; ")
-                    }
+                    status.requeues = live.writer?.requeues ?? 0
                 }
                 if let train = try? reader.trainMetrics(), let last = train.steps.last {
                     status.step = Int(last)
@@ -107,7 +107,7 @@ public enum SweepStatus {
             let step = cell.step.map { "\($0 + 1)" + (cell.steps.map { "/\($0)" } ?? "") } ?? "-"
             let eta = cell.etaSeconds.map { Progress.duration($0) } ?? "-"
             rows.append(["\(cell.index)", cell.runID, cell.state, step, fixed(cell.loss, 4), fixed(cell.evalLoss, 4), eta,
-                         cell.label + (cell.note.map { "  (\($0))" } ?? "")])
+                         cell.label + (cell.note.map { "  (\($0))" } ?? "") + (cell.requeues > 0 ? "  [requeued \(cell.requeues)×]" : "")])
         }
         let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
         return rows.map { row in

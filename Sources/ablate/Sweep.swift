@@ -68,6 +68,9 @@ struct Sweep: ParsableCommand {
 
     func run() throws {
         let loaded = try loadSpec(spec, overrides: overrides)
+        // Before any file exists: every cell (and --jobs of them at once) must fit in memory.
+        // Slurm tasks check their own memory (against --mem) when they start.
+        if executor == .local { try requireMemory(loaded.cells, jobs: jobs) }
         let directory = SweepPlan.directory(runs: runs, spec: loaded)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         guard let lock = SweepLock(directory: directory) else {
@@ -96,11 +99,9 @@ struct Sweep: ParsableCommand {
         }
         try requireInputs(loaded.cells.filter { todo.contains($0.index) }, spec: loaded)
         if executor == .slurm {
-            // Slurm tasks check their own memory (against --mem) when they start.
             try submitToSlurm(manifest: manifest, directory: directory, indices: todo)
             return
         }
-        try requireMemory(loaded.cells.filter { todo.contains($0.index) }, jobs: jobs)
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let perCell = threads ?? max(1, cores / jobs)
         say("running \(todo.count) cell(s), \(jobs) at a time, \(perCell) thread(s) each")
