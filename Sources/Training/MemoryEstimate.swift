@@ -142,6 +142,7 @@ extension Int {
     /// "1.23 GB", "456 MB", "12 KB".
     public var byteText: String {
         let value = Double(self)
+        if abs(value) >= 1e12 { return String(format: "%.1f TB", value / 1e12) }
         if abs(value) >= 1e9 { return String(format: "%.2f GB", value / 1e9) }
         if abs(value) >= 1e6 { return String(format: "%.0f MB", value / 1e6) }
         return String(format: "%.0f KB", value / 1e3)

@@ -308,6 +308,13 @@ struct SlurmPreemptionTests {
             #expect(FileManager.default.fileExists(atPath: copy), "the task never checkpointed")
             let requeue = try SlurmCluster.tool("scontrol", ["requeue", "\(job)_0"], environment)
             #expect(requeue.status == 0)
+            // Slurm holds a requeued job back (BeginTime a while ahead); let it start at once.
+            for _ in 0..<50 {
+                usleep(200_000)
+                let update = try runProcess(SlurmCluster.find("scontrol") ?? "/usr/bin/scontrol",
+                                            ["update", "JobId=\(job)_0", "BeginTime=now"], environment: environment)
+                if update.status == 0 { break }
+            }
             #expect(try SlurmCluster.waitUntilDone(job, environment, timeout: 180), "job \(job) did not finish after the requeue")
 
             let reader = try RunFileReader(path: "\(sweepDirectory)/\(manifest.cells[0].runFile)")
