@@ -48,7 +48,7 @@ public enum NotebookExport {
             let embedded = String(decoding: try JSONEncoder().encode(sweep.manifest), as: UTF8.self)
             code("SWEEP_DIR = \(JSONValue.quote(sweepPath))\nEMBEDDED_MANIFEST = \(JSONValue.quote(embedded))  # no sweep.json there")
         } else {
-            code("SWEEP_DIR = \(JSONValue.quote(sweepPath))\nEMBEDDED_MANIFEST = None")
+            code("SWEEP_DIR = \(JSONValue.quote(sweepPath))")
         }
         code(setup)
         if sections.lossCurves {
@@ -119,7 +119,7 @@ public enum NotebookExport {
             with open(os.path.join(SWEEP_DIR, "sweep.json")) as f:
                 manifest = json.load(f)
         else:  # a directory of plain `ablate run` runs
-            manifest = json.loads(EMBEDDED_MANIFEST)
+            manifest = json.loads(globals()["EMBEDDED_MANIFEST"])
         VARYING = [k for k in manifest["varying_keys"] if k != "seed"]
         MAX_GROUPS = 8  # per-run figures (loads, biases) for at most this many groups
 

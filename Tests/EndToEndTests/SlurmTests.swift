@@ -1,4 +1,4 @@
-// The Slurm round trip against a real one-node cluster (scripts/slurm-cluster.sh: munged,
+// The Slurm round trip against a real one-node cluster, and a requeued (preempted) task resuming (scripts/slurm-cluster.sh: munged,
 // slurmctld and slurmd on loopback): a 4-cell sweep submitted with `ablate sweep --executor
 // slurm` completes and is bitwise identical to the same cells run locally; a cell that fails at
 // run time shows as failed in `ablate status` with its exit code and log, is not resubmitted
@@ -281,13 +281,12 @@ train: {steps: 300, batch_size: 8, seq_len: 32, eval_every: 50}
 log: {flush_every: 5, checkpoint_every: 20}
 """
 
-@Suite(.serialized, .enabled(if: SlurmCluster.available, SlurmCluster.skipReason))
-struct SlurmPreemptionTests {
+/// In the same (serialized) suite: one cluster at a time on this machine.
+extension SlurmTests {
     /// `scontrol requeue` on a running task: SIGTERM, the cell checkpoints and exits, the task
     /// runs again and resumes; it ends bitwise identical to a local run, and status shows the requeue.
     @Test(.timeLimit(.minutes(5)))
     func requeuedTaskResumesToTheSameBits() throws {
-        let binary = try TestEnvironment.ablateBinary()
         try SlurmCluster.with { environment, directory in
             let spec = directory.appendingPathComponent("preempt.yaml").path
             try preemptSpec.write(toFile: spec, atomically: true, encoding: .utf8)
