@@ -69,11 +69,14 @@ let package = Package(
         // Tables, CSV and notebook export.
         .target(name: "Analysis", dependencies: ["RunStore", "Config"]),
 
+        // Benchmarks (timings, never tests): kept out of the library targets; `ablate bench` runs them.
+        .target(name: "Benchmarks", dependencies: ["Training", "Models", "Tensor", "KernelCore", "Config"]),
+
         // The thin command-line front end.
         .executableTarget(
             name: "ablate",
             dependencies: [
-                "Experiments", "Analysis", "RunStore", "HDF5", "Config", "Training",
+                "Experiments", "Analysis", "RunStore", "HDF5", "Config", "Training", "Benchmarks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

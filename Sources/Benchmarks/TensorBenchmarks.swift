@@ -11,6 +11,7 @@
 //                 recorded chain of adds run forward and backward (per op).
 //   attention     engine `causalAttention` at B 16, T 128, H 4, Dh 64: forward, and forward +
 //                 backward of `out.sum()` (the sum adds a serial pass over 0.5 M elements).
+import Tensor
 import Dispatch
 
 public enum TensorBenchmarks {
@@ -62,7 +63,11 @@ public enum TensorBenchmarks {
             let variants: [(String, () -> Void)] = [
                 ("Kernels.gemm (1 thread)", {
                     Parallel.withThreads(1) {
-                        Kernels.gemm(transB: true, m: tokens, n: out, k: dModel, a: x.ptr, b: w.ptr, c: c)
+                        x.withUnsafeBufferPointer { xs in
+                            w.withUnsafeBufferPointer { ws in
+                                Kernels.gemm(transB: true, m: tokens, n: out, k: dModel, a: xs.baseAddress!, b: ws.baseAddress!, c: c)
+                            }
+                        }
                     }
                 }),
                 ("engine linear, no grad (1 thread)", {
@@ -70,7 +75,11 @@ public enum TensorBenchmarks {
                 }),
                 ("Kernels.gemm (2 threads)", {
                     Parallel.withThreads(2) {
-                        Kernels.gemm(transB: true, m: tokens, n: out, k: dModel, a: x.ptr, b: w.ptr, c: c)
+                        x.withUnsafeBufferPointer { xs in
+                            w.withUnsafeBufferPointer { ws in
+                                Kernels.gemm(transB: true, m: tokens, n: out, k: dModel, a: xs.baseAddress!, b: ws.baseAddress!, c: c)
+                            }
+                        }
                     }
                 }),
                 ("engine linear, no grad (2 threads)", {
