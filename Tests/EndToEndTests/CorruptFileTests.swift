@@ -166,25 +166,26 @@ func markedRunning(_ bytes: [UInt8]) throws -> [UInt8] {
              try runEnding(binary, ["export", sweepPath, "--csv", directory.appendingPathComponent("t.csv").path]))
 
         // One process per file and command, three at a time.
-        let commands: [(name: String, arguments: (Int) -> [String])] = [
-            ("inspect", { ["inspect", "\(sweepPath)/c\($0)/\(runID)/run.h5"] }),
-            ("verify", { ["verify", "\(sweepPath)/c\($0)/\(runID)", "--threads", "1"] }),
-            ("resume", { [self] in ["resume", directory.appendingPathComponent("resume/r\($0)/tiny/\(runID)").path,
-                                    "--threads", "1", "--quiet"] }),
-        ]
-        let jobs = completedVariants.indices.flatMap { index in commands.indices.map { (index, $0) } }
+        let resumeRoot = directory.appendingPathComponent("resume").path
+        var jobs: [(index: Int, command: String, arguments: [String])] = []
+        for index in completedVariants.indices {
+            jobs.append((index, "inspect", ["inspect", "\(sweepPath)/c\(index)/\(runID)/run.h5"]))
+            jobs.append((index, "verify", ["verify", "\(sweepPath)/c\(index)/\(runID)", "--threads", "1"]))
+            jobs.append((index, "resume", ["resume", "\(resumeRoot)/r\(index)/tiny/\(runID)", "--threads", "1", "--quiet"]))
+        }
+        let argumentLists = jobs.map(\.arguments)
         let results = ResultBox(count: jobs.count)
+        let binary = self.binary
         DispatchQueue.concurrentPerform(iterations: 3) { worker in
-            for job in stride(from: worker, to: jobs.count, by: 3) {
-                let (index, command) = jobs[job]
-                results.set(job, Result { try runEnding(binary, commands[command].arguments(index)) })
+            for job in stride(from: worker, to: argumentLists.count, by: 3) {
+                results.set(job, Result { try runEnding(binary, argumentLists[job]) })
             }
         }
-        for (job, (index, command)) in jobs.enumerated() {
-            note(commands[command].name, completedVariants[index].label, try results.get(job).get())
+        for (job, entry) in jobs.enumerated() {
+            note(entry.command, completedVariants[entry.index].label, try results.get(job).get())
         }
         print("corrupt-file endings per command:", counts.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: "; "))
-        #expect(failures.isEmpty, "\(failures.count) bad endings:\n" + failures.prefix(20).joined(separator: "\n"))
+        #expect(failures.isEmpty, "\(failures.count) bad endings:\n\(failures.prefix(20).joined(separator: "\n"))")
         // The sweep table reads the intact-enough files and marks the others.
         #expect(table.code == 0)
         #expect(counts["inspect"]?["exit 1"] ?? 0 > 100, "most damaged files are reported as damaged")
