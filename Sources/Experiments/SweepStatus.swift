@@ -45,8 +45,10 @@ public enum SweepStatus {
                         status.steps = cell.train.steps
                         let speeds = (train.columns["tokens_per_s"] ?? []).suffix(20).sorted()
                         if status.state == "running", let speed = speeds.isEmpty ? nil : speeds[speeds.count / 2], speed > 0 {
-                            let remaining = Double(cell.train.steps - Int(last) - 1)
-                            status.etaSeconds = remaining * Double(cell.train.batchSize * cell.train.seqLen) / speed
+                            // In Double: a damaged file's step or speed must not overflow an Int.
+                            let remaining = Double(cell.train.steps) - Double(last) - 1
+                            let eta = remaining * Double(cell.train.batchSize) * Double(cell.train.seqLen) / speed
+                            if eta.isFinite, abs(eta) < 1e9 { status.etaSeconds = eta }
                         }
                     }
                 }
