@@ -280,6 +280,10 @@ extension Cell {
 enum SpecSizeLimits {
     /// No integer of the model, data, train or log sections (seeds aside) may exceed this (2^24).
     static let maxInteger = 1 << 24
+    /// Counts of sequences and steps may be larger (2^40): a huge batch is refused by the
+    /// memory check, which names the keys and how far to shrink them.
+    static let maxCount = 1 << 40
+    static let countKeys: Set<String> = ["train.batch_size", "train.steps"]
     /// Estimated parameters, and activations of one step, must stay below this (2^50).
     static let maxProduct = Double(1 << 50)
 
@@ -287,8 +291,9 @@ enum SpecSizeLimits {
         var problems: [ConfigProblem] = []
         func walk(_ value: ConfigValue, _ path: String) {
             switch value {
-            case .int(let number) where number > maxInteger && !path.hasSuffix("seed"):
-                problems.append(ConfigProblem(path: path, "\(number) is too large (at most \(maxInteger))"))
+            case .int(let number) where number > (countKeys.contains(path) ? maxCount : maxInteger) && !path.hasSuffix("seed"):
+                let limit = countKeys.contains(path) ? maxCount : maxInteger
+                problems.append(ConfigProblem(path: path, "\(number) is too large (at most \(limit))"))
             case .map(let map):
                 for key in map.keys.sorted() { walk(map[key]!, Resolver.join(path, key)) }
             case .list(let items):

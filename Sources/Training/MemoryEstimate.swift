@@ -64,7 +64,7 @@ public struct MemoryEstimate: Sendable, Equatable {
         let floatsPerToken = model.nLayers * model.dModel * 4 + 2 * model.vocab
         let lowerPerSequence = floatsPerToken * train.seqLen * MemoryLayout<Float>.stride
         estimate.activationsPerSequence = lowerPerSequence
-        estimate.activations = lowerPerSequence * rows
+        estimate.activations = clamped(Double(lowerPerSequence) * Double(rows))
         if let available, estimate.baseline + 4 * p + 2 * lowerPerSequence > available { return estimate }
 
         let one = dryRunPeak(model: model, train: train, rows: 1)
@@ -72,10 +72,13 @@ public struct MemoryEstimate: Sendable, Equatable {
         let perSequence = max(two - one, 0)
         let fixedPart = max(one - perSequence - 4 * p, 0)   // what the step holds besides state and rows
         estimate.activationsPerSequence = Int(Double(perSequence) * allocatorOverhead)
-        estimate.activations = Int(Double(fixedPart + perSequence * rows) * allocatorOverhead)
+        estimate.activations = clamped((Double(fixedPart) + Double(perSequence) * Double(rows)) * allocatorOverhead)
         estimate.measured = true
         return estimate
     }
+
+    /// Bytes as an Int, saturating far below overflow (sums of a few of them stay representable).
+    static func clamped(_ bytes: Double) -> Int { Int(min(bytes, 1e18)) }
 
     /// Peak tensor bytes of one training step (model state included) on `rows` synthetic sequences.
     static func dryRunPeak(model: ModelConfig, train: TrainConfig, rows: Int) -> Int {
