@@ -3,6 +3,7 @@
 //
 // Layout: <runs>/<spec name>/<run id>/run.h5 and run.log beside it.
 import Config
+import Dispatch
 import Foundation
 import Models
 import RunStore
@@ -144,7 +145,11 @@ public enum Runner {
             throw error
         }
         writer.close()
-        log.write("finished: \(outcome)")
+        let wall = Date().timeIntervalSince(started)
+        let logging = String(format: "run file writes %.2f%% of %.1f s (appends and flushes %.2f%%, checkpoints %.2f%%)",
+                             100 * (sink.loggingSeconds + sink.checkpointSeconds) / wall, wall,
+                             100 * sink.loggingSeconds / wall, 100 * sink.checkpointSeconds / wall)
+        log.write("finished: \(outcome); \(logging)")
         return try summary(of: paths.file, cell: cell, alreadyDone: false)
     }
 
@@ -221,6 +226,19 @@ final class RunFileSink: RunSink {
         tokensSeen = firstStep * batchTokens
     }
 
+    /// Wall time spent writing the run file: appends and flushes, and checkpoints.
+    private(set) var loggingSeconds = 0.0
+    private(set) var checkpointSeconds = 0.0
+
+    private func timed(_ checkpoint: Bool = false, _ body: () throws -> Void) rethrows {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer {
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+            if checkpoint { checkpointSeconds += seconds } else { loggingSeconds += seconds }
+        }
+        try body()
+    }
+
     func trainStep(_ report: StepReport, tokensPerSecond: Double) throws {
         tokensSeen += report.tokens
         recentTokensPerSecond = tokensPerSecond
@@ -234,14 +252,14 @@ final class RunFileSink: RunSink {
             MoELayerRow(load: stats.load.map(Int64.init), bias: report.bias[stats.layer] ?? [Float](repeating: 0, count: stats.load.count),
                         maxvio: stats.maxVio, entropy: stats.entropy, dropped: stats.droppedFraction)
         }
-        try writer.appendTrain(step: report.step, metrics: metrics, moe: moe)
+        try timed { try writer.appendTrain(step: report.step, metrics: metrics, moe: moe) }
     }
 
     func evaluation(_ report: EvalReport) throws {
-        try writer.appendEval(step: report.step, metrics: [
+        try timed { try writer.appendEval(step: report.step, metrics: [
             "loss": report.loss, "ppl": report.ppl, "optimum": report.optimum, "gap": report.gap,
             "accuracy": report.accuracy, "maxvio_global": report.maxVioGlobal,
-        ])
+        ]) }
     }
 
     func tensors(step: Int, snapshots: [String: (shape: [Int], values: [Float])]) throws {
@@ -252,7 +270,7 @@ final class RunFileSink: RunSink {
             else if name.hasPrefix("router_layer_") { axes = ["token", "expert"] }
             else if name.hasPrefix("ckv_spectrum_layer_") { axes = ["singular_value"] }
             else { axes = [] }
-            try writer.appendTensor(name, step: step, shape: snapshot.shape, values: snapshot.values, axes: axes)
+            try timed { try writer.appendTensor(name, step: step, shape: snapshot.shape, values: snapshot.values, axes: axes) }
         }
     }
 
@@ -266,12 +284,12 @@ final class RunFileSink: RunSink {
         for (name, values) in state.params {
             if ParameterSet.isBuffer(name) { biases[name] = values } else { parameters[name] = values }
         }
-        try writer.writeCheckpoint(Checkpoint(step: state.step, parameters: arrays(parameters),
+        try timed(true) { try writer.writeCheckpoint(Checkpoint(step: state.step, parameters: arrays(parameters),
                                               adamM: arrays(state.adamM), adamV: arrays(state.adamV),
-                                              balancingBiases: arrays(biases), scalars: ["adam_steps": Int64(state.adamSteps)]))
+                                              balancingBiases: arrays(biases), scalars: ["adam_steps": Int64(state.adamSteps)])) }
     }
 
-    func flush() throws { try writer.flush() }
+    func flush() throws { try timed { try writer.flush() } }
 }
 
 /// Appends lines to the run's plain-text log.
