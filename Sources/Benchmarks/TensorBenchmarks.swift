@@ -60,27 +60,22 @@ public enum TensorBenchmarks {
             let wGrad = w.requiringGrad()
             let c = UnsafeMutablePointer<Float>.allocate(capacity: tokens * out)
             defer { c.deallocate() }
+            func rawGemm() {
+                x.withUnsafeBufferPointer { xs in
+                    w.withUnsafeBufferPointer { ws in
+                        Kernels.gemm(transB: true, m: tokens, n: out, k: dModel, a: xs.baseAddress!, b: ws.baseAddress!, c: c)
+                    }
+                }
+            }
             let variants: [(String, () -> Void)] = [
                 ("Kernels.gemm (1 thread)", {
-                    Parallel.withThreads(1) {
-                        x.withUnsafeBufferPointer { xs in
-                            w.withUnsafeBufferPointer { ws in
-                                Kernels.gemm(transB: true, m: tokens, n: out, k: dModel, a: xs.baseAddress!, b: ws.baseAddress!, c: c)
-                            }
-                        }
-                    }
+                    Parallel.withThreads(1) { rawGemm() }
                 }),
                 ("engine linear, no grad (1 thread)", {
                     Parallel.withThreads(1) { _ = Tensor.withoutGrad { x.linear(w) } }
                 }),
                 ("Kernels.gemm (2 threads)", {
-                    Parallel.withThreads(2) {
-                        x.withUnsafeBufferPointer { xs in
-                            w.withUnsafeBufferPointer { ws in
-                                Kernels.gemm(transB: true, m: tokens, n: out, k: dModel, a: xs.baseAddress!, b: ws.baseAddress!, c: c)
-                            }
-                        }
-                    }
+                    Parallel.withThreads(2) { rawGemm() }
                 }),
                 ("engine linear, no grad (2 threads)", {
                     Parallel.withThreads(2) { _ = Tensor.withoutGrad { x.linear(w) } }
