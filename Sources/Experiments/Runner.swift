@@ -164,8 +164,9 @@ public enum Runner {
         var removed = false
         if !failure.runFileIntact { removed = unlink(paths.file) == 0 }
         let copy = CheckpointCopy.path(besides: paths.file)
-        var safe = "no checkpoint had been written yet: the run starts over when run again"
-        if !failure.runFileIntact, FileManager.default.fileExists(atPath: copy) {
+        let hasCopy = FileManager.default.fileExists(atPath: copy)
+        var safe = "no checkpoint had been written yet"
+        if !failure.runFileIntact, hasCopy {
             let step = (try? RunFileReader(path: copy)).flatMap { reader -> Int? in
                 defer { reader.close() }
                 return (try? reader.checkpoint())?.step
@@ -175,8 +176,9 @@ public enum Runner {
             safe = "'\(paths.file)' is intact up to its last checkpoint"
         }
         let message = "\(failure.isDiskFull ? "disk full" : "write failed"): \(failure); \(safe)"
-            + (removed ? "; the unfinished run file was removed (what it held after that checkpoint is lost)" : "")
-            + ". Free space, then `ablate resume \(paths.directory)`"
+            + (removed ? "; the unfinished run file was removed" + (hasCopy ? " (what it held after that checkpoint is lost)" : "") : "")
+            + (hasCopy || failure.runFileIntact ? ". Free space, then `ablate resume \(paths.directory)`"
+                                                : ". Free space, then run the same command again (it starts over)")
         log.write(message)
         return RunStopped(message: message, exitCode: failure.isDiskFull ? 4 : 1)
     }
