@@ -3,7 +3,7 @@
 // import only the targets listed as its dependencies, and those sit below it.
 //
 //   ablate (CLI)
-//     └── Experiments ── Training ── Models ── Tensor ── CBLAS (OpenBLAS)
+//     └── Experiments ── Training ── Models ── Tensor ── KernelsAVX512 / KernelsAVX2 / KernelsGeneric ── KernelCore
 //           │                          └── Config (spec values, schemas, validation)
 //           ├── RunStore ── HDF5 ── CHDF5 (libhdf5)
 //           ├── Analysis ── RunStore
@@ -72,11 +72,14 @@ let package = Package(
         // `ablate serve`: an HTTP/1.1 server on POSIX sockets and the live dashboard's pages.
         .target(name: "Dashboard", dependencies: ["Analysis", "RunStore"]),
 
+        // Benchmarks (timings, never tests): kept out of the library targets; `ablate bench` runs them.
+        .target(name: "Benchmarks", dependencies: ["Training", "Models", "Tensor", "KernelCore", "Config"]),
+
         // The thin command-line front end.
         .executableTarget(
             name: "ablate",
             dependencies: [
-                "Experiments", "Analysis", "RunStore", "HDF5", "Config", "Dashboard",
+                "Experiments", "Analysis", "RunStore", "HDF5", "Config", "Training", "Benchmarks", "Dashboard",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]),
 

@@ -43,7 +43,13 @@ public enum NotebookExport {
             change it to point at another copy of the sweep. Groups are cells that differ only by seed; \
             bands are ± one sample standard deviation over seeds.
             """ + (omitted.isEmpty ? "" : "\n\nNot included, for lack of data: " + omitted.joined(separator: "; ") + "."))
-        code("SWEEP_DIR = \(JSONValue.quote(sweepPath))")
+        if sweep.manifest.specFile.isEmpty {
+            // Plain `ablate run` directories have no sweep.json: the notebook carries the manifest.
+            let embedded = String(decoding: try JSONEncoder().encode(sweep.manifest), as: UTF8.self)
+            code("SWEEP_DIR = \(JSONValue.quote(sweepPath))\nEMBEDDED_MANIFEST = \(JSONValue.quote(embedded))  # no sweep.json there")
+        } else {
+            code("SWEEP_DIR = \(JSONValue.quote(sweepPath))")
+        }
         code(setup)
         if sections.lossCurves {
             markdown("## Loss curves\n\nTraining loss (smoothed over ~2% of the steps) and evaluation loss per group: mean over seeds with a ± std band; the dashed line is the Bayes-optimal loss where the data has one.")
@@ -109,8 +115,11 @@ public enum NotebookExport {
         import matplotlib.pyplot as plt
         %matplotlib inline
 
-        with open(os.path.join(SWEEP_DIR, "sweep.json")) as f:
-            manifest = json.load(f)
+        if os.path.exists(os.path.join(SWEEP_DIR, "sweep.json")):
+            with open(os.path.join(SWEEP_DIR, "sweep.json")) as f:
+                manifest = json.load(f)
+        else:  # a directory of plain `ablate run` runs
+            manifest = json.loads(globals()["EMBEDDED_MANIFEST"])
         VARYING = [k for k in manifest["varying_keys"] if k != "seed"]
         MAX_GROUPS = 8  # per-run figures (loads, biases) for at most this many groups
 

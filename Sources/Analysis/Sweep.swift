@@ -61,7 +61,11 @@ public struct SweepData: Sendable {
 
     /// Reads `<directory>/sweep.json` and every run file it names.
     public static func load(directory: String) throws -> SweepData {
-        let manifest = try SweepManifest.read(directory: directory)
+        try load(directory: directory, manifest: try SweepManifest.read(directory: directory))
+    }
+
+    /// Reads every run file `manifest` names (relative to `directory`).
+    public static func load(directory: String, manifest: SweepManifest) throws -> SweepData {
         var results: [RunResult] = []
         for cell in manifest.cells {
             let path = URL(fileURLWithPath: directory).appendingPathComponent(cell.runFile).path
@@ -119,7 +123,7 @@ extension RunResult {
             let reader = try RunFileReader(path: path)
             defer { reader.close() }
             let attributes = try reader.attributes()
-            result.state = .read(attributes.status)
+            result.state = .read(try reader.liveStatus().status)   // a dead writer's "running" reads interrupted
             result.lastStep = attributes.lastStep
             result.derived = attributes.run.modelStats
             result.metrics = MetricColumn.extract(train: try reader.trainMetrics(), eval: try reader.evalMetrics())

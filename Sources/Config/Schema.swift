@@ -85,7 +85,13 @@ public struct ConfigProblem: Error, Equatable, Sendable, CustomStringConvertible
 
     public var description: String {
         let location = [file, path.isEmpty ? nil : path].compactMap { $0 }.joined(separator: ": ")
-        return location.isEmpty ? message : "\(location): \(message)"
+        // One line whatever the input held (a key or an override may contain line breaks).
+        return Self.oneLine(location.isEmpty ? message : "\(location): \(message)")
+    }
+
+    static func oneLine(_ text: String) -> String {
+        guard text.contains(where: { $0.isNewline }) else { return text }
+        return String(text.flatMap { $0 == "\n" ? "\\n" : $0 == "\r" ? "\\r" : $0.isNewline ? " " : String($0) })
     }
 }
 

@@ -3,6 +3,7 @@
 //
 // Layout: <runs>/<spec name>/<run id>/run.h5 and run.log beside it.
 import Config
+import Dispatch
 import Foundation
 import Models
 import RunStore
@@ -70,6 +71,7 @@ public enum Runner {
     /// checkpoints and is marked interrupted.
     public static func run(cell: Cell, spec: Spec, runs: String, threads: Int,
                            shouldStop: @escaping () -> Bool = { false },
+                           notice: (String) -> Void = { _ in },
                            progress: @escaping (Progress) -> Void = { _ in }) throws -> RunSummary {
         let paths = RunPaths(runs: runs, spec: spec.name, runID: cell.runID)
         let hash = specHash(cell)
@@ -77,6 +79,11 @@ public enum Runner {
 
         var writer: RunFileWriter
         var state: TrainingState? = nil
+        // A run file that a full disk damaged (or that was moved aside) comes back from checkpoint.h5.
+        if let restored = try CheckpointCopy.restoreIfNeeded(runFile: paths.file) {
+            LogFile(path: paths.log).write(restored)
+            notice(restored)
+        }
         if FileManager.default.fileExists(atPath: paths.file) {
             let reader = try RunFileReader(path: paths.file)
             let status = try reader.status()
@@ -108,7 +115,7 @@ public enum Runner {
         let sink = RunFileSink(writer: writer, firstStep: loop.nextStep, batchTokens: cell.train.batchSize * cell.train.seqLen)
         let started = Date()
         let firstStep = loop.nextStep
-        let outcome: LoopOutcome
+        var outcome: LoopOutcome = .completed
         do {
             outcome = try loop.run(sink: sink, shouldStop: shouldStop) { report, evaluation in
                 let done = report.step + 1 - firstStep
@@ -120,23 +127,60 @@ public enum Runner {
                 progress(line)
                 if (report.step + 1) % cell.log.flushEvery == 0 || report.step + 1 == cell.train.steps { log.write(line.line) }
             }
+            switch outcome {
+            case .completed:
+                try writer.finish(.completed)
+            case .diverged(let step, let loss):
+                try writer.finish(.diverged(step: step, message: "training loss \(loss) at step \(step) (limit \(cell.train.divergenceLoss))"))
+            case .interrupted:
+                try writer.finish(.interrupted)
+            }
         } catch {
+            if let failure = StorageFailure(error, path: paths.file) {
+                throw abandon(writer, failure, paths: paths, log: log)
+            }
             try? writer.finish(.failed(message: "\(error)"))
             writer.close()
             log.write("failed: \(error)")
             throw error
         }
-        switch outcome {
-        case .completed:
-            try writer.finish(.completed)
-        case .diverged(let step, let loss):
-            try writer.finish(.diverged(step: step, message: "training loss \(loss) at step \(step) (limit \(cell.train.divergenceLoss))"))
-        case .interrupted:
-            try writer.finish(.interrupted)
-        }
         writer.close()
-        log.write("finished: \(outcome)")
+        let wall = Date().timeIntervalSince(started)
+        let logging = String(format: "run file writes %.2f%% of %.1f s (appends and flushes %.2f%%, checkpoints %.2f%%)",
+                             100 * (sink.loggingSeconds + sink.checkpointSeconds) / wall, wall,
+                             100 * sink.loggingSeconds / wall, 100 * sink.checkpointSeconds / wall)
+        log.write("finished: \(outcome); \(logging)")
         return try summary(of: paths.file, cell: cell, alreadyDone: false)
+    }
+
+    /// After a refused write: leaves the file alone (HDF5 cannot be trusted with it any more),
+    /// moves a run file whose flush failed aside so that resume restores checkpoint.h5, and
+    /// says what is safe.
+    static func abandon(_ writer: RunFileWriter, _ failure: StorageFailure, paths: RunPaths, log: LogFile) -> RunStopped {
+        writer.abandon()
+        // A run file whose flush failed cannot be trusted (HDF5 may not even open it again). It
+        // is removed, which also gives its space back: checkpoint.h5 holds everything up to the
+        // last checkpoint, and resume restores it.
+        var removed = false
+        if !failure.runFileIntact { removed = unlink(paths.file) == 0 }
+        let copy = CheckpointCopy.path(besides: paths.file)
+        let hasCopy = FileManager.default.fileExists(atPath: copy)
+        var safe = "no checkpoint had been written yet"
+        if !failure.runFileIntact, hasCopy {
+            let step = (try? RunFileReader(path: copy)).flatMap { reader -> Int? in
+                defer { reader.close() }
+                return (try? reader.checkpoint())?.step
+            }
+            safe = "the last checkpoint (\(step.map { "step \($0)" } ?? "?")) is safe in '\(copy)'"
+        } else if failure.runFileIntact {
+            safe = "'\(paths.file)' is intact up to its last checkpoint"
+        }
+        let message = "\(failure.isDiskFull ? "disk full" : "write failed"): \(failure); \(safe)"
+            + (removed ? "; the unfinished run file was removed" + (hasCopy ? " (what it held after that checkpoint is lost)" : "") : "")
+            + (hasCopy || failure.runFileIntact ? ". Free space, then `ablate resume \(paths.directory)`"
+                                                : ". Free space, then run the same command again (it starts over)")
+        log.write(message)
+        return RunStopped(message: message, exitCode: failure.isDiskFull ? 4 : 1)
     }
 
     /// Reads a run file's final numbers.
@@ -165,6 +209,14 @@ public enum Runner {
     }
 }
 
+/// A run stopped by a refused write. The run file must not be touched again by HDF5 in this
+/// process, so the caller prints `message` and exits at once (`_exit`, no atexit cleanup).
+public struct RunStopped: Error, CustomStringConvertible {
+    public var message: String
+    public var exitCode: Int32
+    public var description: String { message }
+}
+
 /// Adapts the training loop's results to the run file.
 final class RunFileSink: RunSink {
     let writer: RunFileWriter
@@ -174,6 +226,19 @@ final class RunFileSink: RunSink {
     init(writer: RunFileWriter, firstStep: Int, batchTokens: Int) {
         self.writer = writer
         tokensSeen = firstStep * batchTokens
+    }
+
+    /// Wall time spent writing the run file: appends and flushes, and checkpoints.
+    private(set) var loggingSeconds = 0.0
+    private(set) var checkpointSeconds = 0.0
+
+    private func timed(_ checkpoint: Bool = false, _ body: () throws -> Void) rethrows {
+        let start = DispatchTime.now().uptimeNanoseconds
+        defer {
+            let seconds = Double(DispatchTime.now().uptimeNanoseconds - start) * 1e-9
+            if checkpoint { checkpointSeconds += seconds } else { loggingSeconds += seconds }
+        }
+        try body()
     }
 
     func trainStep(_ report: StepReport, tokensPerSecond: Double) throws {
@@ -189,14 +254,14 @@ final class RunFileSink: RunSink {
             MoELayerRow(load: stats.load.map(Int64.init), bias: report.bias[stats.layer] ?? [Float](repeating: 0, count: stats.load.count),
                         maxvio: stats.maxVio, entropy: stats.entropy, dropped: stats.droppedFraction)
         }
-        try writer.appendTrain(step: report.step, metrics: metrics, moe: moe)
+        try timed { try writer.appendTrain(step: report.step, metrics: metrics, moe: moe) }
     }
 
     func evaluation(_ report: EvalReport) throws {
-        try writer.appendEval(step: report.step, metrics: [
+        try timed { try writer.appendEval(step: report.step, metrics: [
             "loss": report.loss, "ppl": report.ppl, "optimum": report.optimum, "gap": report.gap,
             "accuracy": report.accuracy, "maxvio_global": report.maxVioGlobal,
-        ])
+        ]) }
     }
 
     func tensors(step: Int, snapshots: [String: (shape: [Int], values: [Float])]) throws {
@@ -207,7 +272,7 @@ final class RunFileSink: RunSink {
             else if name.hasPrefix("router_layer_") { axes = ["token", "expert"] }
             else if name.hasPrefix("ckv_spectrum_layer_") { axes = ["singular_value"] }
             else { axes = [] }
-            try writer.appendTensor(name, step: step, shape: snapshot.shape, values: snapshot.values, axes: axes)
+            try timed { try writer.appendTensor(name, step: step, shape: snapshot.shape, values: snapshot.values, axes: axes) }
         }
     }
 
@@ -221,12 +286,12 @@ final class RunFileSink: RunSink {
         for (name, values) in state.params {
             if ParameterSet.isBuffer(name) { biases[name] = values } else { parameters[name] = values }
         }
-        try writer.writeCheckpoint(Checkpoint(step: state.step, parameters: arrays(parameters),
+        try timed(true) { try writer.writeCheckpoint(Checkpoint(step: state.step, parameters: arrays(parameters),
                                               adamM: arrays(state.adamM), adamV: arrays(state.adamV),
-                                              balancingBiases: arrays(biases), scalars: ["adam_steps": Int64(state.adamSteps)]))
+                                              balancingBiases: arrays(biases), scalars: ["adam_steps": Int64(state.adamSteps)])) }
     }
 
-    func flush() throws { try writer.flush() }
+    func flush() throws { try timed { try writer.flush() } }
 }
 
 /// Appends lines to the run's plain-text log.
@@ -236,10 +301,11 @@ final class LogFile {
 
     func write(_ line: String) {
         let stamped = "\(ISO8601DateFormatter().string(from: Date())) \(line)\n"
+        // Best effort: a full disk must not stop (or crash) the run over its log.
         if let handle = FileHandle(forWritingAtPath: path) {
-            handle.seekToEndOfFile()
-            handle.write(Data(stamped.utf8))
-            handle.closeFile()
+            _ = try? handle.seekToEnd()
+            try? handle.write(contentsOf: Data(stamped.utf8))
+            try? handle.close()
         } else {
             _ = FileManager.default.createFile(atPath: path, contents: Data(stamped.utf8))
         }

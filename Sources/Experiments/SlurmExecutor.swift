@@ -85,11 +85,15 @@ public enum SlurmExecutor {
         if let partition = settings.partition { lines.append("#SBATCH --partition=\(partition)") }
         if let time = settings.time { lines.append("#SBATCH --time=\(time)") }
         lines.append("#SBATCH --output=\(logs)/%A_%a.out")
+        // Preemption and `scontrol requeue` put the task back in the queue; its output continues.
+        lines.append("#SBATCH --requeue")
+        lines.append("#SBATCH --open-mode=append")
         lines += [
             "# One array task per cell of \(sweepDirectory)/sweep.json; the task id is the cell index.",
             "# Written and submitted by `ablate sweep --executor slurm`; follow it with `ablate status \(sweepDirectory)`.",
             "# The exit code is also written beside the output, so it is known after Slurm forgets the job.",
-            "# scancel and --time send SIGTERM: the cell checkpoints and ends interrupted (exit 130);",
+            "# scancel, --time and preemption send SIGTERM: the cell checkpoints within KillWait and ends",
+            "# interrupted (exit 130); a requeued task resumes it from that checkpoint.",
             "# the trap keeps this shell alive meanwhile, so that it still records the exit code.",
             "trap 'true' TERM INT",
             "\(shellQuote(executable)) run-cell \(shellQuote(sweepDirectory)) --index \"$SLURM_ARRAY_TASK_ID\" --threads \(settings.cpusPerTask) --quiet",

@@ -142,6 +142,12 @@ public enum SpecLoader {
         let resolved = resolver.resolve(cellGiven, against: SpecSchema.root, at: "")
         if !resolver.problems.isEmpty { throw ConfigErrors(resolver.problems) }
 
+        // Sizes a machine could never hold are refused before anything multiplies them.
+        let sizeProblems = SpecSizeLimits.problems(resolved)
+        if !sizeProblems.isEmpty {
+            throw ConfigErrors(sizeProblems.map { ConfigProblem(file: file + context, path: $0.path, $0.message) })
+        }
+
         let model: ModelConfig, data: DataConfig, train: TrainConfig, log: LogConfig
         do {
             model = try ConfigDecoding.decode(ModelConfig.self, from: resolved["model"]!)
@@ -154,7 +160,7 @@ public enum SpecLoader {
         var problems = model.problems() + train.problems() + data.problems(model: model)
         if data.kind == .mqar {
             let mqar = data.mqar ?? .defaults
-            let needed = 2 * mqar.pairs + 2 * mqar.queries
+            let needed = 2 * mqar.pairs + 2 * mqar.queries   // both ≤ SpecSizeLimits.maxInteger
             if train.seqLen < needed {
                 problems.append(ConfigProblem(path: "train.seq_len", "mqar with \(mqar.pairs) pairs and \(mqar.queries) queries needs ≥ \(needed) tokens, got \(train.seqLen)"))
             }
@@ -265,5 +271,56 @@ extension Cell {
     public func inputProblems(file: String) -> [ConfigProblem] {
         guard data.kind == .text, let path = data.text?.path, !FileManager.default.fileExists(atPath: path) else { return [] }
         return [ConfigProblem(file: file, path: "data.text.path", "'\(path)' does not exist" + (label == "base" ? "" : " (cell \(index): \(label))"))]
+    }
+}
+
+/// Upper bounds that keep every size computed from a spec (parameter counts, FLOPs, buffer
+/// lengths) far from Int overflow: a spec past them could not run on any machine, and without
+/// them a typo such as `model.d_model=9223372036854775807` would trap in arithmetic.
+enum SpecSizeLimits {
+    /// No integer of the model, data, train or log sections (seeds aside) may exceed this (2^24).
+    static let maxInteger = 1 << 24
+    /// Counts of sequences and steps may be larger (2^40): a huge batch is refused by the
+    /// memory check, which names the keys and how far to shrink them.
+    static let maxCount = 1 << 40
+    static let countKeys: Set<String> = ["train.batch_size", "train.steps"]
+    /// Estimated parameters, and activations of one step, must stay below this (2^50).
+    static let maxProduct = Double(1 << 50)
+
+    static func problems(_ resolved: ConfigValue) -> [ConfigProblem] {
+        var problems: [ConfigProblem] = []
+        func walk(_ value: ConfigValue, _ path: String) {
+            switch value {
+            case .int(let number) where number > (countKeys.contains(path) ? maxCount : maxInteger) && !path.hasSuffix("seed"):
+                let limit = countKeys.contains(path) ? maxCount : maxInteger
+                problems.append(ConfigProblem(path: path, "\(number) is too large (at most \(limit))"))
+            case .map(let map):
+                for key in map.keys.sorted() { walk(map[key]!, Resolver.join(path, key)) }
+            case .list(let items):
+                for (index, item) in items.enumerated() { walk(item, "\(path)[\(index)]") }
+            default:
+                break
+            }
+        }
+        for section in ["model", "data", "train", "log"] { walk(resolved[section] ?? .null, section) }
+        if !problems.isEmpty { return problems }
+        // Every integer is ≤ 2^24 now; bound the products the model's derived counts form.
+        func number(_ path: String) -> Double { Double(resolved.value(at: path)?.intValue ?? 0) }
+        let d = number("model.d_model"), layers = number("model.n_layers"), vocab = number("model.vocab")
+        let heads = number("model.attention.heads")
+        let headWidth = max(number("model.attention.head_dim"), number("model.attention.d_nope") + number("model.attention.d_rope") + number("model.attention.d_v"), d)
+        let ranks = number("model.attention.kv_rank") + number("model.attention.q_rank")
+        let experts = number("model.ffn.moe.experts") + number("model.ffn.moe.shared_experts") + 1
+        let ffnWidth = max(number("model.ffn.hidden"), number("model.ffn.moe.expert_hidden") * experts)
+        let seqLen = number("train.seq_len"), batch = number("train.batch_size")
+        let perLayer = heads * headWidth * (d + ranks) + ranks * d + d * ffnWidth + d * experts + heads * seqLen * seqLen
+        let estimates: [(key: String, value: Double)] = [
+            ("model", vocab * d + layers * perLayer),
+            ("train", batch * seqLen * max(d, vocab, ffnWidth, heads * seqLen) * max(layers, 1)),
+        ]
+        for (key, value) in estimates where value > maxProduct {
+            problems.append(ConfigProblem(path: key, String(format: "sizes multiply to about %.3g elements, more than any machine holds (d_model, n_layers, vocab, heads, ffn widths, experts, batch_size, seq_len)", value)))
+        }
+        return problems
     }
 }

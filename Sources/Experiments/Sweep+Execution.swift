@@ -31,10 +31,13 @@ public enum SweepPlan {
 
     /// A cell's state from its run file: pending without one; `failed` when it cannot be read.
     public static func state(runFile: String) -> SweepManifest.State {
-        guard FileManager.default.fileExists(atPath: runFile) else { return .pending }
+        guard FileManager.default.fileExists(atPath: runFile) else {
+            // Only the checkpoint copy left (a full disk removed the run file): resumable.
+            return FileManager.default.fileExists(atPath: CheckpointCopy.path(besides: runFile)) ? .interrupted : .pending
+        }
         guard let reader = try? RunFileReader(path: runFile) else { return .failed }
         defer { reader.close() }
-        switch (try? reader.status()) ?? .failed {
+        switch (try? reader.liveStatus().status) ?? .failed {
         case .running: return .running
         case .completed: return .completed
         case .diverged: return .diverged

@@ -15,18 +15,28 @@ public struct CellStatus: Sendable {
     public var etaSeconds: Double?
     /// Exit code and where to look, for failed cells.
     public var note: String?
+    /// How often Slurm requeued the cell's task (preemption, `scontrol requeue`).
+    public var requeues = 0
 }
 
 public enum SweepStatus {
-    public static func cells(sweepDirectory directory: String) throws -> [CellStatus] {
-        let manifest = try SweepManifest.read(directory: directory)
+    /// The cells of the sweep in `directory`, or of the plain runs there (no sweep.json).
+    public static func cells(sweepDirectory: String) throws -> [CellStatus] {
+        let (directory, manifest) = try SweepPlan.manifestOrScan(directory: sweepDirectory)
         let slurm = manifest.slurmJobs.isEmpty ? [:] : SlurmExecutor.tasks(jobs: manifest.slurmJobs, sweepDirectory: directory)
         return manifest.cells.map { entry in
             var status = CellStatus(index: entry.index, runID: entry.runID, label: entry.label, state: entry.state.rawValue)
             let file = URL(fileURLWithPath: directory).appendingPathComponent(entry.runFile).path
             if FileManager.default.fileExists(atPath: file), let reader = try? RunFileReader(path: file) {
                 defer { reader.close() }
-                if let runStatus = try? reader.status() { status.state = runStatus.rawValue }
+                if let live = try? reader.liveStatus() {
+                    status.state = live.status.rawValue
+                    if live.processGone, let writer = live.writer {
+                        status.state = "interrupted (process gone)"
+                        status.note = "pid \(writer.pid) on \(writer.host) ended without finishing; resuming continues from the last checkpoint"
+                    }
+                    status.requeues = live.writer?.requeues ?? 0
+                }
                 if let train = try? reader.trainMetrics(), let last = train.steps.last {
                     status.step = Int(last)
                     status.loss = train.columns["loss"]?.last
@@ -35,14 +45,18 @@ public enum SweepStatus {
                         status.steps = cell.train.steps
                         let speeds = (train.columns["tokens_per_s"] ?? []).suffix(20).sorted()
                         if status.state == "running", let speed = speeds.isEmpty ? nil : speeds[speeds.count / 2], speed > 0 {
-                            let remaining = Double(cell.train.steps - Int(last) - 1)
-                            status.etaSeconds = remaining * Double(cell.train.batchSize * cell.train.seqLen) / speed
+                            // In Double: a damaged file's step or speed must not overflow an Int.
+                            let remaining = Double(cell.train.steps) - Double(last) - 1
+                            let eta = remaining * Double(cell.train.batchSize) * Double(cell.train.seqLen) / speed
+                            if eta.isFinite, abs(eta) < 1e9 { status.etaSeconds = eta }
                         }
                     }
                 }
                 status.evalLoss = (try? reader.evalMetrics())?.columns["loss"]?.last
             } else if FileManager.default.fileExists(atPath: file) {
                 status.note = "run file not readable now (being written?)"
+            } else if FileManager.default.fileExists(atPath: CheckpointCopy.path(besides: file)) {
+                status.note = "only checkpoint.h5 is left (the disk filled up); resuming restores the run from it"
             }
             if let task = slurm[entry.index] {
                 merge(task, into: &status)
@@ -70,7 +84,7 @@ public enum SweepStatus {
         switch fileState {
         case "completed", "diverged":
             return
-        case "interrupted":
+        case "interrupted", "interrupted (process gone)":
             status.note = "\(task.outcome); log: \(task.log)"
         default:
             if succeeded && fileState != "failed" { return }
@@ -95,7 +109,7 @@ public enum SweepStatus {
             let step = cell.step.map { "\($0 + 1)" + (cell.steps.map { "/\($0)" } ?? "") } ?? "-"
             let eta = cell.etaSeconds.map { Progress.duration($0) } ?? "-"
             rows.append(["\(cell.index)", cell.runID, cell.state, step, fixed(cell.loss, 4), fixed(cell.evalLoss, 4), eta,
-                         cell.label + (cell.note.map { "  (\($0))" } ?? "")])
+                         cell.label + (cell.note.map { "  (\($0))" } ?? "") + (cell.requeues > 0 ? "  [requeued \(cell.requeues)×]" : "")])
         }
         let widths = (0..<rows[0].count).map { column in rows.map { $0[column].count }.max() ?? 0 }
         return rows.map { row in

@@ -98,7 +98,7 @@ extension H5Object {
         let space = try h5check(H5Aget_space(attribute), "cannot get the dataspace of \(what)")
         defer { H5Sclose(space) }
         let (shape, _) = try H5Dataset.extent(of: space, describing: what)
-        let count = shape.reduce(1, *)
+        let count = try H5Extent.elements(shape, bytesEach: 8, what: what)
         let scalar = shape.isEmpty
         switch H5Tget_class(type) {
         case H5T_STRING:
@@ -138,6 +138,12 @@ extension H5Object {
             Unmanaged<NameCollector>.fromOpaque(data).takeUnretainedValue().list.append(String(cString: name))
             return 0
         }
+        // HDF5 1.10.8 frees uninitialised pointers (SIGSEGV, or worse) when H5Aiterate2 meets an
+        // attribute message it cannot decode: it sizes its table before filling it. Looking up a
+        // name no attribute has decodes every attribute message first and fails cleanly on a
+        // damaged one; after that the iteration finds them all decoded.
+        _ = try h5bool(H5Aexists(id, H5AttributeGuard.absentName),
+                       "cannot list the attributes of \(describe()): one of them is damaged")
         var index: hsize_t = 0
         try h5check(H5Aiterate2(id, H5_INDEX_NAME, H5_ITER_INC, &index, callback, unmanaged.toOpaque()),
                     "cannot list the attributes of \(describe())")
@@ -179,6 +185,11 @@ extension H5Object {
         var dims = [hsize_t(count)]
         return try h5check(H5Screate_simple(1, &dims, nil), "cannot create a dataspace")
     }
+}
+
+enum H5AttributeGuard {
+    /// An attribute name no writer uses (it starts with a control character).
+    static let absentName = "\u{1}ablate-no-such-attribute"
 }
 
 /// Receives names from HDF5 iteration callbacks.

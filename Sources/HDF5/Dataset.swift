@@ -90,7 +90,14 @@ public final class H5Dataset: H5Object {
             throw HDF5Error.fromStack("cannot get the shape of \(what)")
         }
         let unlimited = ablate_H5S_UNLIMITED()
-        return (dims.map { Int($0) }, maxDims.map { $0 == unlimited ? nil : Int($0) })
+        // A damaged file can claim any extent: sizes past Int.max are an error, not a trap.
+        func size(_ value: hsize_t) throws -> Int {
+            guard let size = Int(exactly: value) else {
+                throw HDF5Error(context: "\(what) claims an axis of \(value) elements (the file is damaged)")
+            }
+            return size
+        }
+        return (try dims.map(size), try maxDims.map { $0 == unlimited ? nil : try size($0) })
     }
 
     /// The element type if it is one of Ablate's four, else nil.
@@ -117,7 +124,7 @@ public final class H5Dataset: H5Object {
             var dims = [hsize_t](repeating: 0, count: max(rank, 1))
             let got = H5Pget_chunk(dcpl, Int32(dims.count), &dims)
             if got < 0 { throw HDF5Error.fromStack("cannot get the chunk shape of \(describe())") }
-            storage.chunks = dims.prefix(Int(got)).map { Int($0) }
+            storage.chunks = dims.prefix(max(0, min(Int(got), dims.count))).map { Int(exactly: $0) ?? -1 }
         }
         let filters = H5Pget_nfilters(dcpl)
         if filters > 0 {
@@ -142,7 +149,7 @@ public final class H5Dataset: H5Object {
     /// numeric types; a string or compound dataset is an error).
     public func read<T: H5Scalar>(as type: T.Type = T.self) throws -> [T] {
         try requireNumeric()
-        let count = try shape().reduce(1, *)
+        let count = try H5Extent.elements(try shape(), bytesEach: MemoryLayout<T>.stride, what: describe())
         var values = [T](repeating: T(), count: count)
         if count == 0 { return values }
         try values.withUnsafeMutableBytes { buffer in
@@ -160,10 +167,10 @@ public final class H5Dataset: H5Object {
         guard start.count == shape.count, count.count == shape.count else {
             throw HDF5Error(context: "hyperslab of rank \(start.count)/\(count.count) does not match \(describe()) of shape \(shape)")
         }
-        for axis in 0..<shape.count where start[axis] < 0 || count[axis] < 0 || start[axis] + count[axis] > shape[axis] {
+        for axis in 0..<shape.count where start[axis] < 0 || count[axis] < 0 || start[axis] > shape[axis] - count[axis] {
             throw HDF5Error(context: "hyperslab start \(start) count \(count) is outside \(describe()) of shape \(shape)")
         }
-        let total = count.reduce(1, *)
+        let total = try H5Extent.elements(count, bytesEach: MemoryLayout<T>.stride, what: describe())
         var values = [T](repeating: T(), count: total)
         if total == 0 { return values }
         let fileSpace = try h5check(H5Dget_space(id), "cannot get dataspace of \(describe())")
@@ -184,7 +191,7 @@ public final class H5Dataset: H5Object {
 
     /// Overwrites the whole dataset; `values.count` must equal the product of the shape.
     public func write<T: H5Scalar>(_ values: [T]) throws {
-        let count = try shape().reduce(1, *)
+        let count = try H5Extent.elements(try shape(), bytesEach: 0, what: describe())
         guard values.count == count else {
             throw HDF5Error(context: "cannot write \(values.count) values to \(describe()) of \(count) elements")
         }
@@ -203,13 +210,13 @@ public final class H5Dataset: H5Object {
         guard !current.isEmpty else {
             throw HDF5Error(context: "cannot append to the scalar dataset \(describe())")
         }
-        let rowSize = current.dropFirst().reduce(1, *)
+        let rowSize = try H5Extent.elements(Array(current.dropFirst()), bytesEach: 0, what: describe())
         guard rowSize > 0, values.count % rowSize == 0 else {
             throw HDF5Error(context: "cannot append \(values.count) values to \(describe()): rows hold \(rowSize) values")
         }
         let newRows = values.count / rowSize
         if newRows == 0 { return }
-        if let limit = maximum[0], current[0] + newRows > limit {
+        if let limit = maximum[0], current[0] > limit - newRows {
             throw HDF5Error(context: "cannot append to \(describe()): it is not extendible past \(limit) rows")
         }
         var newShape = current.map { hsize_t($0) }
@@ -241,7 +248,7 @@ public final class H5Dataset: H5Object {
         guard H5Tget_class(type) == H5T_STRING else {
             throw HDF5Error(context: "\(describe()) holds \(H5TypeDescription.describe(type)), not a string")
         }
-        let count = try shape().reduce(1, *)
+        let count = try H5Extent.elements(try shape(), bytesEach: 1, what: describe())
         guard count == 1 else {
             throw HDF5Error(context: "\(describe()) holds \(count) strings; expected one")
         }

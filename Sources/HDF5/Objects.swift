@@ -110,6 +110,8 @@ public final class H5File {
             if isDirectory.boolValue {
                 throw HDF5Error(context: "cannot open '\(path)': it is a directory, not an HDF5 file")
             }
+            // A damaged global heap crashes libhdf5 1.10.8: refused before HDF5 reads it.
+            try H5GlobalHeapCheck.validate(path: path)
             let flags = mode == .readOnly ? ablate_H5F_ACC_RDONLY() : ablate_H5F_ACC_RDWR()
             fileID = try h5check(
                 H5Fopen(path, flags, ablate_H5P_DEFAULT()),
@@ -225,7 +227,7 @@ public final class H5Group: H5Object {
         var info = H5G_info_t()
         try h5check(H5Gget_info(id, &info), "cannot list \(describe())")
         var names: [String] = []
-        names.reserveCapacity(Int(info.nlinks))
+        names.reserveCapacity(Int(min(info.nlinks, 4096)))
         for index in 0..<info.nlinks {
             let length = H5Lget_name_by_idx(id, ".", H5_INDEX_NAME, H5_ITER_INC, index, nil, 0,
                                             ablate_H5P_DEFAULT())

@@ -30,7 +30,7 @@ extension H5Dataset {
         guard H5Tget_class(type) == H5T_STRING else {
             throw HDF5Error(context: "\(describe()) holds \(H5TypeDescription.describe(type)), not strings")
         }
-        let count = try shape().reduce(1, *)
+        let count = try H5Extent.elements(try shape(), bytesEach: MemoryLayout<UnsafeRawPointer>.stride, what: describe())
         return try H5StringIO.read(count: count, fileType: type, what: describe()) { memoryType, buffer in
             H5Dread(id, memoryType, ablate_H5S_ALL(), ablate_H5S_ALL(), ablate_H5P_DEFAULT(), buffer)
         }

@@ -45,7 +45,8 @@ enum H5StringIO {
         guard size > 0 else { throw HDF5Error.fromStack("cannot get the string size of \(what)") }
         let memoryType = try h5check(H5Tcopy(fileType), "cannot copy the string type of \(what)")
         defer { H5Tclose(memoryType) }
-        var bytes = [UInt8](repeating: 0, count: size * count)
+        let total = try H5Extent.elements([size, count], bytesEach: 1, what: what)
+        var bytes = [UInt8](repeating: 0, count: total)
         try bytes.withUnsafeMutableBytes { buffer in
             try h5check(read(memoryType, buffer.baseAddress!), "cannot read strings of \(what)")
         }

@@ -87,7 +87,10 @@ enum RunFileRead {
             throw RunStoreError(.invalid, path: path, "'\(path)' has no checkpoint slot /\(slotPath)")
         }
         let slot = try root.group(slotPath)
-        var checkpoint = Checkpoint(step: Int(try slot.dataset("step").read(as: Int64.self)[0]), parameters: [:])
+        guard let step = try slot.dataset("step").read(as: Int64.self).first else {
+            throw RunStoreError(.corrupt, path: path, "'\(path)': /\(slotPath)/step is empty")
+        }
+        var checkpoint = Checkpoint(step: Int(step), parameters: [:])
         for section in Layout.arraySections where try slot.contains(section.name) {
             let group = try slot.group(section.name)
             var arrays: [String: CheckpointArray] = [:]

@@ -62,6 +62,23 @@ public final class RunFileReader {
             lastStep: try int("last_step"), divergedStep: try int("diverged_step"), error: try string("error"))
     }
 
+    /// The process that last created or resumed the file; nil for files written before the
+    /// writer was recorded.
+    public func writerProcess() throws -> WriterProcess? {
+        let pid = try root.intAttribute("writer_pid")
+        guard pid > 0 else { return nil }
+        return WriterProcess(pid: Int(pid), host: try root.stringAttribute("writer_host"),
+                             startTicks: try root.intAttribute("writer_start_ticks"),
+                             bootID: try root.stringAttribute("writer_boot_id"),
+                             requeues: Int(try root.intAttribute("requeues", default: 0)))
+    }
+
+    /// Peak resident memory of the writing process as of its last flush (bytes); nil when not recorded.
+    public func peakResidentBytes() throws -> Int? {
+        let bytes = try root.intAttribute("peak_rss_bytes")
+        return bytes > 0 ? Int(bytes) : nil
+    }
+
     public func spec() throws -> SpecTexts {
         SpecTexts(given: try root.dataset("spec/given").readString(),
                   overrides: try root.dataset("spec/overrides").readStrings(),

@@ -111,6 +111,7 @@ public final class RunFileWriter {
                 ("error", .string("")),
             ]
             for (name, value) in attributes { try root.setAttribute(name, value) }
+            try recordWriter(root, requeuesSoFar: 0)
             for key in run.modelStats.keys.sorted() {
                 guard RunFileSchema.validName(key, allowSlash: false) else {
                     throw RunStoreError(.invalid, path: path, "model stat name '\(key)' is not a valid attribute name")
@@ -127,7 +128,13 @@ public final class RunFileWriter {
             try file.flush()
             return try RunFileWriter(path: path, file: file, status: .running)
         } catch {
-            file.close()
+            if StorageFailure(error, path: path) != nil {
+                // A full disk before the first flush: nothing worth keeping, and closing could crash.
+                RunFileWriter.keepForever(file)
+                unlink(path)
+            } else {
+                file.close()
+            }
             throw error
         }
     }
@@ -161,6 +168,7 @@ public final class RunFileWriter {
             try root.setAttribute("finished_utc", "")
             try root.setAttribute("diverged_step", .int(-1))
             try root.setAttribute("error", "")
+            try recordWriter(root, requeuesSoFar: Int(try root.intAttribute("requeues", default: 0)))
             try writer.flush()
             return (writer, stored?.checkpoint)
         } catch {
@@ -274,6 +282,27 @@ public final class RunFileWriter {
         try checkpointGroup.setAttribute("step", .int(Int64(checkpoint.step)))
         try file.flush()
         currentSlot = target
+        // The flushed file is consistent on disk: keep a copy that no later failed write can damage.
+        try CheckpointCopy.write(from: path)
+    }
+
+    /// Gives up the file after a failed write: HDF5's cache for it can no longer be trusted,
+    /// and closing it (which flushes) may crash inside libhdf5. The writer is kept alive so
+    /// that nothing closes the file; the process is expected to exit soon without HDF5's
+    /// atexit cleanup (`_exit`), leaving the file as the last successful flush left it.
+    public func abandon() {
+        abandoned = true
+        RunFileWriter.keepForever(self)
+    }
+
+    private var abandoned = false
+    /// Abandoned writers and files live until the process exits, so no deinit closes them.
+    private static let keptLock = NSLock()
+    nonisolated(unsafe) private static var kept: [AnyObject] = []
+    static func keepForever(_ object: AnyObject) {
+        keptLock.lock()
+        kept.append(object)
+        keptLock.unlock()
     }
 
     /// Bad names and shapes are refused before anything is written.
@@ -333,9 +362,11 @@ public final class RunFileWriter {
         try flush()
     }
 
-    /// Records the last step and the time, then writes everything appended so far to disk.
+    /// Records the last step, the time and the process's peak memory so far, then writes
+    /// everything appended so far to disk.
     public func flush() throws {
         try root.setAttribute("last_step", .int(train.lastStep.map(Int64.init) ?? -1))
+        if let peak = PeakMemory.residentBytes { try root.setAttribute("peak_rss_bytes", .int(Int64(peak))) }
         try root.setAttribute("updated_utc", RunFileSchema.utcNow())
         try file.flush()
     }
@@ -343,11 +374,12 @@ public final class RunFileWriter {
     /// Flushes (unless closed) and closes the file. The status stays as it is: a run closed
     /// without `finish` reads as `running` (as a killed one does) and can be resumed.
     public func close() {
+        guard !abandoned else { return }
         if file.isOpen { try? flush() }
         file.close()
     }
 
-    deinit { file.close() }
+    deinit { if !abandoned { file.close() } }
 
     private func requireRunning() throws {
         guard file.isOpen else {
@@ -357,6 +389,17 @@ public final class RunFileWriter {
             throw RunStoreError(.invalid, path: path, "run file '\(path)' is \(status.rawValue); a finished run takes no more rows")
         }
     }
+}
+
+/// The writing process (pid, host, start time, boot id; docs/hdf5-schema.md), so readers can
+/// tell a live run from a dead one, and how often Slurm requeued it.
+private func recordWriter(_ root: H5Group, requeuesSoFar: Int) throws {
+    let process = WriterProcess.current
+    try root.setAttribute("writer_pid", .int(Int64(process.pid)))
+    try root.setAttribute("writer_host", process.host)
+    try root.setAttribute("writer_start_ticks", .int(process.startTicks))
+    try root.setAttribute("writer_boot_id", process.bootID)
+    try root.setAttribute("requeues", .int(Int64(max(requeuesSoFar, process.requeues))))
 }
 
 private func closeDescriptor(_ descriptor: Int32) -> Int32 {

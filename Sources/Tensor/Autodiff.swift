@@ -256,15 +256,19 @@ public final class AllocationTracker: @unchecked Sendable {
     }
 
     private let lock = NSLock()
-    private var storages = 0, bytes = 0, nodes = 0
+    private var storages = 0, bytes = 0, nodes = 0, peakBytes = 0
 
     public init() {}
 
     func update(storages ds: Int, bytes db: Int, nodes dn: Int) {
         lock.lock()
         storages += ds; bytes += db; nodes += dn
+        peakBytes = max(peakBytes, bytes)
         lock.unlock()
     }
+
+    /// The most storage bytes live at once since tracking began.
+    public var peakStorageBytes: Int { lock.lock(); defer { lock.unlock() }; return peakBytes }
 
     public var liveStorages: Int { lock.lock(); defer { lock.unlock() }; return storages }
     public var liveStorageBytes: Int { lock.lock(); defer { lock.unlock() }; return bytes }

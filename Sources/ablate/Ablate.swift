@@ -12,6 +12,14 @@ struct Ablate: ParsableCommand {
         discussion: """
         Runs, sweeps and their metrics are stored as HDF5 run files (see docs/hdf5-schema.md).
         Start with `ablate smoke` to check the installation, or `ablate inspect FILE.h5`.
+
+        Exit codes (every command; scripts can rely on them, docs/reliability.md):
+          0    success
+          1    an error: a run or a sweep cell failed, a file cannot be read, verify found a difference
+          2    bad input, refused before any work started and before any file was written: spec,         overrides, options, or a cell whose estimated memory exceeds what is available
+          3    a run (or a sweep cell) diverged
+          4    the disk filled up: the run stopped cleanly, its last checkpoint is safe; free space and resume
+          130  interrupted (Ctrl-C, SIGTERM, Slurm preemption): checkpointed, resumable
         """,
         version: Provenance.current().versionText + "\n" + kernelLine,
         subcommands: [Run.self, Sweep.self, Status.self, Resume.self, Verify.self, Compare.self, Validate.self, RunCell.self, Generate.self, Dump.self, Inspect.self, Bench.self, Smoke.self, Reference.self, Table.self, Export.self, Serve.self])

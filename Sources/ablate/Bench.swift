@@ -1,12 +1,49 @@
 import ArgumentParser
+import Benchmarks
 import Foundation
+import Experiments
 import Tensor
 import Training
 
 struct Bench: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Benchmarks (timings, not tests): tensor ops and MoE scaling.",
-        subcommands: [Ops.self, Gemm.self, MoE.self])
+        subcommands: [Ops.self, Gemm.self, MoE.self, MFU.self])
+
+    struct MFU: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "mfu",
+            abstract: "Model-FLOPs utilisation of training steps: model FLOPs/token × tokens/s ÷ the in-tree GEMM's peak, measured in the same run.",
+            discussion: """
+            Model FLOPs per token are 3 × the forward's (2 per multiply-add of the active weights,             plus attention's QKᵀ and PV), the run file's model_flops_per_token × 3. The GEMM peak is             the median of 512³ and 1024³ products (the better one) timed between the steps at the             same threads. Target of the speed issue: ≥ 60%.
+            """)
+
+        @Argument(help: "The spec whose first cell is timed.")
+        var spec = "experiments/bench/mla-moe.yaml"
+
+        @Argument(help: "Overrides.")
+        var overrides: [String] = []
+
+        @Option(help: "Timed steps (after 2 warm-up steps).")
+        var steps = 10
+
+        @Option(help: "Kernel threads (default: all cores).")
+        var threads: Int?
+
+        func run() throws {
+            let loaded = try loadSpec(spec, overrides: overrides)
+            let cell = loaded.cells[0]
+            if let threads { Parallel.threads = max(1, threads) }
+            let data = try DataSources.make(cell.data, runSeed: cell.seed, seqLen: cell.train.seqLen)
+            let report = MFUBenchmark.run(model: cell.model, train: cell.train, data: data, steps: steps)
+            print("\(loaded.name) (\(cell.model.totalParameters) parameters), batch \(cell.train.batchSize) × \(cell.train.seqLen), \(report.threads) thread(s), kernels \(ISA.active.rawValue), \(steps) steps")
+            print(String(format: "step median %.1f ms  →  %.0f tokens/s", report.stepMedianSeconds * 1e3, report.tokensPerSecond))
+            print(String(format: "model FLOPs per token %.3f M (3 × forward %.3f M)  →  %.1f GFLOP/s", report.trainingFLOPsPerToken / 1e6,
+                         Double(report.forwardFLOPsPerToken) / 1e6, report.achievedGFLOPs))
+            print(String(format: "in-tree GEMM peak %.1f GFLOP/s (%@, same run)", report.gemmPeakGFLOPs, report.gemmShape as NSString))
+            print(String(format: "MFU %.1f%% (target ≥ 60%%)", report.mfu * 100))
+        }
+    }
 
     struct Ops: ParsableCommand {
         static let configuration = CommandConfiguration(

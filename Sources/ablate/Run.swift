@@ -63,15 +63,30 @@ func trainAndReport(cell: Cell, spec: Spec, runs: String, threads: Int, options:
     do {
         let summary = try Runner.run(cell: cell, spec: spec, runs: runs, threads: threads,
                                      shouldStop: { stopRequested.load(ordering: .relaxed) },
+                                     notice: { if !options.quiet { print("note: \($0)") } },
                                      progress: options.progressPrinter(every: cell.log.flushEvery))
         printSummary(summary)
         if summary.status == .interrupted { throw ExitCode(130) }
         if summary.status == .diverged && !summary.alreadyDone { throw ExitCode(3) }
     } catch let error as ExitCode {
         throw error
+    } catch let stopped as RunStopped {
+        exitWithoutHDF5Cleanup("\(stopped.message)", code: stopped.exitCode)
     } catch {
+        if let failure = StorageFailure(error, path: runs) {
+            exitWithoutHDF5Cleanup("\(failure.isDiskFull ? "disk full" : "write failed"): \(error)", code: failure.isDiskFull ? 4 : 1)
+        }
         throw fail("\(error)")
     }
+}
+
+/// One line on stderr, then `_exit`: after a refused write, HDF5's atexit cleanup would flush
+/// (and may crash on) the file this process abandoned.
+func exitWithoutHDF5Cleanup(_ message: String, code: Int32) -> Never {
+    let line = "error: " + message.replacingOccurrences(of: "\n", with: " ") + "\n"
+    fflush(nil)
+    FileHandle.standardError.write(Data(line.utf8))
+    _exit(code)
 }
 
 func printSummary(_ summary: RunSummary) {
@@ -112,6 +127,7 @@ struct Run: ParsableCommand {
         }
         let chosen = loaded.cells[cell]
         try requireInputs([chosen], spec: loaded)
+        try requireMemory([chosen])
         let threads = options.applyThreads()
         if !options.quiet {
             print("run \(chosen.runID) (\(chosen.label)) of \(loaded.name): \(chosen.train.steps) steps, \(threads) thread(s), kernels \(ISA.active.rawValue)")
@@ -138,6 +154,8 @@ struct Resume: ParsableCommand {
         let file = URL(fileURLWithPath: runDir).appendingPathComponent("run.h5").path
         let spec: Spec
         do {
+            // A run file damaged by a full disk is restored from checkpoint.h5 first.
+            if let restored = try CheckpointCopy.restoreIfNeeded(runFile: file), !quiet { print("note: \(restored)") }
             let reader = try RunFileReader(path: file)
             let texts = try reader.spec()
             reader.close()
@@ -146,6 +164,7 @@ struct Resume: ParsableCommand {
             throw fail("cannot resume '\(runDir)': \(error)")
         }
         let cell = spec.cells[0]
+        try requireMemory([cell])
         let directory = URL(fileURLWithPath: runDir).standardizedFileURL
         guard directory.lastPathComponent == cell.runID else {
             throw fail("'\(runDir)' holds run \(cell.runID) of this build's spec hashing; the directory is named \(directory.lastPathComponent) (was it renamed, or written by another ablate version?)")

@@ -38,6 +38,9 @@ struct Sweep: ParsableCommand {
     @Flag(help: "Run failed cells again.")
     var retryFailed = false
 
+    @Flag(help: "Print no progress (cells starting and ending); only the final line and errors.")
+    var quiet = false
+
     @Option(help: "Where cells run: local (child processes) or slurm (a job array).")
     var executor: ExecutorKind = .local
 
@@ -65,6 +68,9 @@ struct Sweep: ParsableCommand {
 
     func run() throws {
         let loaded = try loadSpec(spec, overrides: overrides)
+        // Before any file exists: every cell (and --jobs of them at once) must fit in memory.
+        // Slurm tasks check their own memory (against --mem) when they start.
+        if executor == .local { try requireMemory(loaded.cells, jobs: jobs) }
         let directory = SweepPlan.directory(runs: runs, spec: loaded)
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
         guard let lock = SweepLock(directory: directory) else {
@@ -79,14 +85,16 @@ struct Sweep: ParsableCommand {
         let todo = manifest.cells.filter { SweepPlan.needsRun($0.state, retryFailed: retryFailed) && inSlurm[$0.index] == nil }
             .map(\.index)
         let counts = Dictionary(grouping: manifest.cells, by: \.state).mapValues(\.count)
-        print("sweep \(loaded.name): \(manifest.cells.count) cell(s) — " + SweepManifest.State.allCases.compactMap { state in
+        say("sweep \(loaded.name): \(manifest.cells.count) cell(s) — " + SweepManifest.State.allCases.compactMap { state in
             counts[state].map { "\($0) \(state.rawValue)" } }.joined(separator: ", "))
         if !inSlurm.isEmpty {
             let jobs = Set(inSlurm.values).sorted().joined(separator: ", ")
-            print("\(inSlurm.count) cell(s) still queued or running in Slurm job(s) \(jobs): not started again")
+            say("\(inSlurm.count) cell(s) still queued or running in Slurm job(s) \(jobs): not started again")
         }
         if todo.isEmpty {
             print("nothing to run" + (counts[.failed] != nil ? " (failed cells rerun with --retry-failed)" : ""))
+            if counts[.failed] != nil { throw ExitCode(1) }
+            if counts[.diverged] != nil { throw ExitCode(3) }
             return
         }
         try requireInputs(loaded.cells.filter { todo.contains($0.index) }, spec: loaded)
@@ -96,22 +104,28 @@ struct Sweep: ParsableCommand {
         }
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let perCell = threads ?? max(1, cores / jobs)
-        print("running \(todo.count) cell(s), \(jobs) at a time, \(perCell) thread(s) each")
+        say("running \(todo.count) cell(s), \(jobs) at a time, \(perCell) thread(s) each")
         installStopHandlers()
         let executor = LocalExecutor(executable: currentExecutable(), sweepDirectory: directory, manifest: manifest,
                                      jobs: jobs, threads: perCell)
         do {
-            try executor.run(todo, shouldStop: { stopRequested.load(ordering: .relaxed) }) { print($0); fflush(nil) }
+            try executor.run(todo, shouldStop: { stopRequested.load(ordering: .relaxed) }) { line in say(line); fflush(nil) }
         } catch {
             throw fail("\(error)")
         }
         let final = executor.manifest
         let failed = final.cells.filter { $0.state == .failed }
+        let diverged = final.cells.filter { $0.state == .diverged }
         let done = final.cells.filter { $0.state == .completed || $0.state == .diverged }.count
-        print("sweep \(loaded.name): \(done)/\(final.cells.count) cell(s) finished, \(failed.count) failed — `ablate status \(directory)`")
+        print("sweep \(loaded.name): \(done)/\(final.cells.count) cell(s) finished, \(failed.count) failed, \(diverged.count) diverged — `ablate status \(directory)`")
+        // Exit codes (ablate --help): interrupted 130, a failed cell 1, a diverged cell 3.
         if stopRequested.load(ordering: .relaxed) { throw ExitCode(130) }
         if !failed.isEmpty { throw ExitCode(1) }
+        if !diverged.isEmpty { throw ExitCode(3) }
     }
+
+    /// Progress output, silenced by --quiet.
+    func say(_ line: String) { if !quiet { print(line) } }
 
     /// Keeps the Slurm job ids of the previous plan when the cells are the same ones (so that
     /// `ablate status` still finds their tasks) and returns the cells those jobs still have
@@ -213,6 +227,7 @@ struct RunCell: ParsableCommand {
         } catch {
             throw fail("\(error)")
         }
+        try requireMemory([cell])
         let runs = URL(fileURLWithPath: sweepDir).standardizedFileURL.deletingLastPathComponent().path
         var options = TrainingOptions()
         options.quiet = quiet

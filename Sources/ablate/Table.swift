@@ -34,7 +34,7 @@ struct Table: ParsableCommand {
         let wanted = metrics.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
             .filter { !$0.isEmpty }
         do {
-            let data = try SweepData.load(directory: resolved.directory)
+            let data = try SweepData.load(directory: resolved.directory, manifest: resolved.manifest)
             let table = try SweepTable.build(data, settings: resolved.settings, metrics: wanted.isEmpty ? nil : wanted)
             print(table.render(format), terminator: "")
             if format == .csv, !table.notes.isEmpty {
@@ -51,6 +51,7 @@ extension TableFormat: ExpressibleByArgument {}
 /// A SWEEP argument made concrete: the sweep directory and the spec's `table` settings.
 struct ResolvedSweep {
     var directory: String
+    var manifest: SweepManifest
     var settings: TableSettings
 }
 
@@ -64,12 +65,12 @@ func resolveSweep(_ argument: String, runs: String) throws -> ResolvedSweep {
         throw fail("no such sweep directory or spec file '\(argument)'", code: 2)
     }
     let spec: Spec?
-    let directory: String
+    var directory: String
     if isDirectory.boolValue {
         directory = argument
         let manifest: SweepManifest
         do {
-            manifest = try SweepManifest.read(directory: directory)
+            (directory, manifest) = try SweepPlan.manifestOrScan(directory: directory)
         } catch {
             throw fail("\(error)", code: 2)
         }
@@ -78,7 +79,7 @@ func resolveSweep(_ argument: String, runs: String) throws -> ResolvedSweep {
         } else {
             spec = nil
         }
-        if spec == nil {
+        if spec == nil && !manifest.specFile.isEmpty {
             FileHandle.standardError.write(Data("warning: cannot load the sweep's spec '\(manifest.specFile)'; no table.reference or table.baseline\n".utf8))
         }
     } else {
@@ -94,5 +95,11 @@ func resolveSweep(_ argument: String, runs: String) throws -> ResolvedSweep {
             throw fail("\(spec!.file): \(error)", code: 2)
         }
     }
-    return ResolvedSweep(directory: directory, settings: settings)
+    let manifest: SweepManifest
+    do {
+        manifest = try SweepPlan.manifestOrScan(directory: directory).manifest
+    } catch {
+        throw fail("\(error)", code: 2)
+    }
+    return ResolvedSweep(directory: directory, manifest: manifest, settings: settings)
 }

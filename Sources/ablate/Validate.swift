@@ -2,6 +2,7 @@ import ArgumentParser
 import Config
 import Experiments
 import Foundation
+import Training
 
 struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -26,10 +27,31 @@ struct Validate: ParsableCommand {
         print("")
         let varying = loaded.varyingKeys.isEmpty ? "" : " varying \(loaded.varyingKeys.joined(separator: ", "))"
         print("\(loaded.cells.count) cell(s)\(varying):")
+        let available = AvailableMemory.current()
         for cell in loaded.cells {
             let params = cell.model.totalParameters, active = cell.model.activeParameters
             print("  [\(cell.index)] \(cell.runID)  \(cell.label)  (params \(params), active \(active))")
+            let memory = MemoryCheck.estimate(cell, available: available?.bytes)
+            let fits = available.map { memory.total <= $0.bytes ? "fits" : "DOES NOT FIT" } ?? "available memory unknown"
+            print("      peak memory ≈ \(memory.total.byteText) (\(fits)): process \(memory.baseline.byteText), parameters \(memory.parameters.byteText), gradients \(memory.gradients.byteText), AdamW moments \(memory.adamMoments.byteText), activations and tape \(memory.activations.byteText)\(memory.measured ? "" : " (lower bound)") for \(memory.sequencesPerMicroBatch) sequence(s) per micro-batch, checkpoint copies \(memory.checkpointCopies.byteText)")
         }
+        if let available { print("available: \(available.bytes.byteText) (\(available.source))") }
+        if let json { try writeEstimates(loaded.cells, to: json, available: available) }
+    }
+
+    @Option(help: "Also write each cell's memory estimate as JSON to this file.")
+    var json: String?
+
+    func writeEstimates(_ cells: [Cell], to path: String, available: AvailableMemory?) throws {
+        let rows = cells.map { cell -> [String: Any] in
+            let m = MemoryCheck.estimate(cell, available: available?.bytes)
+            return ["index": cell.index, "run_id": cell.runID, "total_bytes": m.total, "baseline_bytes": m.baseline,
+                    "parameter_bytes": m.parameters, "gradient_bytes": m.gradients, "adam_bytes": m.adamMoments,
+                    "activation_bytes": m.activations, "checkpoint_bytes": m.checkpointCopies, "measured": m.measured]
+        }
+        let data = try JSONSerialization.data(withJSONObject: ["cells": rows, "available_bytes": available?.bytes ?? -1],
+                                              options: [.prettyPrinted, .sortedKeys])
+        try data.write(to: URL(fileURLWithPath: path))
     }
 }
 
@@ -46,6 +68,15 @@ func loadSpec(_ path: String, overrides: [String]) throws -> Spec {
 func requireInputs(_ cells: [Cell], spec: Spec) throws {
     let problems = cells.flatMap { $0.inputProblems(file: spec.file) }
     if !problems.isEmpty { throw reportProblems(problems) }
+}
+
+/// Exits with code 2, before any file is created, when a cell's estimated peak memory (or the
+/// `jobs` largest together) exceeds the memory available (docs/reliability.md).
+func requireMemory(_ cells: [Cell], jobs: Int = 1) throws {
+    let lines = MemoryCheck.refusals(cells, jobs: jobs)
+    guard !lines.isEmpty else { return }
+    FileHandle.standardError.write(Data((lines.map { "error: \($0)" } + ["nothing was run (`ablate validate` shows every cell's estimate)"]).joined(separator: "\n").utf8 + [10]))
+    throw ExitCode(2)
 }
 
 private func reportProblems(_ problems: [ConfigProblem]) -> ExitCode {

@@ -32,6 +32,9 @@ struct Verify: ParsableCommand {
     @Flag(help: "List every dataset, not only the ones that differ.")
     var verbose = false
 
+    @Flag(help: "No progress lines while re-running; only the verdict.")
+    var quiet = false
+
     func validate() throws {
         if let steps, steps < 1 { throw ValidationError("--steps must be at least 1") }
         if let threads, threads < 1 { throw ValidationError("--threads must be at least 1") }
@@ -44,7 +47,7 @@ struct Verify: ParsableCommand {
         let report: Verification.Report
         do {
             report = try Verification.verify(runDirectory: runDir, steps: steps, threads: threads,
-                                             isa: isa.flatMap { ISA(rawValue: $0.lowercased()) }) { print($0) }
+                                             isa: isa.flatMap { ISA(rawValue: $0.lowercased()) }) { line in if !quiet { print(line) } }
         } catch {
             throw fail("\(error)")
         }

@@ -1,4 +1,4 @@
-// The Slurm round trip against a real one-node cluster (scripts/slurm-cluster.sh: munged,
+// The Slurm round trip against a real one-node cluster, and a requeued (preempted) task resuming (scripts/slurm-cluster.sh: munged,
 // slurmctld and slurmd on loopback): a 4-cell sweep submitted with `ablate sweep --executor
 // slurm` completes and is bitwise identical to the same cells run locally; a cell that fails at
 // run time shows as failed in `ablate status` with its exit code and log, is not resubmitted
@@ -263,6 +263,78 @@ struct SlurmTests {
             #expect(try SlurmCluster.waitUntilDone(resubmittedJob, environment))
             let afterCancel = try runProcess(binary, ["status", cancelDirectory], environment: environment)
             #expect(statusRows(afterCancel.stdout).values.map(\.state) == ["completed", "completed"], "\(afterCancel.stdout)")
+        }
+    }
+}
+
+/// A cell long enough to be preempted mid-run (the quick start's model, 300 steps).
+let preemptSpec = """
+name: slurmpreempt
+model:
+  vocab: 64
+  d_model: 32
+  n_layers: 2
+  attention: {kind: mla, heads: 2, kv_rank: 8, d_nope: 8, d_rope: 4, d_v: 8}
+  ffn: {kind: moe, hidden: 64, moe: {experts: 4, top_k: 2, expert_hidden: 16}}
+data: {kind: markov_mixture, markov_mixture: {sources: 2, symbols: 64}, val_sequences: 8}
+train: {steps: 300, batch_size: 8, seq_len: 32, eval_every: 50}
+log: {flush_every: 5, checkpoint_every: 20}
+"""
+
+/// In the same (serialized) suite: one cluster at a time on this machine.
+extension SlurmTests {
+    /// `scontrol requeue` on a running task: SIGTERM, the cell checkpoints and exits, the task
+    /// runs again and resumes; it ends bitwise identical to a local run, and status shows the requeue.
+    @Test(.timeLimit(.minutes(5)))
+    func requeuedTaskResumesToTheSameBits() throws {
+        try SlurmCluster.with { environment, directory in
+            let spec = directory.appendingPathComponent("preempt.yaml").path
+            try preemptSpec.write(toFile: spec, atomically: true, encoding: .utf8)
+            let runs = directory.appendingPathComponent("runs").path
+            let sweepDirectory = runs + "/slurmpreempt"
+            let submitted = try runProcess(binary, ["sweep", spec, "--runs", runs, "--executor", "slurm"], environment: environment)
+            #expect(submitted.status == 0, "\(submitted.stdout)\(submitted.stderr)")
+            let manifest = try SweepManifest.read(directory: sweepDirectory)
+            let job = try #require(manifest.slurmJobs.last)
+            let script = try String(contentsOfFile: try #require(try FileManager.default.contentsOfDirectory(atPath: sweepDirectory + "/slurm")
+                .first { $0.hasSuffix(".sbatch") }.map { sweepDirectory + "/slurm/" + $0 }), encoding: .utf8)
+            #expect(script.contains("#SBATCH --requeue"), "\(script)")
+
+            // Wait until the task has checkpointed at least once, then requeue it while it runs.
+            let copy = "\(sweepDirectory)/\(manifest.cells[0].runID)/checkpoint.h5"
+            let deadline = Date().addingTimeInterval(120)
+            while Date() < deadline && !FileManager.default.fileExists(atPath: copy) { usleep(100_000) }
+            #expect(FileManager.default.fileExists(atPath: copy), "the task never checkpointed")
+            let requeue = try SlurmCluster.tool("scontrol", ["requeue", "\(job)_0"], environment)
+            #expect(requeue.status == 0)
+            // Slurm holds a requeued job back (BeginTime a while ahead); let it start at once.
+            for _ in 0..<50 {
+                usleep(200_000)
+                let update = try runProcess(SlurmCluster.find("scontrol") ?? "/usr/bin/scontrol",
+                                            ["update", "JobId=\(job)_0", "BeginTime=now"], environment: environment)
+                if update.status == 0 { break }
+            }
+            #expect(try SlurmCluster.waitUntilDone(job, environment, timeout: 180), "job \(job) did not finish after the requeue")
+
+            let reader = try RunFileReader(path: "\(sweepDirectory)/\(manifest.cells[0].runFile)")
+            #expect(try reader.status() == .completed)
+            #expect((try reader.writerProcess())?.requeues ?? 0 >= 1, "the run file records no requeue")
+            reader.close()
+            let log = try String(contentsOfFile: "\(sweepDirectory)/\(manifest.cells[0].log)", encoding: .utf8)
+            #expect(log.contains("resume after step"), "the requeued task did not resume:\n\(log)")
+            let status = try runProcess(binary, ["status", sweepDirectory], environment: environment)
+            #expect(status.stdout.contains("requeued 1×"), "\(status.stdout)")
+
+            let local = directory.appendingPathComponent("local").path
+            let run = try runProcess(binary, ["run", spec, "--runs", local, "--quiet"])
+            #expect(run.status == 0, "\(run.stderr)")
+            let a = try RunFileReader(path: "\(sweepDirectory)/\(manifest.cells[0].runFile)")
+            let b = try RunFileReader(path: "\(local)/slurmpreempt/\(manifest.cells[0].runFile)")
+            defer { a.close(); b.close() }
+            let comparison = try RunComparison.compare(a, b)
+            for entry in comparison.entries where !entry.identical {
+                Issue.record("\(entry.name) differs between the requeued Slurm task and a local run: \(entry.detail)")
+            }
         }
     }
 }

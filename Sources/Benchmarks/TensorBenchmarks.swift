@@ -11,6 +11,7 @@
 //                 recorded chain of adds run forward and backward (per op).
 //   attention     engine `causalAttention` at B 16, T 128, H 4, Dh 64: forward, and forward +
 //                 backward of `out.sum()` (the sum adds a serial pass over 0.5 M elements).
+import Tensor
 import Dispatch
 
 public enum TensorBenchmarks {
@@ -59,19 +60,22 @@ public enum TensorBenchmarks {
             let wGrad = w.requiringGrad()
             let c = UnsafeMutablePointer<Float>.allocate(capacity: tokens * out)
             defer { c.deallocate() }
+            func rawGemm() {
+                x.withUnsafeBufferPointer { xs in
+                    w.withUnsafeBufferPointer { ws in
+                        Kernels.gemm(transB: true, m: tokens, n: out, k: dModel, a: xs.baseAddress!, b: ws.baseAddress!, c: c)
+                    }
+                }
+            }
             let variants: [(String, () -> Void)] = [
                 ("Kernels.gemm (1 thread)", {
-                    Parallel.withThreads(1) {
-                        Kernels.gemm(transB: true, m: tokens, n: out, k: dModel, a: x.ptr, b: w.ptr, c: c)
-                    }
+                    Parallel.withThreads(1) { rawGemm() }
                 }),
                 ("engine linear, no grad (1 thread)", {
                     Parallel.withThreads(1) { _ = Tensor.withoutGrad { x.linear(w) } }
                 }),
                 ("Kernels.gemm (2 threads)", {
-                    Parallel.withThreads(2) {
-                        Kernels.gemm(transB: true, m: tokens, n: out, k: dModel, a: x.ptr, b: w.ptr, c: c)
-                    }
+                    Parallel.withThreads(2) { rawGemm() }
                 }),
                 ("engine linear, no grad (2 threads)", {
                     Parallel.withThreads(2) { _ = Tensor.withoutGrad { x.linear(w) } }

@@ -8,6 +8,7 @@
 //   forward  Y[N, out] = X[N, d] · W[out, d]ᵀ        (m N, n out, k d, transB)
 //   dX       dX[N, d] = dY[N, out] · W[out, d]        (m N, n d, k out)
 //   dW       dW[out, d] = dY[N, out]ᵀ · X[N, d]       (m out, n d, k N, transA)
+import Tensor
 import Dispatch
 import Foundation
 

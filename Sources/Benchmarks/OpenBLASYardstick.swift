@@ -2,6 +2,7 @@
 // asks for it and only if libopenblas is installed. Nothing on the training path calls it, and
 // the build does not link it. OpenBLAS reads OPENBLAS_CORETYPE once, when it is loaded, so a
 // benchmark that compares cores runs one process per core (see `ablate bench gemm`).
+import Tensor
 import Foundation
 
 public final class OpenBLASYardstick: @unchecked Sendable {
