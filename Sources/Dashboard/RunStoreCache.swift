@@ -56,6 +56,7 @@ final class RunFileCache {
     /// Reads actually done (not served from the cache); for tests and docs.
     private(set) var reads = 0
     static let attempts = 3
+    static let firstAttempts = 12
     static let retryMicroseconds: UInt32 = 30_000
 
     func summary(_ path: String) -> Cached<RunSummary> {
@@ -75,7 +76,8 @@ final class RunFileCache {
         var result = try RunResult.load(path: path, cell: cell)
         guard let stamp else { return result }   // a missing file is not opened
         reads += 1
-        for _ in 1..<Self.attempts {
+        let attempts = results[path] == nil ? Self.firstAttempts : Self.attempts
+        for _ in 1..<attempts {
             guard case .unreadable = result.state else { break }
             usleep(Self.retryMicroseconds)
             result = try RunResult.load(path: path, cell: cell)
@@ -97,7 +99,9 @@ final class RunFileCache {
         if let hit = store[path], hit.stamp == stamp, hit.error == nil { return hit }
         do {
             // A read that meets a flush in progress (uneven dataset lengths, a torn B-tree node)
-            // is tried again a moment later, twice, before it counts as failed.
+            // is tried again a moment later: twice when there is a last good read to fall back
+            // on, up to 12 times (~0.4 s) for a file never read yet.
+            let attempts = store[path]?.value == nil ? Self.firstAttempts : Self.attempts
             var attempt = 1
             let value: Value
             while true {
@@ -105,7 +109,7 @@ final class RunFileCache {
                 do {
                     value = try read(path)
                     break
-                } catch where attempt < Self.attempts {
+                } catch where attempt < attempts {
                     attempt += 1
                     usleep(Self.retryMicroseconds)
                 }

@@ -210,7 +210,7 @@ model:
   ffn: {kind: moe, hidden: 32, moe: {experts: 4, top_k: 2, expert_hidden: 8}}
 data: {kind: markov_mixture, markov_mixture: {sources: 2, symbols: 32}, val_sequences: 8}
 train: {steps: 1000000, batch_size: 4, seq_len: 16, eval_every: 10}
-log: {flush_every: 5, checkpoint_every: 1000, tensors: {steps: [0, 20], attention_layers: [0], attention_heads: [0, 1]}}
+log: {flush_every: 10, checkpoint_every: 1000, tensors: {steps: [0, 20], attention_layers: [0], attention_heads: [0, 1]}}
 seeds: [0, 1]
 sweep:
   grid:
