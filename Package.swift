@@ -90,7 +90,7 @@ let package = Package(
         .testTarget(name: "TensorTests", dependencies: ["Tensor", "KernelCore", "TestSupport"]),
         .testTarget(name: "KernelCoreTests", dependencies: ["KernelCore", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Config"]),
-        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Config", "TestSupport"]),
+        .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Training", "RunStore", "Config", "TestSupport"]),
         .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "RunStore", "TestSupport"]),
         .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "RunStore", "TestSupport"]),
         // Runs the release binary that the test command builds (ABLATE_BIN).

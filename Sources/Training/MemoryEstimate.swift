@@ -105,6 +105,11 @@ public struct AvailableMemory: Sendable, Equatable {
     /// Which limit that is ("MemAvailable", "cgroup memory.max", "Slurm --mem").
     public var source: String
 
+    public init(bytes: Int, source: String) {
+        self.bytes = bytes
+        self.source = source
+    }
+
     public static func current(environment: [String: String] = ProcessInfo.processInfo.environment) -> AvailableMemory? {
         var candidates: [AvailableMemory] = []
         if let meminfo = try? String(contentsOfFile: "/proc/meminfo", encoding: .utf8),
