@@ -54,7 +54,10 @@ public enum SweepStatus {
                 }
                 status.evalLoss = (try? reader.evalMetrics())?.columns["loss"]?.last
             } else if FileManager.default.fileExists(atPath: file) {
-                status.note = "run file not readable now (being written?)"
+                // Say why: a file caught mid-flush reads again later, a damaged one does not.
+                var reason = "being written?"
+                do { _ = try RunFileReader(path: file) } catch { reason = Self.oneLine("\(error)", limit: 160) }
+                status.note = "run file not readable now (\(reason))"
             } else if FileManager.default.fileExists(atPath: CheckpointCopy.path(besides: file)) {
                 status.note = "only checkpoint.h5 is left (the disk filled up); resuming restores the run from it"
             }
@@ -62,7 +65,9 @@ public enum SweepStatus {
                 merge(task, into: &status)
             } else if entry.state == .failed || status.state == "failed" {
                 status.state = "failed"
-                status.note = "exit code \(entry.exitCode.map(String.init) ?? "?"); log: \(directory)/\(entry.runID)/process.log"
+                let exit = entry.exitCode.map { "exit code \($0); log: \(directory)/\(entry.runID)/process.log" }
+                status.note = [status.note, exit ?? (status.note == nil ? "exit code ?; log: \(directory)/\(entry.runID)/process.log" : nil)]
+                    .compactMap { $0 }.joined(separator: "; ")
             }
             return status
         }
@@ -97,6 +102,12 @@ public enum SweepStatus {
             status.state = "failed"
             status.note = "\(task.outcome); log: \(task.log)"
         }
+    }
+
+    /// `text` on one line, cut to `limit` characters.
+    static func oneLine(_ text: String, limit: Int) -> String {
+        let flat = text.split(whereSeparator: \.isNewline).joined(separator: " ")
+        return flat.count <= limit ? flat : String(flat.prefix(limit - 1)) + "…"
     }
 
     public static func table(_ cells: [CellStatus]) -> String {
