@@ -1,7 +1,7 @@
 // Exports a sweep as a Jupyter notebook (nbformat 4.5) that reads the run files itself with h5py
 // and pandas and plots with matplotlib. One path variable (SWEEP_DIR) at the top; which
 // sections exist is decided here, from the data the sweep has (MoE layers, non-zero balancing
-// biases, evaluations, varying keys, MLA with different KV-cache sizes).
+// biases, evaluations, varying keys, different KV-cache sizes or parameter counts).
 import Foundation
 import RunStore
 
@@ -14,6 +14,7 @@ public enum NotebookExport {
         public var maxVio: Bool
         public var biasTrajectories: Bool
         public var kvCacheVsLoss: Bool
+        public var parametersVsLoss: Bool
     }
 
     /// The notebook as JSON text. `sweepPath` is written into SWEEP_DIR as given (make it
@@ -32,7 +33,8 @@ public enum NotebookExport {
         if !sections.finalLossVsAxis { omitted.append("final eval loss against the varying axes (needs evaluations and a key other than the seed that varies)") }
         if !sections.expertLoad { omitted.append("expert loads and MaxVio (no MoE layer in any run)") }
         if !sections.biasTrajectories { omitted.append("balancing-bias trajectories (no run has a non-zero balancing bias)") }
-        if !sections.kvCacheVsLoss { omitted.append("KV cache against loss (needs MLA runs and at least two KV-cache sizes)") }
+        if !sections.kvCacheVsLoss { omitted.append("KV cache against loss (needs evaluations and at least two KV-cache sizes)") }
+        if !sections.parametersVsLoss { omitted.append("parameters against loss (needs evaluations and at least two parameter counts)") }
         markdown("""
             # Sweep `\(sweep.manifest.spec)`
 
@@ -41,7 +43,10 @@ public enum NotebookExport {
 
             The notebook reads `sweep.json` and the run files (schema: `docs/hdf5-schema.md`) from `SWEEP_DIR` below; \
             change it to point at another copy of the sweep. Groups are cells that differ only by seed; \
-            bands are ± one sample standard deviation over seeds.
+            bands are ± one sample standard deviation over seeds. A seed sets the model's initialisation and, \
+            unless the spec fixes `data.seed`, the data (its order, and its sources or samples) as well: the ± then \
+            shows the variance over both, and a paired difference between groups at the same seed \
+            (`ablate table`'s Δ and p) cancels the part the groups share.
             """ + (omitted.isEmpty ? "" : "\n\nNot included, for lack of data: " + omitted.joined(separator: "; ") + "."))
         if sweep.manifest.specFile.isEmpty {
             // Plain `ablate run` directories have no sweep.json: the notebook carries the manifest.
@@ -72,8 +77,12 @@ public enum NotebookExport {
             code(biases)
         }
         if sections.kvCacheVsLoss {
-            markdown("## KV cache against loss\n\nKV-cache elements per token (from the run files' `model_kv_cache_per_token`) against the final eval loss, mean ± std over seeds per group.")
+            markdown("## KV cache against loss\n\nKV-cache elements per token (from the run files' `model_kv_cache_per_token`: MHA 2·n_h·d_h·l, GQA 2·n_g·d_h·l, MQA 2·d_h·l, MLA (d_c + d_rope)·l) against the final eval loss, and against the MQAR accuracy where the data has it; mean ± std over seeds per group.")
             code(kvCache)
+        }
+        if sections.parametersVsLoss {
+            markdown("## Parameters against loss\n\nFinal eval loss against the total trained parameters and against the parameters active per token (`model_total_parameters`, `model_active_parameters`); mean ± std over seeds per group.")
+            code(parameters)
         }
         for index in cells.indices { cells[index]["id"] = "cell-\(index)" }
 
@@ -333,18 +342,43 @@ public enum NotebookExport {
             plt.show()
         """#
 
-    static let kvCache = #"""
-        points = pd.DataFrame([dict(group=r["group"], kv=r["model"].get("kv_cache_per_token", np.nan), loss=final(r, "loss"))
-                               for r in completed])
-        if len(points):
-            stats = points.groupby("group", sort=False).agg(kv=("kv", "first"), mean=("loss", "mean"), std=("loss", "std"))
-            fig, ax = plt.subplots(figsize=(7, 4.5))
+    static let against = #"""
+        def against(ax, x_key, column, xlabel, ylabel):
+            """One point per group: x from the run files' model_* attribute, y = final eval `column`, ± std over seeds."""
+            points = pd.DataFrame([dict(group=r["group"], x=r["model"].get(x_key, np.nan), y=final(r, column)) for r in completed])
+            points = points[np.isfinite(points["y"])] if len(points) else points
+            if not len(points):
+                ax.set_visible(False)
+                return
+            stats = points.groupby("group", sort=False).agg(x=("x", "first"), mean=("y", "mean"), std=("y", "std"))
             for group, row in stats.iterrows():
-                ax.errorbar([row["kv"]], [row["mean"]], yerr=[0 if np.isnan(row["std"]) else row["std"]],
+                ax.errorbar([row["x"]], [row["mean"]], yerr=[0 if np.isnan(row["std"]) else row["std"]],
                             marker="o", capsize=3, label=group)
-            ax.set_xlabel("KV-cache elements per token")
-            ax.set_ylabel("final eval loss")
-            ax.legend(fontsize=8)
+            if stats["x"].max() > 4 * stats["x"].min() > 0:
+                ax.set_xscale("log", base=2)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+            ax.legend(fontsize=7)
+        """#
+
+    static let kvCache = against + "\n" + #"""
+        if completed:
+            has_accuracy = any("accuracy" in r["eval"] and r["eval"]["accuracy"].notna().any() for r in completed)
+            fig, axes = plt.subplots(1, 2 if has_accuracy else 1, figsize=(13 if has_accuracy else 7, 4.5), squeeze=False)
+            against(axes[0][0], "kv_cache_per_token", "loss", "KV-cache elements per token", "final eval loss")
+            if has_accuracy:
+                against(axes[0][1], "kv_cache_per_token", "accuracy", "KV-cache elements per token", "final MQAR accuracy")
+            plt.tight_layout()
+            plt.show()
+        else:
+            print("no completed run yet")
+        """#
+
+    static let parameters = against + "\n" + #"""
+        if completed:
+            fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), squeeze=False)
+            against(axes[0][0], "total_parameters", "loss", "total parameters", "final eval loss")
+            against(axes[0][1], "active_parameters", "loss", "active parameters per token", "final eval loss")
             plt.tight_layout()
             plt.show()
         else:
@@ -362,6 +396,9 @@ extension NotebookExport.Sections {
         maxVio = expertLoad
         biasTrajectories = runs.contains(where: \.hasBias)
         let kvSizes = Set(runs.compactMap { $0.derived["kv_cache_per_token"] })
-        kvCacheVsLoss = hasEval && runs.contains(where: \.isMLA) && kvSizes.count > 1
+        kvCacheVsLoss = hasEval && kvSizes.count > 1
+        let totals = Set(runs.compactMap { $0.derived["total_parameters"] })
+        let active = Set(runs.compactMap { $0.derived["active_parameters"] })
+        parametersVsLoss = hasEval && (totals.count > 1 || active.count > 1)
     }
 }

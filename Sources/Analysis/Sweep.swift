@@ -23,8 +23,8 @@ public struct RunResult: Sendable, Equatable {
     public var metrics: [String: Double]
     /// Model numbers from the run file's model_* attributes (total_parameters, …).
     public var derived: [String: Int64]
-    /// Any /moe layer, any non-zero balancing bias, MLA attention (from /spec/resolved).
-    public var hasMoE = false, hasBias = false, isMLA = false
+    /// Any /moe layer, any non-zero balancing bias.
+    public var hasMoE = false, hasBias = false
 
     /// Only completed runs enter the statistics.
     public var isComplete: Bool { state == .read(.completed) }
@@ -130,9 +130,6 @@ extension RunResult {
             let layers = try reader.moeLayers()
             result.hasMoE = !layers.isEmpty
             result.hasBias = layers.contains { $0.bias.contains { $0 != 0 } }
-            result.isMLA = try reader.spec().resolved.split(separator: "\n").contains {
-                $0.trimmingCharacters(in: .whitespaces) == "kind: mla"
-            }
         } catch {
             result.state = .unreadable("\(error)")
         }

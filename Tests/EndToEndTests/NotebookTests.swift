@@ -90,18 +90,20 @@ import TestSupport
         let csv = directory.appendingPathComponent("tidy.csv").path
         let export = try runProcess(binary, ["export", sweep, "--csv", csv, "--notebook", notebook])
         #expect(export.status == 0, "\(export.stderr)")
-        #expect(export.stdout.contains("sections loss curves, final loss vs keys, expert load, MaxVio, biases, KV cache vs loss"), "\(export.stdout)")
+        #expect(export.stdout.contains("sections loss curves, final loss vs keys, expert load, MaxVio, biases, KV cache vs loss, parameters vs loss"), "\(export.stdout)")
         #expect(try String(contentsOfFile: csv, encoding: .utf8).hasPrefix("run_id,model.attention.kv_rank,seed,split,step,metric,value\n"))
 
         let run = try runPython(Self.execute, [notebook])
         #expect(run.status == 0, "notebook failed: \(run.stderr.suffix(3000))")
         let summary = try JSONSerialization.jsonObject(with: Data(run.stdout.split(separator: "\n").last.map { Data($0.utf8) } ?? Data())) as? [String: Any]
         let codeCells = summary?["code_cells"] as? Int ?? 0
-        #expect(codeCells >= 9)
+        #expect(codeCells >= 10)
         #expect(summary?["executed"] as? Int == codeCells)
         #expect(summary?["errors"] as? Int == 0)
-        // Loss curves, final loss vs kv_rank, 2 load heatmaps, MaxVio, 2 bias plots, KV cache vs loss.
-        #expect(summary?["images"] as? Int == 8, "\(run.stdout)")
+        // Loss curves, final loss vs kv_rank, 2 load heatmaps, MaxVio, 2 bias plots, KV cache vs loss,
+        // parameters vs loss.
+        #expect(summary?["images"] as? Int == 9, "\(run.stdout)")
         #expect((summary?["headings"] as? [String])?.contains("## KV cache against loss") == true)
+        #expect((summary?["headings"] as? [String])?.contains("## Parameters against loss") == true)
     }
 }

@@ -1,0 +1,89 @@
+// A miniature of every paper study: scripts/reproduce-paper.sh runs the study's real specs
+// (experiments/<study>.yaml and its -mqar twin) shrunk by overrides to a few steps and one seed,
+// into a temporary directory, then rewrites the tables of a copy of results/<study>.md and
+// executes the exported notebooks. Checks: every table block is filled with the study's
+// documented columns and one row per cell, the prose around the blocks is kept, and every
+// notebook executed without an error and drew its figures.
+import Foundation
+import Testing
+import TestSupport
+
+@Suite(.serialized) struct PaperStudiesTests {
+    struct Study: Sendable, CustomStringConvertible {
+        var name: String
+        /// Per sweep of the study: the columns its table must have and its number of rows.
+        var tables: [(sweep: String, columns: [String], rows: Int)]
+        var description: String { name }
+    }
+
+    static let studies: [Study] = [
+        Study(name: "attention", tables: [
+            ("attention", ["model.attention", "params", "KV cache/token", "final eval loss", "ppl", "Δ final eval loss", "p"], 4),
+            ("attention-mqar", ["model.attention", "params", "KV cache/token", "final eval loss", "MQAR acc", "Δ MQAR acc"], 4)]),
+        Study(name: "loss-free-balancing", tables: [
+            ("loss-free-balancing", ["balance.aux", "loss_free.enabled", "loss_free.rate", "loss_free.rule", "ppl", "ppl (ref)",
+                                     "MaxVio_global", "MaxVio_global (ref)", "MaxVio_batch", "Δ ppl", "Δ MaxVio_global"], 5)]),
+        Study(name: "deepseekmoe-granularity", tables: [
+            ("deepseekmoe-granularity", ["moe.expert_hidden", "moe.experts", "moe.shared_experts", "moe.top_k", "params", "active params",
+                                         "final eval loss", "final eval loss (ref)", "MaxVio_global", "Δ final eval loss"], 6)]),
+        Study(name: "mla-latent-rank", tables: [
+            ("mla-latent-rank", ["attention.kv_rank", "params", "KV cache/token", "final eval loss", "Δ final eval loss"], 5),
+            ("mla-latent-rank-mqar", ["attention.kv_rank", "KV cache/token", "final eval loss", "MQAR acc", "Δ MQAR acc"], 5)]),
+        Study(name: "expert-count", tables: [
+            ("expert-count", ["moe.experts", "params", "active params", "final eval loss", "Δ final eval loss"], 4)]),
+        Study(name: "balance-scope", tables: [
+            ("balance-scope", ["balance.aux", "loss_free.enabled", "final eval loss", "final eval loss (ref)", "MaxVio_global",
+                               "MaxVio_batch", "Δ final eval loss", "Δ MaxVio_global"], 3)]),
+    ]
+
+    /// A few steps, one seed, a tiny validation set: the study's shape, not its numbers.
+    static let miniature = ["train.steps=4", "train.eval_every=2", "train.schedule.warmup=1", "seeds=[0]",
+                            "data.val_sequences=8", "log.flush_every=2", "log.checkpoint_every=2"]
+
+    @Test(arguments: studies) func miniatureStudyMakesItsTablesAndNotebooks(_ study: Study) throws {
+        let directory = try TestEnvironment.temporaryDirectory("study-\(study.name)")
+        defer { try? FileManager.default.removeItem(at: directory) }
+        let script = TestEnvironment.packageRoot.appendingPathComponent("scripts/reproduce-paper.sh").path
+        let environment = ["ABLATE_BIN": try TestEnvironment.ablateBinary(), "ABLATE_PYTHON": try TestEnvironment.python()]
+        let run = try runProcess("/bin/bash", [script, study.name, "--runs", directory.appendingPathComponent("runs").path,
+                                               "--out", directory.path, "--jobs", "2"] + Self.miniature, environment: environment)
+        try #require(run.status == 0, "reproduce-paper.sh \(study.name) failed:\n\(run.stdout.suffix(2000))\n\(run.stderr.suffix(3000))")
+
+        let template = try String(contentsOf: TestEnvironment.packageRoot.appendingPathComponent("results/\(study.name).md"), encoding: .utf8)
+        let result = try String(contentsOf: directory.appendingPathComponent("results/\(study.name).md"), encoding: .utf8)
+        // The first line of prose survives the rewrite.
+        let heading = template.split(separator: "\n").first.map(String.init) ?? ""
+        #expect(result.hasPrefix(heading + "\n"))
+        for table in study.tables {
+            let start = try #require(result.range(of: "<!-- table \(table.sweep) "), "no table block for \(table.sweep)")
+            let block = result[start.upperBound...]
+            let end = try #require(block.range(of: "<!-- /table -->"))
+            let lines = block[..<end.lowerBound].split(separator: "\n").map(String.init).filter { $0.hasPrefix("|") }
+            try #require(lines.count >= 2, "empty table for \(table.sweep):\n\(block[..<end.lowerBound])")
+            let header = lines[0].split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            for column in table.columns {
+                #expect(header.contains(column), "\(table.sweep): no column '\(column)' in \(lines[0])")
+            }
+            #expect(lines.count - 2 == table.rows, "\(table.sweep): \(lines.count - 2) rows, expected \(table.rows)")
+            #expect(lines.dropFirst(2).allSatisfy { $0.contains("| 1/1 |") }, "\(table.sweep): a row is not complete:\n\(lines.joined(separator: "\n"))")
+
+            let notebook = directory.appendingPathComponent("notebooks-export/\(table.sweep).ipynb")
+            let document = try JSONSerialization.jsonObject(with: Data(contentsOf: notebook)) as? [String: Any]
+            let cells = (document?["cells"] as? [[String: Any]] ?? []).filter { $0["cell_type"] as? String == "code" }
+            let outputs = cells.flatMap { $0["outputs"] as? [[String: Any]] ?? [] }
+            #expect(!cells.isEmpty && cells.allSatisfy { $0["execution_count"] is Int }, "\(table.sweep): notebook not executed")
+            #expect(!outputs.contains { $0["output_type"] as? String == "error" })
+            let images = outputs.filter { ($0["data"] as? [String: Any])?["image/png"] != nil }.count
+            #expect(images >= 3, "\(table.sweep): \(images) figures")
+        }
+    }
+
+    @Test func unknownStudyIsRefusedBeforeAnyWork() throws {
+        let script = TestEnvironment.packageRoot.appendingPathComponent("scripts/reproduce-paper.sh").path
+        let run = try runProcess("/bin/bash", [script, "attentoin"])
+        #expect(run.status == 2)
+        #expect(run.stderr.contains("unknown study 'attentoin' (expected one of: attention, loss-free-balancing"))
+        let list = try runProcess("/bin/bash", [script, "--list"])
+        #expect(list.stdout.split(separator: "\n").count == 6)
+    }
+}

@@ -1,0 +1,109 @@
+#!/usr/bin/env bash
+# Regenerates one paper study (or all of them): trains every sweep of the study, rewrites the
+# tables in results/<study>.md and writes the executed notebooks in notebooks-export/.
+#
+#   scripts/reproduce-paper.sh STUDY [--runs DIR] [--jobs N] [--out DIR] [key.path=value …]
+#   scripts/reproduce-paper.sh all
+#   scripts/reproduce-paper.sh --list
+#
+# STUDY's sweeps are experiments/STUDY.yaml and, where it exists, experiments/STUDY-mqar.yaml.
+# Runs already complete in --runs (default runs/) are kept (run ids are content hashes), so a
+# second call only re-makes the tables and notebooks. Tables: every
+#   <!-- table SWEEP [ablate table options] -->  …  <!-- /table -->
+# block of results/STUDY.md is replaced by `ablate table <runs>/SWEEP [options]`; the prose
+# around the blocks is kept. --out DIR writes results/ and notebooks-export/ under DIR instead of
+# the repository (the template is still the repository's results/STUDY.md); key.path=value
+# overrides go to every sweep (the miniature test uses them to shrink the studies).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+STUDIES=(attention loss-free-balancing deepseekmoe-granularity mla-latent-rank expert-count balance-scope)
+
+usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+[ $# -ge 1 ] || { usage >&2; exit 2; }
+case "$1" in
+    -h|--help) usage; exit 0 ;;
+    --list) printf '%s\n' "${STUDIES[@]}"; exit 0 ;;
+esac
+STUDY="$1"; shift
+RUNS="runs"; JOBS=2; OUT="$ROOT"; OVERRIDES=()
+while [ $# -gt 0 ]; do
+    case "$1" in
+        --runs) RUNS="$(realpath -m "$2")"; shift 2 ;;
+        --jobs) JOBS="$2"; shift 2 ;;
+        --out) OUT="$(realpath -m "$2")"; shift 2 ;;
+        *=*) OVERRIDES+=("$1"); shift ;;
+        *) echo "error: unknown argument '$1' (expected --runs DIR, --jobs N, --out DIR or key.path=value)" >&2; exit 2 ;;
+    esac
+done
+
+if [ "$STUDY" = all ]; then
+    for study in "${STUDIES[@]}"; do
+        "$0" "$study" --runs "$RUNS" --jobs "$JOBS" --out "$OUT" ${OVERRIDES[@]+"${OVERRIDES[@]}"}
+    done
+    exit 0
+fi
+known=0
+for study in "${STUDIES[@]}"; do [ "$study" = "$STUDY" ] && known=1; done
+if [ $known = 0 ]; then
+    list="$(printf '%s, ' "${STUDIES[@]}")"
+    echo "error: unknown study '$STUDY' (expected one of: ${list}or all)" >&2
+    exit 2
+fi
+TEMPLATE="$ROOT/results/$STUDY.md"
+[ -f "$TEMPLATE" ] || { echo "error: $TEMPLATE is missing (the study's prose and table markers)" >&2; exit 2; }
+
+ABLATE="${ABLATE_BIN:-$ROOT/.build/release/ablate}"
+if [ ! -x "$ABLATE" ]; then
+    echo "== building the release binary"
+    swift build -c release --product ablate
+fi
+PYTHON="${ABLATE_PYTHON:-}"
+[ -n "$PYTHON" ] || PYTHON="$(scripts/python-env.sh | tail -n 1)"
+
+specs=("experiments/$STUDY.yaml")
+[ -f "experiments/$STUDY-mqar.yaml" ] && specs+=("experiments/$STUDY-mqar.yaml")
+
+start=$(date +%s)
+for spec in "${specs[@]}"; do
+    echo "== $STUDY: ablate sweep $spec --runs $RUNS --jobs $JOBS --threads 1 ${OVERRIDES[*]-}"
+    # A failed or diverged cell stops the study: its table would be missing rows.
+    "$ABLATE" sweep "$spec" ${OVERRIDES[@]+"${OVERRIDES[@]}"} --runs "$RUNS" --jobs "$JOBS" --threads 1 --quiet
+done
+echo "== $STUDY: trained in $(( $(date +%s) - start )) s"
+
+mkdir -p "$OUT/results" "$OUT/notebooks-export"
+result="$OUT/results/$STUDY.md"
+"$PYTHON" - "$TEMPLATE" "$result.tmp" "$ABLATE" "$RUNS" <<'EOF'
+import re, shlex, subprocess, sys
+template, out, ablate, runs = sys.argv[1:5]
+text = open(template, encoding="utf-8").read()
+block = re.compile(r"(<!-- table (\S+)((?: [^>]*?)?) -->\n)(.*?)(<!-- /table -->)", re.S)
+def fill(match):
+    sweep, options = match.group(2), shlex.split(match.group(3))
+    table = subprocess.run([ablate, "table", f"{runs}/{sweep}", *options],
+                           check=True, capture_output=True, text=True).stdout
+    return match.group(1) + "\n" + table.rstrip("\n") + "\n\n" + match.group(5)
+filled, count = block.subn(fill, text)
+if count == 0:
+    sys.exit(f"error: {template} has no <!-- table SWEEP … --> … <!-- /table --> block")
+open(out, "w", encoding="utf-8").write(filled)
+EOF
+mv "$result.tmp" "$result"
+echo "== $STUDY: wrote $result"
+
+for spec in "${specs[@]}"; do
+    sweep="$(basename "$spec" .yaml)"
+    notebook="$OUT/notebooks-export/$sweep.ipynb"
+    "$ABLATE" export "$RUNS/$sweep" --notebook "$notebook"
+    # Executed in place; a notebook that fails to execute is removed, never left half done.
+    "$PYTHON" - "$notebook" <<'EOF' || { rm -f "$notebook"; echo "error: $notebook did not execute" >&2; exit 1; }
+import os, sys, nbformat, nbclient
+path = sys.argv[1]
+notebook = nbformat.read(path, as_version=4)
+nbclient.NotebookClient(notebook, kernel_name="python3", timeout=600,
+                        resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}}).execute()
+nbformat.write(notebook, path)
+EOF
+    echo "== $STUDY: wrote $notebook (executed)"
+done
