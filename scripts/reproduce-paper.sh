@@ -26,7 +26,7 @@ case "$1" in
     --list) printf '%s\n' "${STUDIES[@]}"; exit 0 ;;
 esac
 STUDY="$1"; shift
-RUNS="runs"; JOBS=2; OUT="$ROOT"; OVERRIDES=()
+RUNS="runs"; JOBS=2; OUT="."; OVERRIDES=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --runs) RUNS="$(realpath -m "$2")"; shift 2 ;;
