@@ -15,6 +15,8 @@
 # the repository (the template is still the repository's results/STUDY.md); key.path=value
 # overrides go to every sweep (the miniature test uses them to shrink the studies).
 set -euo pipefail
+CALLER="$PWD"
+SELF="$(realpath "$0")"
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
 STUDIES=(attention loss-free-balancing deepseekmoe-granularity mla-latent-rank expert-count balance-scope)
@@ -26,12 +28,13 @@ case "$1" in
     --list) printf '%s\n' "${STUDIES[@]}"; exit 0 ;;
 esac
 STUDY="$1"; shift
+PASSED=("$@")   # as given, for `all`
 RUNS="runs"; JOBS=2; OUT="."; OVERRIDES=()
 while [ $# -gt 0 ]; do
     case "$1" in
-        --runs) RUNS="$(realpath -m "$2")"; shift 2 ;;
+        --runs) RUNS="$(cd "$CALLER" && realpath -m "$2")"; shift 2 ;;
         --jobs) JOBS="$2"; shift 2 ;;
-        --out) OUT="$(realpath -m "$2")"; shift 2 ;;
+        --out) OUT="$(cd "$CALLER" && realpath -m "$2")"; shift 2 ;;
         *=*) OVERRIDES+=("$1"); shift ;;
         *) echo "error: unknown argument '$1' (expected --runs DIR, --jobs N, --out DIR or key.path=value)" >&2; exit 2 ;;
     esac
@@ -39,7 +42,7 @@ done
 
 if [ "$STUDY" = all ]; then
     for study in "${STUDIES[@]}"; do
-        "$0" "$study" --runs "$RUNS" --jobs "$JOBS" --out "$OUT" ${OVERRIDES[@]+"${OVERRIDES[@]}"}
+        (cd "$CALLER" && "$SELF" "$study" ${PASSED[@]+"${PASSED[@]}"})
     done
     exit 0
 fi
