@@ -45,8 +45,10 @@ public enum SHA256 {
         return h.flatMap { word in (0..<4).map { UInt8(truncatingIfNeeded: word >> UInt32(24 - 8 * $0)) } }
     }
 
-    public static func hex(_ text: String) -> String {
-        digest(Array(text.utf8)).map { byte in
+    public static func hex(_ text: String) -> String { hex(bytes: Array(text.utf8)) }
+
+    public static func hex(bytes: [UInt8]) -> String {
+        digest(bytes).map { byte in
             let digits = String(byte, radix: 16)
             return digits.count == 1 ? "0" + digits : digits
         }.joined()

@@ -91,7 +91,7 @@ public enum Runner {
             if status == .completed || status == .diverged {
                 return try summary(of: paths.file, cell: cell, alreadyDone: true)
             }
-            let (resumed, checkpoint) = try RunFileWriter.resume(path: paths.file, specSHA256: hash)
+            let (resumed, checkpoint) = try RunFileWriter.resume(path: paths.file, specSHA256: hash, dataSHA256: data.contentSHA256)
             writer = resumed
             state = checkpoint.map(trainingState)
         } else {
@@ -102,7 +102,8 @@ public enum Runner {
                               modelStats: ["total_parameters": Int64(cell.model.totalParameters),
                                            "active_parameters": Int64(cell.model.activeParameters),
                                            "kv_cache_per_token": Int64(cell.model.kvCacheElementsPerToken),
-                                           "flops_per_token": Int64(cell.model.forwardFLOPsPerToken(seqLen: cell.train.seqLen))])
+                                           "flops_per_token": Int64(cell.model.forwardFLOPsPerToken(seqLen: cell.train.seqLen))],
+                              dataSHA256: data.contentSHA256)
             let texts = SpecTexts(given: YAMLText.emit(spec.given), overrides: spec.overrides,
                                   resolved: YAMLText.emit(cell.resolved))
             writer = try RunFileWriter.create(path: paths.file, run: run, spec: texts)

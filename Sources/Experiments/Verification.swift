@@ -4,6 +4,7 @@
 import Foundation
 import RunStore
 import Tensor
+import Training
 
 public enum Verification {
     public struct Report: Sendable {
@@ -29,6 +30,10 @@ public enum Verification {
         guard recorded >= steps else {
             throw GenerationError("'\(file)' has \(recorded) logged steps; cannot verify \(steps) (finish the run or pass --steps ≤ \(recorded))")
         }
+        // The same spec on another copy of its corpus cannot give the same bits: say so up front.
+        let data = try DataSources.make(cell.data, runSeed: cell.seed, seqLen: cell.train.seqLen)
+        try RunFileWriter.checkData(recorded: try original.attributes().run.dataSHA256, current: data.contentSHA256,
+                                    path: file, doing: "verify it")
         if let threads { Parallel.threads = threads }
         if let isa { ISA.active = isa }
         let used = Parallel.threads

@@ -126,6 +126,9 @@ public struct RunInfo: Sendable, Equatable {
     public var kernelVersion: String
     /// Worker threads of the numeric kernels.
     public var threads: Int
+    /// sha256 (hex) of data read from outside the spec (a text corpus); "" for synthetic data
+    /// and for files written before it was recorded.
+    public var dataSHA256: String
 
     /// Numbers derived from the model config, stored as root attributes `model_<key>`:
     /// total_parameters, active_parameters, kv_cache_per_token, flops_per_token.
@@ -133,8 +136,9 @@ public struct RunInfo: Sendable, Equatable {
 
     public init(runID: String, specName: String, label: String = "", specSHA256: String, seed: Int,
                 isa: String, cpuFeatures: String = "", kernelVersion: String = "", threads: Int,
-                modelStats: [String: Int64] = [:]) {
+                modelStats: [String: Int64] = [:], dataSHA256: String = "") {
         self.modelStats = modelStats
+        self.dataSHA256 = dataSHA256
         self.runID = runID
         self.specName = specName
         self.label = label

@@ -92,6 +92,7 @@ public final class RunFileWriter {
                 ("updated_utc", .string(now)),
                 ("finished_utc", .string("")),
                 ("spec_sha256", .string(run.specSHA256)),
+                ("data_sha256", .string(run.dataSHA256)),
                 ("git_commit", .string(provenance.gitCommit)),
                 ("git_dirty", .int(provenance.gitDirty.map { $0 ? 1 : 0 } ?? -1)),
                 ("harness_version", .string(provenance.version)),
@@ -139,12 +140,21 @@ public final class RunFileWriter {
         }
     }
 
+    /// Refuses to continue or re-execute a run on other data than it was trained on: the same spec
+    /// can name a corpus whose files changed (another package version, an edited file). Files
+    /// from before `data_sha256` was recorded (empty) are not checked.
+    public static func checkData(recorded: String, current: String, path: String, doing: String) throws {
+        guard !recorded.isEmpty, recorded != current else { return }
+        throw RunStoreError(.specMismatch, path: path,
+                            "run file '\(path)' was trained on data with sha256 \(recorded), but data.text.path now reads as \(current.isEmpty ? "no corpus" : current): the corpus changed; refusing to \(doing) on other data (restore the corpus, or start a new run directory)")
+    }
+
     /// Reopens the run file at `path` to continue it. Checks the schema, that `specSHA256` is the
     /// spec the file was written for, and that the run is not completed — before changing
     /// anything. Then cuts every aligned group back to the rows the last good checkpoint covers
     /// (to zero rows without a checkpoint), sets status `running` and flushes. Returns the
     /// checkpoint to restore, nil to start from step 0.
-    public static func resume(path: String, specSHA256: String) throws -> (writer: RunFileWriter, checkpoint: Checkpoint?) {
+    public static func resume(path: String, specSHA256: String, dataSHA256: String = "") throws -> (writer: RunFileWriter, checkpoint: Checkpoint?) {
         do {
             let reader = try RunFileReader(path: path)
             defer { reader.close() }
@@ -153,6 +163,7 @@ public final class RunFileWriter {
                 throw RunStoreError(.specMismatch, path: path,
                                     "run file '\(path)' was written for spec sha256 \(attributes.run.specSHA256), not \(specSHA256); refusing to resume it with a different spec")
             }
+            try checkData(recorded: attributes.run.dataSHA256, current: dataSHA256, path: path, doing: "resume")
             guard attributes.status != .completed else {
                 throw RunStoreError(.alreadyCompleted, path: path,
                                     "run file '\(path)' is completed; nothing to resume (its results are kept as they are)")

@@ -31,6 +31,13 @@ public protocol DataSource: Sendable {
     func optimumLoss(validationSequences count: Int, seqLen: Int) -> Double?
     /// Whether accuracy (argmax on mask positions) is a meaningful metric.
     var reportsAccuracy: Bool { get }
+    /// sha256 (hex) of data read from outside the spec (a text corpus); "" when the spec alone
+    /// determines the data (the synthetic sources). Recorded in the run file.
+    var contentSHA256: String { get }
+}
+
+extension DataSource {
+    public var contentSHA256: String { "" }
 }
 
 extension DataSource {

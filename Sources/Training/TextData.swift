@@ -2,6 +2,7 @@
 // path order. The last `val_fraction` of the bytes is the validation split (a contiguous
 // boundary). Training sequence i starts at an offset drawn from (seed, i); validation sequence i
 // starts at the fixed offset (i·7919) mod (span + 1) inside the validation split.
+import Config
 import Foundation
 import Models
 import Tensor
@@ -64,6 +65,9 @@ public struct TextData: DataSource {
     public var summary: String { "text(\(path), \(bytes.count) bytes, \(trainCount) for training)" }
     public var vocabNeeded: Int { 256 }
     public var reportsAccuracy: Bool { false }
+    /// The corpus bytes as read (files concatenated in sorted path order): a different copy or
+    /// version of the corpus gives a different hash, and resume and verify refuse it.
+    public var contentSHA256: String { SHA256.hex(bytes: bytes) }
 
     public func sequences(_ split: Split, first: Int, count: Int, seqLen: Int) -> Batch {
         var inputs: [Int32] = [], targets: [Int32] = []

@@ -175,6 +175,21 @@ log: {flush_every: 1, checkpoint_every: 5, tensors: {steps: [0, 20], attention_l
         let again = try runProcess(binary, ["generate", run, "--prompt", "the quick", "--tokens", "20", "--temperature", "0"])
         #expect(again.stdout == sample.stdout, "greedy sampling must be deterministic")
 
+        // The run file records the corpus hash (a.txt then b.txt, index.dat excluded) ...
+        let hashed = try runProcess("/bin/sh", ["-c", "cat a.txt b.txt | sha256sum"], directory: corpus)
+        let expected = String(hashed.stdout.prefix(64))
+        do {
+            let reader = try RunFileReader(path: run + "/run.h5")
+            defer { reader.close() }
+            #expect(try reader.attributes().run.dataSHA256 == expected, "sha256sum gave \(hashed.stdout)")
+        }
+        // ... and verify refuses a corpus that changed since, naming why, before re-executing.
+        try String(repeating: "an edited line\n", count: 40).write(to: corpus.appendingPathComponent("b.txt"), atomically: true, encoding: .utf8)
+        let verify = try runProcess(binary, ["verify", run])
+        #expect(verify.status != 0)
+        #expect(verify.stderr.contains("was trained on data with sha256 \(expected)"), "\(verify.stderr)")
+        #expect(verify.stderr.contains("the corpus changed; refusing to verify it on other data"), "\(verify.stderr)")
+
         // Without the exclusion the binary file is refused by name, before any run starts.
         let refused = try runProcess(binary, ["run", spec, "model.vocab=256", "data={kind: text, text: {path: \(corpus.path)}}",
                                               "train.steps=60", "--runs", runs + "2"])

@@ -85,6 +85,36 @@ struct RunFileTests {
         #expect(try reader.checkpoint(slot: 0) == FakeRun.checkpoint(3))
     }
 
+    /// A run trained on one corpus must not continue on another: the same spec can name files
+    /// that changed. An empty record (synthetic data, older files) is not checked.
+    @Test func resumeRefusesDataThatHashesDifferently() throws {
+        var info = FakeRun.info
+        info.dataSHA256 = String(repeating: "cd", count: 32)
+        let writer = try RunFileWriter.create(path: path("corpus.h5"), run: info, spec: FakeRun.spec, provenance: FakeRun.provenance)
+        try FakeRun.write(writer, steps: 1...4, checkpoints: [2])
+        writer.close()
+        do {
+            let reader = try RunFileReader(path: path("corpus.h5"))
+            defer { reader.close() }
+            #expect(try reader.attributes().run.dataSHA256 == info.dataSHA256)
+        }
+        let refused = #expect(throws: RunStoreError.self) {
+            try RunFileWriter.resume(path: path("corpus.h5"), specSHA256: FakeRun.specSHA, dataSHA256: String(repeating: "ef", count: 32))
+        }
+        #expect(refused?.description.contains("the corpus changed; refusing to resume") == true, "\(String(describing: refused))")
+        // Refused before anything changed: the rows after the checkpoint are still there.
+        do {
+            let reader = try RunFileReader(path: path("corpus.h5"))
+            defer { reader.close() }
+            #expect(try reader.trainMetrics().steps == [1, 2, 3, 4])
+        }
+        let (resumed, checkpoint) = try RunFileWriter.resume(path: path("corpus.h5"), specSHA256: FakeRun.specSHA, dataSHA256: info.dataSHA256)
+        #expect(checkpoint == FakeRun.checkpoint(2))
+        resumed.close()
+        // Synthetic data records "": nothing to check.
+        try RunFileWriter.checkData(recorded: "", current: "anything", path: "x", doing: "resume")
+    }
+
     /// Guards resume: rows logged after the checkpoint must be cut, and the resumed run's
     /// datasets must equal an uninterrupted run's bit for bit.
     @Test func resumeCutsBackToTheCheckpointAndMatchesAStraightRun() throws {
