@@ -100,13 +100,6 @@ for spec in "${specs[@]}"; do
     notebook="$OUT/notebooks-export/$sweep.ipynb"
     "$ABLATE" export "$RUNS/$sweep" --notebook "$notebook"
     # Executed in place; a notebook that fails to execute is removed, never left half done.
-    "$PYTHON" - "$notebook" <<'EOF' || { rm -f "$notebook"; echo "error: $notebook did not execute" >&2; exit 1; }
-import os, sys, nbformat, nbclient
-path = sys.argv[1]
-notebook = nbformat.read(path, as_version=4)
-nbclient.NotebookClient(notebook, kernel_name="python3", timeout=600,
-                        resources={"metadata": {"path": os.path.dirname(os.path.abspath(path))}}).execute()
-nbformat.write(notebook, path)
-EOF
+    "$PYTHON" scripts/execute-notebook.py "$notebook" || { rm -f "$notebook"; echo "error: $notebook did not execute" >&2; exit 1; }
     echo "== $STUDY: wrote $notebook (executed)"
 done

@@ -192,6 +192,23 @@ public enum NotebookExport {
                 ax.fill_between(mean.index, mean - std, mean + std, alpha=0.25, color=line.get_color())
             return line
 
+        def against(ax, x_key, column, xlabel, ylabel):
+            """One point per group: x from the run files' model_* attribute, y = final eval `column`, ± std over seeds."""
+            points = pd.DataFrame([dict(group=r["group"], x=r["model"].get(x_key, np.nan), y=final(r, column)) for r in completed])
+            points = points[np.isfinite(points["y"])] if len(points) else points
+            if not len(points):
+                ax.set_visible(False)
+                return
+            stats = points.groupby("group", sort=False).agg(x=("x", "first"), mean=("y", "mean"), std=("y", "std"))
+            for group, row in stats.iterrows():
+                ax.errorbar([row["x"]], [row["mean"]], yerr=[0 if np.isnan(row["std"]) else row["std"]],
+                            marker="o", capsize=3, label=group)
+            if stats["x"].max() > 4 * stats["x"].min() > 0:
+                ax.set_xscale("log", base=2)
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+            ax.legend(fontsize=7)
+
         print(f"{manifest['spec']}: {len(runs)} of {len(manifest['cells'])} run files readable, "
               f"{len(completed)} completed, {len(groups)} group(s)")
         """#
@@ -342,26 +359,7 @@ public enum NotebookExport {
             plt.show()
         """#
 
-    static let against = #"""
-        def against(ax, x_key, column, xlabel, ylabel):
-            """One point per group: x from the run files' model_* attribute, y = final eval `column`, ± std over seeds."""
-            points = pd.DataFrame([dict(group=r["group"], x=r["model"].get(x_key, np.nan), y=final(r, column)) for r in completed])
-            points = points[np.isfinite(points["y"])] if len(points) else points
-            if not len(points):
-                ax.set_visible(False)
-                return
-            stats = points.groupby("group", sort=False).agg(x=("x", "first"), mean=("y", "mean"), std=("y", "std"))
-            for group, row in stats.iterrows():
-                ax.errorbar([row["x"]], [row["mean"]], yerr=[0 if np.isnan(row["std"]) else row["std"]],
-                            marker="o", capsize=3, label=group)
-            if stats["x"].max() > 4 * stats["x"].min() > 0:
-                ax.set_xscale("log", base=2)
-            ax.set_xlabel(xlabel)
-            ax.set_ylabel(ylabel)
-            ax.legend(fontsize=7)
-        """#
-
-    static let kvCache = against + "\n" + #"""
+    static let kvCache = #"""
         if completed:
             has_accuracy = any("accuracy" in r["eval"] and r["eval"]["accuracy"].notna().any() for r in completed)
             fig, axes = plt.subplots(1, 2 if has_accuracy else 1, figsize=(13 if has_accuracy else 7, 4.5), squeeze=False)
@@ -374,7 +372,7 @@ public enum NotebookExport {
             print("no completed run yet")
         """#
 
-    static let parameters = against + "\n" + #"""
+    static let parameters = #"""
         if completed:
             fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), squeeze=False)
             against(axes[0][0], "total_parameters", "loss", "total parameters", "final eval loss")
