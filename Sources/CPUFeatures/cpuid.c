@@ -29,3 +29,15 @@ int ablate_cpuid(uint32_t leaf, uint32_t subleaf, uint32_t regs[4]) {
 uint64_t ablate_xcr0(void) { return 0; }
 void ablate_cpu_relax(void) {}
 #endif
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+int ablate_keep_freed_memory(void) {
+    // 32 MiB is glibc's largest mmap threshold (HEAP_MAX_SIZE / 2 on 64-bit).
+    int ok = mallopt(M_MMAP_THRESHOLD, 32 << 20);
+    ok &= mallopt(M_TRIM_THRESHOLD, 0x7fffffff);
+    return ok;
+}
+#else
+int ablate_keep_freed_memory(void) { return 0; }
+#endif

@@ -74,6 +74,33 @@ final class TapeNode {
         inputs[i]?.gradPointer()
     }
 
+    /// Gradient buffer of input `i` for an op that contributes to EVERY element of it, or nil
+    /// when that input needs none. `fresh`: the buffer did not exist and is uninitialised, so
+    /// the op must write each element (its contribution) instead of adding it; this saves the
+    /// zero fill and a read. Writing v where `0 + v` was added differs only in the sign of a
+    /// zero gradient element, which no later step can turn into a different parameter bit:
+    /// every GEMM chain starts at +0, and AdamW's moments add ±0 to +0.
+    @inline(__always)
+    func gradTarget(_ i: Int) -> GradTarget? {
+        guard let input = inputs[i] else { return nil }
+        if let g = input.gradStorage { return GradTarget(p: g.pointer, fresh: false) }
+        let g = TensorStorage(uninitializedCount: input.count)
+        input.gradStorage = g
+        return GradTarget(p: g.pointer, fresh: true)
+    }
+
+    /// For ops whose input-`i` gradient IS this node's gradient, element for element (reshape,
+    /// the first operand of add and sub): when the input has no gradient buffer yet, it takes
+    /// this node's buffer (no copy, no pass) and true is returned; otherwise false, and the
+    /// op adds as usual. Safe because backward runs this node after every consumer of it, and
+    /// the node drops its buffer right after.
+    func shareGrad(_ i: Int, _ g: UnsafeMutablePointer<Float>) -> Bool {
+        guard let input = inputs[i], input.gradStorage == nil, input.count == count,
+              let mine = gradStorage, mine.pointer == g else { return false }
+        input.gradStorage = mine
+        return true
+    }
+
     /// For kernels that OVERWRITE their gradient outputs: calls `body` with one writable buffer
     /// per input (`counts[i]` elements each), then adds what was written into the inputs'
     /// gradients. An input whose gradient buffer does not exist yet gets it directly (no extra
@@ -110,6 +137,13 @@ final class TapeNode {
         gradStorage = nil
         released = true
     }
+}
+
+/// Where an op's backward puts one input's gradient (see `TapeNode.gradTarget`).
+struct GradTarget: @unchecked Sendable {
+    let p: UnsafeMutablePointer<Float>
+    /// Uninitialised: write every element instead of adding.
+    let fresh: Bool
 }
 
 /// Whether ops record onto the tape in the current task.
@@ -288,5 +322,13 @@ func addInto(_ dst: UnsafeMutablePointer<Float>, _ src: UnsafePointer<Float>, _ 
     let pd = SendablePointer(dst), ps = SendablePointer(src)
     parallelFor(n, grain: elementwiseGrain) { r in
         for i in r { pd.p[i] += ps.p[i] }
+    }
+}
+
+/// dst[i] = src[i]; threads split the elements.
+func copyElements(from src: UnsafePointer<Float>, into dst: UnsafeMutablePointer<Float>, count n: Int) {
+    let pd = SendablePointer(dst), ps = SendablePointer(src)
+    parallelFor(n, grain: elementwiseGrain) { r in
+        (pd.p + r.lowerBound).update(from: ps.p + r.lowerBound, count: r.count)
     }
 }

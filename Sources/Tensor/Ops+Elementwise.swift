@@ -43,6 +43,14 @@ struct BroadcastPlan {
         return st
     }
 
+    /// True when distinct rows of the result map to disjoint elements of operand `k`: no
+    /// leading axis of length > 1 is stretched for it (only its last axis may be). Then a
+    /// reduction into operand `k` can be split by rows without changing any sum's order.
+    func rowsOwnElements(of k: Int) -> Bool {
+        for ax in 0..<max(shape.count - 1, 0) where shape[ax] > 1 && strides[k][ax] == 0 { return false }
+        return true
+    }
+
     /// Stride along the last axis of operand `k` (0 or 1).
     func innerStride(_ k: Int) -> Int { strides[k].last ?? 0 }
 
@@ -154,15 +162,25 @@ func binaryOp<R: BinaryRule>(_ a: Tensor, _ b: Tensor, _: R.Type) -> Tensor {
             let pa = SendablePointer(av.ptr), pb = SendablePointer(bv.ptr)
             let py = SendablePointer(yv.ptr), pg = SendablePointer(g)
             if sameShape {
-                // One-to-one: threads split the elements.
-                if let ga = node.inputGrad(0).map(SendablePointer.init) {
+                // One-to-one: threads split the elements. Add and sub hand g itself to their
+                // first operand: it takes g's buffer when it has none yet.
+                let identity = R.self == AddRule.self || R.self == SubRule.self
+                if !(identity && node.shareGrad(0, g)), let ga = node.gradTarget(0) {
                     parallelFor(yv.count, grain: elementwiseGrain) { r in
-                        for i in r { ga.p[i] += R.da(pa.p[i], pb.p[i], py.p[i], pg.p[i]) }
+                        if ga.fresh {
+                            for i in r { ga.p[i] = R.da(pa.p[i], pb.p[i], py.p[i], pg.p[i]) }
+                        } else {
+                            for i in r { ga.p[i] += R.da(pa.p[i], pb.p[i], py.p[i], pg.p[i]) }
+                        }
                     }
                 }
-                if let gb = node.inputGrad(1).map(SendablePointer.init) {
+                if let gb = node.gradTarget(1) {
                     parallelFor(yv.count, grain: elementwiseGrain) { r in
-                        for i in r { gb.p[i] += R.db(pa.p[i], pb.p[i], py.p[i], pg.p[i]) }
+                        if gb.fresh {
+                            for i in r { gb.p[i] = R.db(pa.p[i], pb.p[i], py.p[i], pg.p[i]) }
+                        } else {
+                            for i in r { gb.p[i] += R.db(pa.p[i], pb.p[i], py.p[i], pg.p[i]) }
+                        }
                     }
                 }
                 return
@@ -170,7 +188,9 @@ func binaryOp<R: BinaryRule>(_ a: Tensor, _ b: Tensor, _: R.Type) -> Tensor {
             let plan = BroadcastPlan(out: yv.shape, operands: [av.shape, bv.shape])
             let sa = plan.innerStride(0), sb = plan.innerStride(1), n = plan.inner
             // An operand with the result's shape gets one term per element (rows split across
-            // threads); a stretched operand sums several (serial, row-major order).
+            // threads). A stretched operand sums several terms per element, in row-major order
+            // of the result: rows split across threads too when only its last axis is stretched
+            // (each row then sums into an element of its own, j ascending), else serially.
             let rowGrain = max(1, elementwiseGrain / max(n, 1))
             if let ga = node.inputGrad(0).map(SendablePointer.init) {
                 let body: @Sendable (Range<Int>) -> Void = { rows in
@@ -181,7 +201,7 @@ func binaryOp<R: BinaryRule>(_ a: Tensor, _ b: Tensor, _: R.Type) -> Tensor {
                         }
                     }
                 }
-                if av.shape == yv.shape { parallelFor(plan.rowCount, grain: rowGrain, body) } else { body(0..<plan.rowCount) }
+                if plan.rowsOwnElements(of: 0) { parallelFor(plan.rowCount, grain: rowGrain, body) } else { body(0..<plan.rowCount) }
             }
             if let gb = node.inputGrad(1).map(SendablePointer.init) {
                 let body: @Sendable (Range<Int>) -> Void = { rows in
@@ -192,7 +212,7 @@ func binaryOp<R: BinaryRule>(_ a: Tensor, _ b: Tensor, _: R.Type) -> Tensor {
                         }
                     }
                 }
-                if bv.shape == yv.shape { parallelFor(plan.rowCount, grain: rowGrain, body) } else { body(0..<plan.rowCount) }
+                if plan.rowsOwnElements(of: 1) { parallelFor(plan.rowCount, grain: rowGrain, body) } else { body(0..<plan.rowCount) }
             }
         }
     }
@@ -268,10 +288,14 @@ func unaryOp<R: UnaryRule>(_ x: Tensor, _ rule: R) -> Tensor {
     if Tensor.recording(x) {
         let (xv, yv) = (x.detached(), out.detached())
         out.record(x) { g, node in
-            guard let gx = node.inputGrad(0).map(SendablePointer.init) else { return }
+            guard let gx = node.gradTarget(0) else { return }
             let px = SendablePointer(xv.ptr), py = SendablePointer(yv.ptr), pg = SendablePointer(g)
             parallelFor(xv.count, grain: elementwiseGrain) { r in
-                for i in r { gx.p[i] += pg.p[i] * rule.df(px.p[i], py.p[i]) }
+                if gx.fresh {
+                    for i in r { gx.p[i] = pg.p[i] * rule.df(px.p[i], py.p[i]) }
+                } else {
+                    for i in r { gx.p[i] += pg.p[i] * rule.df(px.p[i], py.p[i]) }
+                }
             }
         }
     }

@@ -16,10 +16,7 @@ extension Tensor {
             fatalError("gatherRows: index \(i) out of range for shape \(shape)")
         }
         var out = Tensor(uninitialized: indices.shape + shape.dropFirst())
-        let (px, po) = (ptr, out.ptr)
-        for (r, i) in ids.enumerated() {
-            (po + r * rowSize).update(from: px + Int(i) * rowSize, count: rowSize)
-        }
+        copyRows(from: ptr, picking: ids, rowSize: rowSize, into: out.ptr)
         if Tensor.recording(self) {
             out.record(self) { g, node in
                 guard let gx = node.inputGrad(0) else { return }
@@ -49,11 +46,10 @@ extension Tensor {
         scatterAdd(ptr, ids, rowSize: rowSize, into: out.ptr)
         if Tensor.recording(self) {
             out.record(self) { g, node in
-                guard let gx = node.inputGrad(0) else { return }
-                for (r, i) in ids.enumerated() {
-                    let dst = gx + r * rowSize, src = g + Int(i) * rowSize
-                    for j in 0..<rowSize { dst[j] += src[j] }
-                }
+                // Row r of the input's gradient is row ids[r] of g: one term per element,
+                // so threads split the rows.
+                guard let gx = node.gradTarget(0) else { return }
+                copyRows(from: g, picking: ids, rowSize: rowSize, into: gx.p, adding: !gx.fresh)
             }
         }
         return out
@@ -81,6 +77,26 @@ extension Tensor {
             }
         }
         return IntTensor(shape: Array(shape.dropLast()) + [k], scalars: result)
+    }
+}
+
+/// dst[r] = src[ids[r]] (or += with `adding`) for each row r; threads split the rows, each of
+/// which is written once.
+func copyRows(from src: UnsafePointer<Float>, picking ids: [Int32], rowSize: Int,
+              into dst: UnsafeMutablePointer<Float>, adding: Bool = false) {
+    let ps = SendablePointer(src), pd = SendablePointer(dst)
+    ids.withUnsafeBufferPointer { idsBuf in
+        let pi = SendablePointer(UnsafeMutablePointer(mutating: idsBuf.baseAddress ?? UnsafePointer(bitPattern: 8)!))
+        parallelFor(idsBuf.count, grain: max(1, elementwiseGrain / max(rowSize, 1))) { rows in
+            for r in rows {
+                let d = pd.p + r * rowSize, s = ps.p + Int(pi.p[r]) * rowSize
+                if adding {
+                    for j in 0..<rowSize { d[j] += s[j] }
+                } else {
+                    d.update(from: s, count: rowSize)
+                }
+            }
+        }
     }
 }
 

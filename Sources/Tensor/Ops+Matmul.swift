@@ -5,7 +5,9 @@
 // every leading index of A, flattened into one GEMM of M·batch rows) or carries the same batch
 // axes as A (one GEMM per batch index).
 //
-// Gradient rules (C = op(A)·op(B), G = dC); each is one GEMM accumulating with beta = 1:
+// Gradient rules (C = op(A)·op(B), G = dC); each is one GEMM, accumulating with beta = 1, or
+// writing with beta = 0 when the input has no gradient buffer yet (the same bits: the chain
+// starts at +0 either way):
 //   !tA: dA = G · op(B)ᵀ        tA: dA = op(B) · Gᵀ
 //   !tB: dB = op(A)ᵀ · G        tB: dB = Gᵀ · op(A)
 // For a shared 2-D B the batch is already folded into M, so dB sums over it inside the GEMM.
@@ -31,26 +33,28 @@ extension Tensor {
             let (av, bv) = (a.detached(), b.detached())
             let (tA, tB) = (transposeA, transposeB)
             out.record(a, b) { g, node in
-                if let ga = node.inputGrad(0) {
+                if let target = node.gradTarget(0) {
+                    let ga = target.p, beta: Float = target.fresh ? 0 : 1
                     if !tA {
                         Kernels.gemmBatched(transA: false, transB: !tB, batch: batch, m: m, n: k, k: n,
                                             a: g, strideA: m * n, b: bv.ptr, strideB: k * n,
-                                            beta: 1, c: ga, strideC: m * k)
+                                            beta: beta, c: ga, strideC: m * k)
                     } else {
                         Kernels.gemmBatched(transA: tB, transB: true, batch: batch, m: k, n: m, k: n,
                                             a: bv.ptr, strideA: k * n, b: g, strideB: m * n,
-                                            beta: 1, c: ga, strideC: m * k)
+                                            beta: beta, c: ga, strideC: m * k)
                     }
                 }
-                if let gb = node.inputGrad(1) {
+                if let target = node.gradTarget(1) {
+                    let gb = target.p, beta: Float = target.fresh ? 0 : 1
                     if !tB {
                         Kernels.gemmBatched(transA: !tA, transB: false, batch: batch, m: k, n: n, k: m,
                                             a: av.ptr, strideA: m * k, b: g, strideB: m * n,
-                                            beta: 1, c: gb, strideC: k * n)
+                                            beta: beta, c: gb, strideC: k * n)
                     } else {
                         Kernels.gemmBatched(transA: true, transB: tA, batch: batch, m: n, n: k, k: m,
                                             a: g, strideA: m * n, b: av.ptr, strideB: m * k,
-                                            beta: 1, c: gb, strideC: k * n)
+                                            beta: beta, c: gb, strideC: k * n)
                     }
                 }
             }

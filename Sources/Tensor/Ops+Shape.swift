@@ -22,8 +22,9 @@ extension Tensor {
         if Tensor.recording(self) {
             let n = count
             out.record(self) { g, node in
+                if node.shareGrad(0, g) { return }
                 guard let gx = node.inputGrad(0) else { return }
-                for i in 0..<n { gx[i] += g[i] }
+                addInto(gx, g, n)
             }
         }
         return out
@@ -40,7 +41,7 @@ extension Tensor {
             let start = range.lowerBound * inner, n = out.count
             out.record(self) { g, node in
                 guard let gx = node.inputGrad(0) else { return }
-                for i in 0..<n { gx[start + i] += g[i] }
+                addInto(gx + start, g, n)
             }
         }
         return out
@@ -99,7 +100,7 @@ extension Tensor {
             starts.append(start)
             let block = x.shape[ax] * inner
             for o in 0..<outer {
-                (out.ptr + o * total + start).update(from: x.ptr + o * block, count: block)
+                copyElements(from: x.ptr + o * block, into: out.ptr + o * total + start, count: block)
             }
             start += block
         }
@@ -107,10 +108,11 @@ extension Tensor {
             let blocks = xs.map { $0.shape[ax] * inner }
             out.record(xs) { g, node in
                 for (i, block) in blocks.enumerated() {
-                    guard let gx = node.inputGrad(i) else { continue }
+                    // Every element of an input's gradient gets exactly one term.
+                    guard let gx = node.gradTarget(i) else { continue }
                     for o in 0..<outer {
-                        let src = g + o * total + starts[i], dst = gx + o * block
-                        for j in 0..<block { dst[j] += src[j] }
+                        let src = g + o * total + starts[i], dst = gx.p + o * block
+                        if gx.fresh { copyElements(from: src, into: dst, count: block) } else { addInto(dst, src, block) }
                     }
                 }
             }
@@ -136,10 +138,19 @@ extension Tensor {
         }
         if Tensor.recording(self) {
             out.record(self) { g, node in
-                guard let gx = node.inputGrad(0) else { return }
-                plan.forEachRow { o, offs in
-                    let io = offs[0]
-                    for j in 0..<n { gx[io + j * s] += g[o + j] }
+                // A permutation: every element of the input's gradient gets one term, and
+                // distinct rows of g go to distinct elements, so threads split the rows.
+                guard let gx = node.gradTarget(0) else { return }
+                let pg = SendablePointer(g)
+                parallelFor(plan.rowCount, grain: max(1, elementwiseGrain / max(n, 1))) { rows in
+                    plan.forEachRow(in: rows) { o, offs in
+                        let io = offs[0]
+                        if gx.fresh {
+                            for j in 0..<n { gx.p[io + j * s] = pg.p[o + j] }
+                        } else {
+                            for j in 0..<n { gx.p[io + j * s] += pg.p[o + j] }
+                        }
+                    }
                 }
             }
         }

@@ -6,7 +6,22 @@
 // (storage, element offset, shape, optional tape node), so copies, reshapes and leading-dim
 // slices are free and share memory. Storage is never resized. Ops always write a fresh storage;
 // only explicit in-place helpers (`withUnsafeMutableBufferPointer`, used by optimisers) mutate.
+import CPUFeatures
 import Foundation
+
+/// Process-wide allocator settings for training.
+public enum Allocator {
+    /// Keeps freed tensor buffers in the process for reuse instead of returning them to the
+    /// kernel. Every op allocates a fresh buffer and a step frees them all again; with glibc's
+    /// defaults, buffers above its (adaptive) mmap threshold are mapped and unmapped each time,
+    /// and a shrinking heap is trimmed, so every step page-faults its activations in again
+    /// (a zeroed page per 4 KiB). With both thresholds raised, a step's buffers come back from
+    /// the heap already mapped. Peak memory is unchanged: it is the step's live set either way.
+    /// Call once, before training; it changes speed only.
+    public static func keepFreedMemory() {
+        _ = ablate_keep_freed_memory()
+    }
+}
 
 /// A reference-counted, fixed-size float32 buffer shared by every view of it.
 final class TensorStorage {

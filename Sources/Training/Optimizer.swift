@@ -132,9 +132,13 @@ public struct AdamW {
         let correction1 = 1 - Float(DetMath.pow(Double(beta1), steps))
         let correction2 = 1 - Float(DetMath.pow(Double(beta2), steps))
         let lrF = Float(lr), eps = Float(config.eps)
-        for buffer in buffers {
-            let b = buffer
-            Parallel.for(b.count, grain: 1 << 15) { range in
+        // Work items: blocks of up to 16K elements of every parameter, so that the many small
+        // parameters (experts, norms) are spread over the threads too. Elementwise: which
+        // thread updates a block never changes a bit.
+        let items = Self.updateItems(buffers), all = buffers
+        Parallel.for(items.count) { itemRange in
+            for item in itemRange {
+                let b = all[items[item].buffer], range = items[item].range
                 let (p, m, v, decay) = (b.p, b.m, b.v, b.decay)
                 if let g = b.g {
                     // The same arithmetic as the scalar tail, 16 lanes at a time (explicit SIMD:
@@ -174,5 +178,22 @@ public struct AdamW {
             }
         }
         return norm
+    }
+
+    /// Elements per work item of the update (a multiple of the 16 SIMD lanes).
+    static let updateBlock = 1 << 14
+
+    /// (parameter, element range) work items covering every parameter in blocks.
+    static func updateItems(_ buffers: [Buffers]) -> [(buffer: Int, range: Range<Int>)] {
+        var items: [(buffer: Int, range: Range<Int>)] = []
+        for (index, b) in buffers.enumerated() {
+            var start = 0
+            while start < b.count {
+                let end = min(start + updateBlock, b.count)
+                items.append((index, start..<end))
+                start = end
+            }
+        }
+        return items
     }
 }

@@ -44,6 +44,7 @@ struct Ablate: ParsableCommand {
             FileHandle.standardError.write(Data("error: \(error)\n".utf8))
             Foundation.exit(2)
         }
+        Allocator.keepFreedMemory()
         main(nil)
     }
 }

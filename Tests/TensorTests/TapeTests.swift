@@ -26,6 +26,41 @@ import Testing
         #expect(x.grad?.item == 36)
     }
 
+    /// Backward writes a gradient buffer on its first use and adds to it afterwards, and hands
+    /// a reshape or the first operand of add/sub its consumer's buffer. Each pattern here
+    /// reaches an input through both a first write (or a handed-over buffer) and an addition,
+    /// in both orders, and must give the analytic sum.
+    @Test func firstWritesSharedBuffersAndAdditionsCombine() {
+        let values: [Float] = [1, -2, 3, 0.5, -1.5, 2]
+        let c = Tensor(shape: [2, 3], scalars: [2, 1, -1, 3, 0.5, 4])
+        // A reshape's buffer goes to x; then x * c adds c into it (and the other order).
+        for reshapeFirst in [true, false] {
+            let x = Tensor(shape: [2, 3], scalars: values, requiresGrad: true)
+            let r = (x.reshaped([3, 2]) * 5).sum(), p = (x * c).sum()
+            (reshapeFirst ? r + p : p + r).backward()
+            #expect(x.grad?.scalars == c.scalars.map { $0 + 5 })
+        }
+        // x + x and x − x: the first operand takes g's buffer, the second adds into it.
+        let x = Tensor(shape: [2, 3], scalars: values, requiresGrad: true)
+        ((x + x) * c).sum().backward()
+        #expect(x.grad?.scalars == c.scalars.map { 2 * $0 })
+        let y = Tensor(shape: [2, 3], scalars: values, requiresGrad: true)
+        ((y - y) * c + y).sum().backward()
+        #expect(y.grad?.scalars == [1, 1, 1, 1, 1, 1])
+        // A matmul writes dA with beta = 0 first; the second product adds with beta = 1.
+        let a = Tensor(shape: [2, 2], scalars: [1, 2, 3, 4], requiresGrad: true)
+        let b = Tensor(shape: [2, 2], scalars: [0.5, -1, 2, 1])
+        (a.matmul(b).sum() + a.matmul(b, transposeB: true).sum()).backward()
+        // d/dA Σ(A·B) = 1·Bᵀ (row sums of B per column), d/dA Σ(A·Bᵀ) = column sums of B.
+        let expected: [Float] = [2, 3, 2, 3]   // [-0.5 + 2.5, 3 + 0] per row
+        #expect(a.grad?.scalars == expected)
+        // A leaf that took a handed-over buffer keeps adding over later backward calls.
+        let w = Tensor(shape: [2, 3], scalars: values, requiresGrad: true)
+        w.reshaped([6]).sum().backward()
+        w.reshaped([6]).sum().backward()
+        #expect(w.grad?.scalars == [2, 2, 2, 2, 2, 2])
+    }
+
     @Test func noGradRecordsNothing() {
         let w = Tensor(shape: [2, 2], scalars: [1, 2, 3, 4], requiresGrad: true)
         AllocationTracker.track { tracker in

@@ -16,4 +16,9 @@ uint64_t ablate_xcr0(void);
 /// worker yields pipeline resources and power. A no-op elsewhere.
 void ablate_cpu_relax(void);
 
+/// glibc only: raises the mmap and trim thresholds so freed buffers stay mapped in the process
+/// for reuse (Tensor `Allocator.keepFreedMemory`). Returns 1 when both settings took, else 0
+/// (and does nothing on other C libraries).
+int ablate_keep_freed_memory(void);
+
 #endif
