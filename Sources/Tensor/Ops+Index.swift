@@ -3,7 +3,7 @@
 //
 // Gradient rules: gather's gradient scatter-adds g rows back to the rows they came from;
 // scatter-add's gradient gathers g rows. Accumulation into a row hit several times happens in
-// index order; threads split the columns of a row (independent outputs), never the indices.
+// index order; threads split the destination rows (independent outputs), never one row's sum.
 
 extension Tensor {
     /// Rows of `self` [N, ...] picked by `indices` (any shape S) → [S..., ...].
@@ -19,8 +19,8 @@ extension Tensor {
         copyRows(from: ptr, picking: ids, rowSize: rowSize, into: out.ptr)
         if Tensor.recording(self) {
             out.record(self) { g, node in
-                guard let gx = node.inputGrad(0) else { return }
-                scatterAdd(g, ids, rowSize: rowSize, into: gx)
+                guard let gx = node.gradTarget(0) else { return }
+                scatterAdd(g, ids, rowSize: rowSize, into: gx.p, dstRows: n, overwrite: gx.fresh)
             }
         }
         return out
@@ -42,8 +42,7 @@ extension Tensor {
             fatalError("scatterAddRows: index \(i) out of range for \(rowCount) rows")
         }
         var out = Tensor(uninitialized: [rowCount] + shape.dropFirst())
-        out.ptr.update(repeating: 0, count: out.count)
-        scatterAdd(ptr, ids, rowSize: rowSize, into: out.ptr)
+        scatterAdd(ptr, ids, rowSize: rowSize, into: out.ptr, dstRows: rowCount, overwrite: true)
         if Tensor.recording(self) {
             out.record(self) { g, node in
                 // Row r of the input's gradient is row ids[r] of g: one term per element,
@@ -100,16 +99,49 @@ func copyRows(from src: UnsafePointer<Float>, picking ids: [Int32], rowSize: Int
     }
 }
 
-/// dst[ids[r]] += src[r] for each row r, in order of r; threads split the columns.
-func scatterAdd(_ src: UnsafePointer<Float>, _ ids: [Int32], rowSize: Int, into dst: UnsafeMutablePointer<Float>) {
+/// dst[ids[r]] += src[r] for each row r, in order of r (dst has `dstRows` rows). With
+/// `overwrite`, dst is uninitialised: each row becomes 0 + its terms in that order, and a row no
+/// index names becomes 0. The indices are grouped by destination first (a counting sort that
+/// keeps r ascending), so threads split the DESTINATION rows: each sums its own terms, in the
+/// same order as one pass over r would, and reads and writes whole rows.
+func scatterAdd(_ src: UnsafePointer<Float>, _ ids: [Int32], rowSize: Int, into dst: UnsafeMutablePointer<Float>,
+                dstRows: Int, overwrite: Bool = false) {
+    // start[t] ..< start[t + 1]: positions in `order` of the rows r with ids[r] == t, ascending.
+    var start = [Int](repeating: 0, count: dstRows + 1)
+    for i in ids { start[Int(i) + 1] += 1 }
+    for t in 0..<dstRows { start[t + 1] += start[t] }
+    var order = [Int32](repeating: 0, count: ids.count)
+    var fill = start
+    for (r, i) in ids.enumerated() {
+        order[fill[Int(i)]] = Int32(r)
+        fill[Int(i)] += 1
+    }
     let ps = SendablePointer(src), pd = SendablePointer(dst)
-    ids.withUnsafeBufferPointer { idsBuf in
-        let pi = SendablePointer(UnsafeMutablePointer(mutating: idsBuf.baseAddress ?? UnsafePointer(bitPattern: 8)!))
-        let m = idsBuf.count
-        parallelFor(rowSize, grain: max(1, (1 << 15) / max(1, m))) { cols in
-            for r in 0..<m {
-                let s = ps.p + r * rowSize, d = pd.p + Int(pi.p[r]) * rowSize
-                for j in cols { d[j] += s[j] }
+    start.withUnsafeBufferPointer { startBuf in
+        order.withUnsafeBufferPointer { orderBuf in
+            let st = SendablePointer(UnsafeMutablePointer(mutating: startBuf.baseAddress!))
+            let ord = SendablePointer(UnsafeMutablePointer(mutating: orderBuf.baseAddress ?? UnsafePointer(bitPattern: 8)!))
+            let grain = max(1, elementwiseGrain / max(1, rowSize * max(1, ids.count / max(dstRows, 1))))
+            parallelFor(dstRows, grain: grain) { rows in
+                for t in rows {
+                    let d = pd.p + t * rowSize
+                    var e = st.p[t]
+                    let end = st.p[t + 1]
+                    if overwrite {
+                        if e == end {
+                            d.update(repeating: 0, count: rowSize)
+                            continue
+                        }
+                        let s = ps.p + Int(ord.p[e]) * rowSize
+                        for j in 0..<rowSize { d[j] = 0 + s[j] }
+                        e += 1
+                    }
+                    while e < end {
+                        let s = ps.p + Int(ord.p[e]) * rowSize
+                        for j in 0..<rowSize { d[j] += s[j] }
+                        e += 1
+                    }
+                }
             }
         }
     }
