@@ -79,7 +79,7 @@ enum MoELayer {
             }
             let expertOut = outputs.count == 1 ? outputs[0] : Tensor.concat(outputs, axis: 0)   // [M, D]
             let weights = gates.reshaped([n * k, 1]).gatherRows(IntTensor(order.map { Int32($0) }))  // [M, 1]
-            y = (expertOut * weights).scatterAddRows(tokenOfRow, rowCount: n)        // [N, D]
+            y = expertOut.weightedScatterAddRows(weights, tokenOfRow, rowCount: n)   // [N, D]
         }
         if m.sharedHidden > 0 {
             let q = "\(p).shared_experts"

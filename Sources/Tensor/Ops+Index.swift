@@ -54,6 +54,55 @@ extension Tensor {
         return out
     }
 
+    /// The MoE combine in one pass: a [rowCount, ...] tensor of zeros to which `weights[r] ·`
+    /// row r of `self` [M, ...] is added at row `indices[r]` (weights [M] or [M, 1]; repeated
+    /// indices add up, in order of r). The same bits as `(self * weights)` followed by
+    /// `scatterAddRows`, without the [M, ...] product in between.
+    /// Gradients: self gets g[indices[r]] · weights[r]; weights[r] gets Σ_j g[indices[r], j] ·
+    /// self[r, j] (j ascending).
+    public func weightedScatterAddRows(_ weights: Tensor, _ indices: IntTensor, rowCount: Int) -> Tensor {
+        require(rank >= 1 && indices.count == shape[0] && weights.count == shape[0]
+                && (weights.rank == 1 || (weights.rank == 2 && weights.shape[1] == 1)),
+                "weightedScatterAddRows: shapes \(shape), weights \(weights.shape), indices \(indices.shape): need one weight and one index per row")
+        let rowSize = shape.dropFirst().reduce(1, *)
+        let ids = indices.scalars
+        for i in ids where i < 0 || Int(i) >= rowCount {
+            fatalError("weightedScatterAddRows: index \(i) out of range for \(rowCount) rows")
+        }
+        var out = Tensor(uninitialized: [rowCount] + shape.dropFirst())
+        scatterAdd(ptr, ids, rowSize: rowSize, into: out.ptr, dstRows: rowCount, overwrite: true, weights: weights.ptr)
+        if Tensor.recording(self, weights) {
+            let (xv, wv) = (detached(), weights.detached())
+            out.record(self, weights) { g, node in
+                let px = SendablePointer(xv.ptr), pw = SendablePointer(wv.ptr), pg = SendablePointer(g)
+                let gx = node.gradTarget(0), gw = node.gradTarget(1)
+                ids.withUnsafeBufferPointer { idsBuf in
+                    let pi = SendablePointer(UnsafeMutablePointer(mutating: idsBuf.baseAddress ?? UnsafePointer(bitPattern: 8)!))
+                    // Row r of both gradients depends on row r only: threads split the rows.
+                    parallelFor(idsBuf.count, grain: max(1, elementwiseGrain / max(rowSize, 1))) { rows in
+                        for r in rows {
+                            let src = pg.p + Int(pi.p[r]) * rowSize, x = px.p + r * rowSize, w = pw.p[r]
+                            if let gx {
+                                let d = gx.p + r * rowSize
+                                if gx.fresh {
+                                    for j in 0..<rowSize { d[j] = 0 + src[j] * w }
+                                } else {
+                                    for j in 0..<rowSize { d[j] += src[j] * w }
+                                }
+                            }
+                            if let gw {
+                                var acc: Float = gw.fresh ? 0 : gw.p[r]
+                                for j in 0..<rowSize { acc += src[j] * x[j] }
+                                gw.p[r] = acc
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return out
+    }
+
     /// Indices of the k largest elements along the last axis, largest first; equal values go
     /// to the lower index; NaN never beats a number. No gradient. [..., n] → [..., k].
     public func topK(_ k: Int) -> IntTensor {
@@ -104,8 +153,9 @@ func copyRows(from src: UnsafePointer<Float>, picking ids: [Int32], rowSize: Int
 /// index names becomes 0. The indices are grouped by destination first (a counting sort that
 /// keeps r ascending), so threads split the DESTINATION rows: each sums its own terms, in the
 /// same order as one pass over r would, and reads and writes whole rows.
+/// With `weights`, row r contributes weights[r] · src[r] (each product rounded, then added).
 func scatterAdd(_ src: UnsafePointer<Float>, _ ids: [Int32], rowSize: Int, into dst: UnsafeMutablePointer<Float>,
-                dstRows: Int, overwrite: Bool = false) {
+                dstRows: Int, overwrite: Bool = false, weights: UnsafePointer<Float>? = nil) {
     // start[t] ..< start[t + 1]: positions in `order` of the rows r with ids[r] == t, ascending.
     var start = [Int](repeating: 0, count: dstRows + 1)
     for i in ids { start[Int(i) + 1] += 1 }
@@ -116,7 +166,7 @@ func scatterAdd(_ src: UnsafePointer<Float>, _ ids: [Int32], rowSize: Int, into 
         order[fill[Int(i)]] = Int32(r)
         fill[Int(i)] += 1
     }
-    let ps = SendablePointer(src), pd = SendablePointer(dst)
+    let ps = SendablePointer(src), pd = SendablePointer(dst), pw = weights.map(SendablePointer.init)
     start.withUnsafeBufferPointer { startBuf in
         order.withUnsafeBufferPointer { orderBuf in
             let st = SendablePointer(UnsafeMutablePointer(mutating: startBuf.baseAddress!))
@@ -132,13 +182,23 @@ func scatterAdd(_ src: UnsafePointer<Float>, _ ids: [Int32], rowSize: Int, into 
                             d.update(repeating: 0, count: rowSize)
                             continue
                         }
-                        let s = ps.p + Int(ord.p[e]) * rowSize
-                        for j in 0..<rowSize { d[j] = 0 + s[j] }
+                        let r = Int(ord.p[e]), s = ps.p + r * rowSize
+                        if let pw {
+                            let w = pw.p[r]
+                            for j in 0..<rowSize { d[j] = 0 + s[j] * w }
+                        } else {
+                            for j in 0..<rowSize { d[j] = 0 + s[j] }
+                        }
                         e += 1
                     }
                     while e < end {
-                        let s = ps.p + Int(ord.p[e]) * rowSize
-                        for j in 0..<rowSize { d[j] += s[j] }
+                        let r = Int(ord.p[e]), s = ps.p + r * rowSize
+                        if let pw {
+                            let w = pw.p[r]
+                            for j in 0..<rowSize { d[j] += s[j] * w }
+                        } else {
+                            for j in 0..<rowSize { d[j] += s[j] }
+                        }
                         e += 1
                     }
                 }

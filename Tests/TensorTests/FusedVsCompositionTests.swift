@@ -39,6 +39,18 @@ func expectSameAsComposition(_ name: String, _ inputs: [Tensor], tol: Float = 1e
         }
     }
 
+    /// The MoE combine: bit-identical to multiply-then-scatter, forward and both gradients,
+    /// with repeated and missing destination rows.
+    @Test func weightedScatterAddRows() {
+        let x = rnd([7, 5], seed: 45, low: -2, high: 2), w = rnd([7, 1], seed: 46, low: 0, high: 1)
+        let ids = IntTensor([3, 0, 3, 1, 3, 0, 1])   // row 2 of 5 receives nothing
+        expectSameAsComposition("weightedScatterAddRows", [x, w], tol: 0) {
+            $0[0].weightedScatterAddRows($0[1], ids, rowCount: 5)
+        } composed: {
+            ($0[0] * $0[1]).scatterAddRows(ids, rowCount: 5)
+        }
+    }
+
     @Test func swiGLUAndSilu() {
         let a = rnd([3, 8], seed: 42, low: -3, high: 3), b = rnd([3, 8], seed: 43)
         expectSameAsComposition("swiGLU", [a, b]) { Tensor.swiGLU($0[0], $0[1]) } composed: { $0[0] * $0[0].sigmoid() * $0[1] }
