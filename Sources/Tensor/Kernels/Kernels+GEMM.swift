@@ -98,20 +98,24 @@ struct GemmPartition: Sendable {
     let m: Int
     let n: Int
 
-    /// Products under 8 MFLOP are one block. Otherwise an even number of blocks, 2 to 8, of
-    /// >= ~256 MFLOP each (about 2 ms on one core) and >= 128 rows (or columns) wide: every block
+    /// Products under 2 MFLOP are one block. Otherwise an even number of blocks, 2 to 8, of
+    /// >= ~256 MFLOP each (about 2 ms on one core) and >= 64 rows (or columns) wide: every block
     /// re-packs the other operand, and on 2 cores fewer, bigger blocks won — a 2048×512×256
     /// product ran at 241 GFLOP/s with 2 blocks, 229 with 4, 220 with 8 (raw 2-thread OpenBLAS:
     /// 224–250), and 512×256×2048 (dW) lost 5 % on one thread with 4 blocks. The partition
     /// deliberately ignores the thread count and the core count, so every machine computes the
-    /// same blocks (the price: products under ~1 GFLOP use at most 2 cores).
+    /// same blocks (the price: products under ~1 GFLOP use at most 2 cores). The small end (2
+    /// MFLOP, 64 wide; it was 8 MFLOP and 128) is for fine-grained MoE: with E = 64 experts of
+    /// hidden 128, an expert sees ~64 tokens, and its 64×256×128 products (4 MFLOP, ~60 µs) ran
+    /// on one core while the other waited. Split in two, `ablate bench moe` gave E = 64 / E = 8
+    /// = 1.61× median against 1.70× over six alternating runs.
     init(m: Int, n: Int, k: Int) {
         self.m = m
         self.n = n
         byRows = m >= n
         let extent = byRows ? m : n
         let flops = 2 * m * n * max(k, 1)
-        var blocks = flops < (1 << 23) ? 1 : min(8, max(2, flops >> 28), extent / 128)
+        var blocks = flops < (1 << 21) ? 1 : min(8, max(2, flops >> 28), extent / 64)
         if blocks > 1 { blocks &= ~1 }
         if blocks <= 1 {
             size = extent
