@@ -37,10 +37,7 @@ extension Tensor {
         require(rank >= 1 && indices.count == shape[0],
                      "scatterAddRows: shapes \(shape) and \(indices.shape): need one index per row")
         let rowSize = shape.dropFirst().reduce(1, *)
-        let ids = indices.scalars
-        for i in ids where i < 0 || Int(i) >= rowCount {
-            fatalError("scatterAddRows: index \(i) out of range for \(rowCount) rows")
-        }
+        let ids = destinationRows("scatterAddRows", indices, rowCount: rowCount)
         var out = Tensor(uninitialized: [rowCount] + shape.dropFirst())
         scatterAdd(ptr, ids, rowSize: rowSize, into: out.ptr, dstRows: rowCount, overwrite: true)
         if Tensor.recording(self) {
@@ -65,10 +62,7 @@ extension Tensor {
                 && (weights.rank == 1 || (weights.rank == 2 && weights.shape[1] == 1)),
                 "weightedScatterAddRows: shapes \(shape), weights \(weights.shape), indices \(indices.shape): need one weight and one index per row")
         let rowSize = shape.dropFirst().reduce(1, *)
-        let ids = indices.scalars
-        for i in ids where i < 0 || Int(i) >= rowCount {
-            fatalError("weightedScatterAddRows: index \(i) out of range for \(rowCount) rows")
-        }
+        let ids = destinationRows("weightedScatterAddRows", indices, rowCount: rowCount)
         var out = Tensor(uninitialized: [rowCount] + shape.dropFirst())
         scatterAdd(ptr, ids, rowSize: rowSize, into: out.ptr, dstRows: rowCount, overwrite: true, weights: weights.ptr)
         if Tensor.recording(self, weights) {
@@ -126,6 +120,15 @@ extension Tensor {
         }
         return IntTensor(shape: Array(shape.dropLast()) + [k], scalars: result)
     }
+}
+
+/// The indices of a scatter, each checked to name one of `rowCount` destination rows.
+func destinationRows(_ op: String, _ indices: IntTensor, rowCount: Int) -> [Int32] {
+    let ids = indices.scalars
+    for i in ids where i < 0 || Int(i) >= rowCount {
+        fatalError("\(op): index \(i) out of range for \(rowCount) rows")
+    }
+    return ids
 }
 
 /// dst[r] = src[ids[r]] (or += with `adding`) for each row r; threads split the rows, each of
