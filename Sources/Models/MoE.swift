@@ -68,16 +68,13 @@ enum MoELayer {
         } else {
             let tokenOfRow = IntTensor(order.map { Int32($0 / k) })
             let xs = x.gatherRows(tokenOfRow)                                        // [M, D], M kept assignments
-            var outputs: [Tensor] = []
-            var start = 0
-            for expert in 0..<e where !perExpert[expert].isEmpty {
-                let rows = xs.rows(start..<(start + perExpert[expert].count))        // [M_e, D]
-                start += perExpert[expert].count
-                let q = "\(p).experts.\(expert)"
-                let hidden = Tensor.swiGLU(rows.linear(params["\(q).w1.weight"]), rows.linear(params["\(q).w3.weight"]))
-                outputs.append(hidden.linear(params["\(q).w2.weight"]))              // [M_e, D]
+            // Every expert that received rows, side by side: W2·(silu(W1·x) ⊙ W3·x) per row.
+            let active = (0..<e).filter { !perExpert[$0].isEmpty }
+            let experts = active.map { expert in
+                SwiGLUExpert(w1: params["\(p).experts.\(expert).w1.weight"], w3: params["\(p).experts.\(expert).w3.weight"],
+                             w2: params["\(p).experts.\(expert).w2.weight"])
             }
-            let expertOut = outputs.count == 1 ? outputs[0] : Tensor.concat(outputs, axis: 0)   // [M, D]
+            let expertOut = xs.groupedSwiGLU(experts, rowCounts: active.map { perExpert[$0].count })   // [M, D]
             let weights = gates.reshaped([n * k, 1]).gatherRows(IntTensor(order.map { Int32($0) }))  // [M, 1]
             y = expertOut.weightedScatterAddRows(weights, tokenOfRow, rowCount: n)   // [N, D]
         }

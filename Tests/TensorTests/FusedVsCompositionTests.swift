@@ -51,6 +51,50 @@ func expectSameAsComposition(_ name: String, _ inputs: [Tensor], tol: Float = 1e
         }
     }
 
+    /// The routed experts in one op: bit-identical to per-expert rows → linear → swiGLU →
+    /// linear → concat, forward and every gradient, with uneven row counts, an expert without
+    /// rows (no gradient on either side), work units of a few rows, and gradients that are
+    /// added to (x used twice, the weights by two calls) as well as written.
+    @Test(arguments: [1, 2])
+    func groupedSwiGLU(threads: Int) {
+        let (d, f) = (8, 5), counts = [3, 0, 7, 1]
+        let m = counts.reduce(0, +)
+        var inputs = [rnd([m, d], seed: 47, low: -2, high: 2)]
+        for e in counts.indices {
+            inputs += [rnd([f, d], seed: 50 + 3 * UInt64(e), low: -1, high: 1),
+                       rnd([f, d], seed: 51 + 3 * UInt64(e), low: -1, high: 1),
+                       rnd([d, f], seed: 52 + 3 * UInt64(e), low: -1, high: 1)]
+        }
+        func experts(_ t: [Tensor]) -> [SwiGLUExpert] {
+            counts.indices.map { SwiGLUExpert(w1: t[1 + 3 * $0], w3: t[2 + 3 * $0], w2: t[3 + 3 * $0]) }
+        }
+        func composed(_ x: Tensor, _ ex: [SwiGLUExpert]) -> Tensor {
+            var outputs: [Tensor] = []
+            var start = 0
+            for (e, c) in counts.enumerated() where c > 0 {
+                let rows = x.rows(start..<(start + c))
+                start += c
+                outputs.append(Tensor.swiGLU(rows.linear(ex[e].w1), rows.linear(ex[e].w3)).linear(ex[e].w2))
+            }
+            return Tensor.concat(outputs, axis: 0)
+        }
+        Parallel.withThreadsSplittingEverything(threads) {
+            expectSameAsComposition("groupedSwiGLU", inputs, tol: 0) {
+                $0[0].groupedSwiGLU(experts($0), rowCounts: counts, rowsPerUnit: 2)
+            } composed: {
+                composed($0[0], experts($0))
+            }
+            expectSameAsComposition("groupedSwiGLU, gradients added", inputs, tol: 0) {
+                let x2 = $0[0] * 0.5
+                return $0[0].groupedSwiGLU(experts($0), rowCounts: counts, rowsPerUnit: 3)
+                    + x2.groupedSwiGLU(experts($0), rowCounts: counts, rowsPerUnit: 256) + $0[0]
+            } composed: {
+                let x2 = $0[0] * 0.5
+                return composed($0[0], experts($0)) + composed(x2, experts($0)) + $0[0]
+            }
+        }
+    }
+
     @Test func swiGLUAndSilu() {
         let a = rnd([3, 8], seed: 42, low: -3, high: 3), b = rnd([3, 8], seed: 43)
         expectSameAsComposition("swiGLU", [a, b]) { Tensor.swiGLU($0[0], $0[1]) } composed: { $0[0] * $0[0].sigmoid() * $0[1] }
