@@ -257,52 +257,130 @@ public func gemmSerialCore<L: GemmLanes>(
         var pc = 0
         while pc < k {
             let kb = min(blocking.kc, k - pc)
-            let load = pc > 0 || beta != 0
-            let scale: Float = pc + kb == k ? alpha : 1
             gemmPackB(transB: transB, b: b, ldb: ldb, p0: pc, kb: kb, j0: jc, cols: nb, nr: nr, into: packB)
-            var ic = 0
-            while ic < m {
-                let mb = min(blocking.mc, m - ic)
-                // op(A) = A is read in place (six sequential row streams); packing it cost up to
-                // 16 % at N = 96. op(A) = Aᵀ is read in place too (six adjacent floats per k)
-                // unless its row stride is long, where each k would touch a new page: then it is
-                // packed into 6-row panels.
-                if packAT {
-                    gemmPackAT(a: a, lda: lda, i0: ic, rows: mb, p0: pc, kb: kb, into: packA)
-                }
-                var jr = 0
-                while jr < nb {
-                    let cols = min(nr, nb - jr)
-                    let pb = packB + jr * kb
-                    var ir = 0
-                    while ir < mb {
-                        let rows = min(mr, mb - ir)
-                        let cp = c + (ic + ir) * ldc + jc + jr
-                        // Row pointers of the A panel; rows past the edge repeat the last one.
-                        let base: UnsafePointer<Float> = packAT ? UnsafePointer(packA + ir * kb)
-                            : transA ? a + pc * lda + ic + ir : a + (ic + ir) * lda + pc
-                        let rs = transA ? 1 : lda, last = packAT ? 5 : rows - 1
-                        let ap = (base, base + min(1, last) * rs, base + min(2, last) * rs,
-                                  base + min(3, last) * rs, base + min(4, last) * rs, base + min(5, last) * rs)
-                        let csA = packAT ? 6 : transA ? lda : 1
-                        if rows == mr && cols == nr {
-                            gemmMicroTile(L.self, kc: kb, a: ap, csA: csA, b: pb, c: cp, ldc: ldc,
-                                          load: load, alpha: scale)
-                        } else {
-                            // Edge tile: run the full tile on a scratch copy, keep the live part.
-                            if load {
-                                for r in 0..<rows { for j in 0..<cols { tile[r * nr + j] = cp[r * ldc + j] } }
-                            }
-                            gemmMicroTile(L.self, kc: kb, a: ap, csA: csA, b: pb, c: tile, ldc: nr,
-                                          load: load, alpha: scale)
-                            for r in 0..<rows { for j in 0..<cols { cp[r * ldc + j] = tile[r * nr + j] } }
-                        }
-                        ir += mr
+            gemmRowsOfBlock(L.self, blocking, transA: transA, packAT: packAT, rowStart: 0, rows: m,
+                            jc: jc, nb: nb, pc: pc, kb: kb, load: pc > 0 || beta != 0,
+                            scale: pc + kb == k ? alpha : 1, a: a, lda: lda, packB: packB,
+                            packA: packA, tile: tile, c: c, ldc: ldc)
+            pc += kb
+        }
+        jc += nb
+    }
+}
+
+/// Rows `rowStart ..< rowStart + rows` of C against one packed block of B (columns
+/// jc ..< jc + nb, k in pc ..< pc + kb), in blocks of `mc` rows. `load`: the chains continue
+/// from C; `scale`: α on the last K block, else 1.
+@inlinable @inline(__always)
+func gemmRowsOfBlock<L: GemmLanes>(
+    _: L.Type, _ blocking: GemmBlocking, transA: Bool, packAT: Bool, rowStart: Int, rows total: Int,
+    jc: Int, nb: Int, pc: Int, kb: Int, load: Bool, scale: Float,
+    a: UnsafePointer<Float>, lda: Int, packB: UnsafeMutablePointer<Float>, packA: UnsafeMutablePointer<Float>,
+    tile: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int
+) {
+    let mr = 6, nr = 2 * L.V.scalarCount
+    var ic = rowStart
+    let end = rowStart + total
+    while ic < end {
+        let mb = min(blocking.mc, end - ic)
+        // op(A) = A is read in place (six sequential row streams); packing it cost up to
+        // 16 % at N = 96. op(A) = Aᵀ is read in place too (six adjacent floats per k)
+        // unless its row stride is long, where each k would touch a new page: then it is
+        // packed into 6-row panels.
+        if packAT {
+            gemmPackAT(a: a, lda: lda, i0: ic, rows: mb, p0: pc, kb: kb, into: packA)
+        }
+        var jr = 0
+        while jr < nb {
+            let cols = min(nr, nb - jr)
+            let pb = packB + jr * kb
+            var ir = 0
+            while ir < mb {
+                let rows = min(mr, mb - ir)
+                let cp = c + (ic + ir) * ldc + jc + jr
+                // Row pointers of the A panel; rows past the edge repeat the last one.
+                let base: UnsafePointer<Float> = packAT ? UnsafePointer(packA + ir * kb)
+                    : transA ? a + pc * lda + ic + ir : a + (ic + ir) * lda + pc
+                let rs = transA ? 1 : lda, last = packAT ? 5 : rows - 1
+                let ap = (base, base + min(1, last) * rs, base + min(2, last) * rs,
+                          base + min(3, last) * rs, base + min(4, last) * rs, base + min(5, last) * rs)
+                let csA = packAT ? 6 : transA ? lda : 1
+                if rows == mr && cols == nr {
+                    gemmMicroTile(L.self, kc: kb, a: ap, csA: csA, b: pb, c: cp, ldc: ldc,
+                                  load: load, alpha: scale)
+                } else {
+                    // Edge tile: run the full tile on a scratch copy, keep the live part.
+                    if load {
+                        for r in 0..<rows { for j in 0..<cols { tile[r * nr + j] = cp[r * ldc + j] } }
                     }
-                    jr += nr
+                    gemmMicroTile(L.self, kc: kb, a: ap, csA: csA, b: pb, c: tile, ldc: nr,
+                                  load: load, alpha: scale)
+                    for r in 0..<rows { for j in 0..<cols { cp[r * ldc + j] = tile[r * nr + j] } }
                 }
-                ic += mb
+                ir += mr
             }
+            jr += nr
+        }
+        ic += mb
+    }
+}
+
+/// One lane of a GEMM that several threads share, with the arithmetic in the file header (so
+/// the same bits as `gemmSerialCore`, however the rows fall to lanes). C's rows are cut into
+/// blocks of `rowBlock` rows; each (column block, K block) of B is a stage. In every stage the
+/// lane asks `next(stage)` for a row block (−1: none left; the caller returns a block only
+/// once its previous stage is done, since the chains continue from C), packs its own copy of
+/// that stage's B before its first block, computes the block and reports it with `done`.
+/// Requires k > 0, β ∈ {0, 1} and (α == 1 or β == 0): the cases without a pre-pass over C.
+@inlinable
+public func gemmLaneCore<L: GemmLanes>(
+    _ lanes: L.Type, _ blocking: GemmBlocking,
+    transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+    a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+    beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+    rowBlock: Int, next: (Int) -> Int, done: (Int) -> Void
+) {
+    precondition(k > 0 && (beta == 0 || beta == 1) && (alpha == 1 || beta == 0) && rowBlock > 0,
+                 "gemmLaneCore: needs k > 0, beta 0 or 1, and alpha 1 unless beta is 0")
+    if m <= 0 || n <= 0 { return }
+    let mr = 6, nr = 2 * L.V.scalarCount
+    let kcMax = min(blocking.kc, k)
+    let ncMax = (min(n, blocking.nc) + nr - 1) / nr * nr
+    let packAT = transA && lda >= 256
+    let mcMax = (min(rowBlock, blocking.mc) + mr - 1) / mr * mr
+    var packB: UnsafeMutablePointer<Float>? = nil
+    var packA: UnsafeMutablePointer<Float>? = nil
+    var tile: UnsafeMutablePointer<Float>? = nil
+    defer { packA?.deallocate(); packB?.deallocate(); tile?.deallocate() }
+
+    var stage = 0
+    var jc = 0
+    while jc < n {
+        let nb = min(blocking.nc, n - jc)
+        var pc = 0
+        while pc < k {
+            let kb = min(blocking.kc, k - pc)
+            var packed = false
+            while true {
+                let blk = next(stage)
+                if blk < 0 { break }
+                if packB == nil {
+                    packB = UnsafeMutablePointer<Float>.allocate(capacity: ncMax * kcMax)
+                    packA = UnsafeMutablePointer<Float>.allocate(capacity: packAT ? mcMax * kcMax : 1)
+                    tile = UnsafeMutablePointer<Float>.allocate(capacity: mr * nr)
+                }
+                if !packed {
+                    gemmPackB(transB: transB, b: b, ldb: ldb, p0: pc, kb: kb, j0: jc, cols: nb, nr: nr, into: packB!)
+                    packed = true
+                }
+                let first = blk * rowBlock
+                gemmRowsOfBlock(L.self, blocking, transA: transA, packAT: packAT, rowStart: first,
+                                rows: min(rowBlock, m - first), jc: jc, nb: nb, pc: pc, kb: kb,
+                                load: pc > 0 || beta != 0, scale: pc + kb == k ? alpha : 1,
+                                a: a, lda: lda, packB: packB!, packA: packA!, tile: tile!, c: c, ldc: ldc)
+                done(blk)
+            }
+            stage += 1
             pc += kb
         }
         jc += nb

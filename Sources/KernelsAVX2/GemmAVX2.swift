@@ -14,4 +14,16 @@ public enum GemmAVX2 {
         gemmSerialCore(Lanes8.self, blocking, transA: transA, transB: transB, m: m, n: n, k: k,
                        alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
     }
+
+    /// One lane of a GEMM shared by several threads (see `gemmLaneCore`): the same bits.
+    public static func lane(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+        rowBlock: Int, next: (Int) -> Int, done: (Int) -> Void
+    ) {
+        gemmLaneCore(Lanes8.self, blocking, transA: transA, transB: transB, m: m, n: n, k: k,
+                     alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
+                     rowBlock: rowBlock, next: next, done: done)
+    }
 }

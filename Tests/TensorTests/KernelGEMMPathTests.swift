@@ -130,7 +130,10 @@ struct KernelGEMMPathTests {
     @Test func threadsAndPathsGiveTheSameBitsAtModelShapes() {
         var rng = TestRNG(14)
         // The reference model's products: forward, dX and the TN weight gradient (K = 2048).
-        for (m, n, k, tA, tB) in [(2048, 96, 256, false, true), (2048, 256, 96, false, false), (96, 256, 2048, true, false)] {
+        // Shared row blocks: one K block, several (K > 256, with Aᵀ packed: lda >= 256), and a row
+        // count no block size divides; columns split (N > M).
+        for (m, n, k, tA, tB) in [(2048, 96, 256, false, true), (2048, 256, 96, false, false), (96, 256, 2048, true, false),
+                                  (300, 96, 600, true, false), (1001, 40, 517, false, true)] {
             let a = rng.floats(m * k), b = rng.floats(k * n), c = rng.floats(m * n)
             let lda = tA ? m : k, ldb = tB ? k : n
             let first = run(.generic, threads: 1, transA: tA, transB: tB, m: m, n: n, k: k, alpha: 1, a: a, lda: lda,
@@ -142,6 +145,34 @@ struct KernelGEMMPathTests {
                     #expect(sameBits(got, first) == nil, "\(isa) \(threads)T \(m)x\(n)x\(k)")
                 }
             }
+        }
+    }
+
+    /// A GEMM whose threads share row blocks, called from inside a parallel loop: its lanes then
+    /// run one after another on one thread (the first takes every block) with the same bits.
+    @Test func sharedGemmInsideAParallelLoop() {
+        var rng = TestRNG(15)
+        let (m, n, k) = (400, 64, 520)
+        let a = rng.floats(m * k), b = rng.floats(k * n)
+        let want = gemmOracle(transA: false, transB: false, m: m, n: n, k: k, alpha: 1, a: a, lda: k,
+                              b: b, ldb: n, beta: 0, c: [Float](repeating: 0, count: m * n), ldc: n)
+        let outs = UnsafeMutablePointer<Float>.allocate(capacity: 2 * m * n)
+        defer { outs.deallocate() }
+        let po = SendablePointer(outs)
+        Parallel.withThreads(2) {
+            Parallel.for(2) { range in
+                for i in range {
+                    a.withUnsafeBufferPointer { pa in
+                        b.withUnsafeBufferPointer { pb in
+                            Kernels.gemm(m: m, n: n, k: k, a: pa.baseAddress!, b: pb.baseAddress!, c: po.p + i * m * n)
+                        }
+                    }
+                }
+            }
+        }
+        for i in 0..<2 {
+            let got = Array(UnsafeBufferPointer(start: outs + i * m * n, count: m * n))
+            #expect(sameBits(got, want) == nil, "product \(i)")
         }
     }
 

@@ -209,4 +209,35 @@ extension Kernels {
                                a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
         }
     }
+
+    /// The active path's cache blocking (speed only).
+    static var gemmBlocking: GemmBlocking {
+        switch ISA.active {
+        case .avx512: GemmAVX512.blocking
+        case .avx2: GemmAVX2.blocking
+        case .generic: GemmGeneric.blocking
+        }
+    }
+
+    /// One lane of a GEMM shared by several threads, on the active ISA path (see
+    /// `gemmLaneCore` in KernelCore).
+    @inline(__always)
+    static func gemmLane(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+        rowBlock: Int, next: (Int) -> Int, done: (Int) -> Void
+    ) {
+        switch ISA.active {
+        case .avx512:
+            GemmAVX512.lane(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                            b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, rowBlock: rowBlock, next: next, done: done)
+        case .avx2:
+            GemmAVX2.lane(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                          b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, rowBlock: rowBlock, next: next, done: done)
+        case .generic:
+            GemmGeneric.lane(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                             b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, rowBlock: rowBlock, next: next, done: done)
+        }
+    }
 }

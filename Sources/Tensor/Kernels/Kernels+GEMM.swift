@@ -2,10 +2,13 @@
 // on the ISA path chosen from CPUID (ISA.swift).
 //
 // Determinism. Every output element is one ascending-k fma chain (GemmCore.swift), so no block
-// boundary, thread count or ISA path changes a bit. `gemm` still cuts C into a fixed partition
-// of (M, N, K) — blocks of rows (or of columns, when N > M, so the smaller operand is the one
-// re-packed per block), each one single-threaded `gemmSerial` — and `Parallel` hands out whole
-// blocks: the partition decides speed only.
+// boundary, thread count or ISA path changes a bit. How a product is split decides speed only:
+// - at least as many rows as columns (and big enough to split): the threads share it in row
+//   blocks claimed one at a time (`gemmShared`), each thread packing its own copy of B;
+// - otherwise a fixed partition of (M, N, K) — blocks of columns (or of rows), each one
+//   single-threaded `gemmSerial` — of which `Parallel` hands out whole blocks.
+import CPUFeatures
+import Synchronization
 
 extension Kernels {
     /// Row-major GEMM: `C[M, Nc] = alpha · op(A)[M, K] · op(B)[K, Nc] + beta · C`.
@@ -32,6 +35,8 @@ extension Kernels {
         checkGemmArguments("gemm", transA: transA, transB: transB, m: m, n: n, k: k,
                            lda: lda, ldb: ldb, ldc: ldc)
         guard m > 0 && n > 0 else { return }
+        if gemmShared(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                      b: b, ldb: ldb, beta: beta, c: c, ldc: ldc) { return }
         let part = GemmPartition(m: m, n: n, k: k)
         let pa = SendablePointer(a), pb = SendablePointer(b), pc = SendablePointer(c)
         Parallel.for(part.count) { blocks in
@@ -64,6 +69,8 @@ extension Kernels {
                            lda: lda, ldb: ldb, ldc: ldc)
         precondition(batch >= 0, "gemmBatched: negative batch \(batch)")
         guard batch > 0 && m > 0 && n > 0 else { return }
+        if batch == 1 && gemmShared(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                                    b: b, ldb: ldb, beta: beta, c: c, ldc: ldc) { return }
         let part = GemmPartition(m: m, n: n, k: k)
         let pa = SendablePointer(a), pb = SendablePointer(b), pc = SendablePointer(c)
         // Work units: (batch, block) pairs, flattened; the same units for any thread count.
@@ -75,6 +82,40 @@ extension Kernels {
                          beta: beta, c: pc.p + i * strideC, ldc: ldc)
             }
         }
+    }
+
+    /// Runs a GEMM on all threads as row blocks claimed one at a time, when it is big enough to
+    /// split and has at least as many rows as columns; returns false (nothing done) otherwise,
+    /// and the caller uses the fixed partition. Each thread packs its own copy of B and takes
+    /// the next free block of rows, so a thread that starts late or runs slow gets fewer
+    /// blocks instead of making the others wait for its half (the main thread waited ~8 % of
+    /// a step for the worker's half of a 2-block partition). Which thread computes a row
+    /// changes nothing: every element is the same fma chain wherever it is computed.
+    static func gemmShared(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) -> Bool {
+        let threads = Parallel.threads
+        guard threads > 1, k > 0, m >= n, 2 * m * n * k >= 1 << 21,
+              beta == 0 || beta == 1, alpha == 1 || beta == 0 else { return false }
+        let pa = SendablePointer(a), pb = SendablePointer(b), pc = SendablePointer(c)
+        // Blocks of 12 to 72 rows (a multiple of the 6-row tile), about 4 per thread.
+        let perThread = (m + 4 * threads - 1) / (4 * threads)
+        let rowBlock = min(72, max(12, (perThread + 5) / 6 * 6))
+        let blocks = (m + rowBlock - 1) / rowBlock
+        guard blocks >= 2 else { return false }
+        let blocking = gemmBlocking
+        let stages = ((n + blocking.nc - 1) / blocking.nc) * ((k + blocking.kc - 1) / blocking.kc)
+        let board = GemmLaneBoard(blocks: blocks, lanes: threads, stages: stages)
+        Parallel.for(threads) { lanes in
+            for lane in lanes {
+                gemmLane(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: pa.p, lda: lda,
+                         b: pb.p, ldb: ldb, beta: beta, c: pc.p, ldc: ldc, rowBlock: rowBlock,
+                         next: { board.next(lane: lane, stage: $0) }, done: board.done)
+            }
+        }
+        return true
     }
 
     /// Bad sizes are programming errors: fail loudly.
@@ -148,3 +189,70 @@ struct GemmPartition: Sendable {
         }
     }
 }
+
+/// The shared state of one GEMM run by `Kernels.gemmShared`. The row blocks are cut into one
+/// contiguous range per lane; in every stage (a column block × K block of B) a lane takes
+/// blocks from the front of its own range, then from the back of the others' — so each
+/// thread mostly works on the same rows in every stage and as the op before it (whose
+/// outputs sit in its cache), and a late or slow thread just ends up with fewer blocks.
+/// Per row block it also counts the stages finished (a stage continues the chains in C).
+final class GemmLaneBoard: @unchecked Sendable {
+    private let blocks: Int
+    private let lanes: Int
+    private let stages: Int
+    /// [stage][lane]: (front << 32) | back, the unclaimed blocks front ..< back of that range.
+    private let ranges: UnsafeMutablePointer<Atomic<UInt64>>
+    private let progress: UnsafeMutablePointer<Atomic<Int>>
+
+    init(blocks: Int, lanes: Int, stages: Int) {
+        self.blocks = blocks
+        self.lanes = lanes
+        self.stages = stages
+        ranges = .allocate(capacity: stages * lanes)
+        progress = .allocate(capacity: blocks)
+        for s in 0..<stages {
+            for l in 0..<lanes {
+                let lo = UInt64(blocks * l / lanes), hi = UInt64(blocks * (l + 1) / lanes)
+                (ranges + s * lanes + l).initialize(to: Atomic(lo << 32 | hi))
+            }
+        }
+        for b in 0..<blocks { (progress + b).initialize(to: Atomic(0)) }
+    }
+
+    deinit {
+        ranges.deinitialize(count: stages * lanes)
+        progress.deinitialize(count: blocks)
+        ranges.deallocate()
+        progress.deallocate()
+    }
+
+    /// The next row block of `stage` for `lane`, once its previous stage is done; −1 when every
+    /// block of the stage is taken.
+    func next(lane: Int, stage: Int) -> Int {
+        var blk = -1
+        for step in 0..<lanes {
+            let r = (lane + step) % lanes
+            let word = ranges + stage * lanes + r
+            var old = word.pointee.load(ordering: .relaxed)
+            while true {
+                let front = old >> 32, back = old & 0xFFFF_FFFF
+                if front >= back { break }
+                // Own range: from the front; another lane's: from the back.
+                let new = step == 0 ? (front + 1) << 32 | back : front << 32 | (back - 1)
+                let (done, current) = word.pointee.compareExchange(expected: old, desired: new, ordering: .relaxed)
+                if done { blk = Int(step == 0 ? front : back - 1); break }
+                old = current
+            }
+            if blk >= 0 { break }
+        }
+        if blk < 0 { return -1 }
+        while progress[blk].load(ordering: .acquiring) < stage { ablate_cpu_relax() }
+        return blk
+    }
+
+    /// Row block `blk` has finished its current stage (its C rows are written).
+    func done(_ blk: Int) {
+        progress[blk].wrappingAdd(1, ordering: .releasing)
+    }
+}
+
