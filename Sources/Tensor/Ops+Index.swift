@@ -70,10 +70,9 @@ extension Tensor {
             out.record(self, weights) { g, node in
                 let px = SendablePointer(xv.ptr), pw = SendablePointer(wv.ptr), pg = SendablePointer(g)
                 let gx = node.gradTarget(0), gw = node.gradTarget(1)
-                ids.withUnsafeBufferPointer { idsBuf in
-                    let pi = SendablePointer(UnsafeMutablePointer(mutating: idsBuf.baseAddress ?? UnsafePointer(bitPattern: 8)!))
+                withSendablePointer(to: ids) { pi in
                     // Row r of both gradients depends on row r only: threads split the rows.
-                    parallelFor(idsBuf.count, grain: max(1, elementwiseGrain / max(rowSize, 1))) { rows in
+                    parallelFor(ids.count, grain: max(1, elementwiseGrain / max(rowSize, 1))) { rows in
                         for r in rows {
                             let src = pg.p + Int(pi.p[r]) * rowSize, x = px.p + r * rowSize, w = pw.p[r]
                             if let gx {
@@ -131,14 +130,23 @@ func destinationRows(_ op: String, _ indices: IntTensor, rowCount: Int) -> [Int3
     return ids
 }
 
+/// Calls `body` with `values`' elements as a pointer a parallel loop may capture (valid only
+/// inside `body`; the loops only read it).
+@inline(__always)
+func withSendablePointer<T, R>(to values: [T], _ body: (SendablePointer<T>) -> R) -> R {
+    values.withUnsafeBufferPointer { buffer in
+        body(SendablePointer(UnsafeMutablePointer(mutating: buffer.baseAddress
+                                                  ?? UnsafePointer(bitPattern: MemoryLayout<T>.alignment)!)))
+    }
+}
+
 /// dst[r] = src[ids[r]] (or += with `adding`) for each row r; threads split the rows, each of
 /// which is written once.
 func copyRows(from src: UnsafePointer<Float>, picking ids: [Int32], rowSize: Int,
               into dst: UnsafeMutablePointer<Float>, adding: Bool = false) {
     let ps = SendablePointer(src), pd = SendablePointer(dst)
-    ids.withUnsafeBufferPointer { idsBuf in
-        let pi = SendablePointer(UnsafeMutablePointer(mutating: idsBuf.baseAddress ?? UnsafePointer(bitPattern: 8)!))
-        parallelFor(idsBuf.count, grain: max(1, elementwiseGrain / max(rowSize, 1))) { rows in
+    withSendablePointer(to: ids) { pi in
+        parallelFor(ids.count, grain: max(1, elementwiseGrain / max(rowSize, 1))) { rows in
             for r in rows {
                 let d = pd.p + r * rowSize, s = ps.p + Int(pi.p[r]) * rowSize
                 if adding {
@@ -170,10 +178,8 @@ func scatterAdd(_ src: UnsafePointer<Float>, _ ids: [Int32], rowSize: Int, into 
         fill[Int(i)] += 1
     }
     let ps = SendablePointer(src), pd = SendablePointer(dst), pw = weights.map(SendablePointer.init)
-    start.withUnsafeBufferPointer { startBuf in
-        order.withUnsafeBufferPointer { orderBuf in
-            let st = SendablePointer(UnsafeMutablePointer(mutating: startBuf.baseAddress!))
-            let ord = SendablePointer(UnsafeMutablePointer(mutating: orderBuf.baseAddress ?? UnsafePointer(bitPattern: 8)!))
+    withSendablePointer(to: start) { st in
+        withSendablePointer(to: order) { ord in
             let grain = max(1, elementwiseGrain / max(1, rowSize * max(1, ids.count / max(dstRows, 1))))
             parallelFor(dstRows, grain: grain) { rows in
                 for t in rows {
