@@ -157,14 +157,15 @@ func gemmPackAT(a: UnsafePointer<Float>, lda: Int, i0: Int, rows: Int, p0: Int, 
         let out = dst + panel * kb
         let live = min(6, rows - panel)
         var src = a + p0 * lda + i0 + panel
-        for p in 0..<kb {
-            let o = out + p * 6
+        var o = out
+        for _ in 0..<kb {
             if live == 6 {
                 o[0] = src[0]; o[1] = src[1]; o[2] = src[2]; o[3] = src[3]; o[4] = src[4]; o[5] = src[5]
             } else {
                 for r in 0..<6 { o[r] = src[min(r, live - 1)] }
             }
             src += lda
+            o += 6
         }
         panel += 6
     }
@@ -180,13 +181,19 @@ func gemmPackB(transB: Bool, b: UnsafePointer<Float>, ldb: Int, p0: Int, kb: Int
         let out = dst + panel * kb
         let live = min(nr, cols - panel)
         if transB {
-            // op(B)[p, j] = b[j·ldb + p]: one row of B per panel column.
+            // op(B)[p, j] = b[j·ldb + p]: one row of B per panel column. Pointer steps, not
+            // `p * nr + j`: the overflow-checked index cost ~2.5 % of a step (Q·Kᵀ in
+            // attention packs K for every block of 32 queries).
             for j in 0..<live {
                 let src = b + (j0 + panel + j) * ldb + p0
-                for p in 0..<kb { out[p * nr + j] = src[p] }
+                var o = out + j
+                for p in 0..<kb {
+                    o.pointee = src[p]
+                    o += nr
+                }
             }
             if live < nr {
-                for p in 0..<kb { for j in live..<nr { out[p * nr + j] = 0 } }
+                for p in 0..<kb { for j in live..<nr { out[p &* nr &+ j] = 0 } }
             }
         } else {
             // op(B)[p, j] = b[p·ldb + j]: `nr` consecutive floats per p.
@@ -311,11 +318,11 @@ func gemmRowsOfBlock<L: GemmLanes>(
                 } else {
                     // Edge tile: run the full tile on a scratch copy, keep the live part.
                     if load {
-                        for r in 0..<rows { for j in 0..<cols { tile[r * nr + j] = cp[r * ldc + j] } }
+                        for r in 0..<rows { for j in 0..<cols { tile[r &* nr &+ j] = cp[r &* ldc &+ j] } }
                     }
                     gemmMicroTile(L.self, kc: kb, a: ap, csA: csA, b: pb, c: tile, ldc: nr,
                                   load: load, alpha: scale)
-                    for r in 0..<rows { for j in 0..<cols { cp[r * ldc + j] = tile[r * nr + j] } }
+                    for r in 0..<rows { for j in 0..<cols { cp[r &* ldc &+ j] = tile[r &* nr &+ j] } }
                 }
                 ir += mr
             }
