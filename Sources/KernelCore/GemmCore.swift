@@ -213,6 +213,34 @@ func gemmPackB(transB: Bool, b: UnsafePointer<Float>, ldb: Int, p0: Int, kb: Int
     }
 }
 
+/// One thread's GEMM buffers: a packed block of B (kc × nc), 6-row panels of Aᵀ when its row
+/// stride is long (`packAT`), and a scratch tile for edges. `rows`: the most rows of C handled
+/// at once.
+@usableFromInline
+struct GemmScratch {
+    @usableFromInline let packB: UnsafeMutablePointer<Float>
+    @usableFromInline let packA: UnsafeMutablePointer<Float>
+    @usableFromInline let tile: UnsafeMutablePointer<Float>
+    @usableFromInline let packAT: Bool
+
+    @inlinable
+    init<L: GemmLanes>(_: L.Type, _ blocking: GemmBlocking, rows: Int, n: Int, k: Int, transA: Bool, lda: Int) {
+        let mr = 6, nr = 2 * L.V.scalarCount
+        let kcMax = min(blocking.kc, k)
+        let ncMax = (min(n, blocking.nc) + nr - 1) / nr * nr
+        let mcMax = (min(rows, blocking.mc) + mr - 1) / mr * mr
+        packAT = transA && lda >= 256
+        packB = .allocate(capacity: ncMax * kcMax)
+        packA = .allocate(capacity: packAT ? mcMax * kcMax : 1)
+        tile = .allocate(capacity: mr * nr)
+    }
+
+    @inlinable
+    func release() {
+        packA.deallocate(); packB.deallocate(); tile.deallocate()
+    }
+}
+
 /// Single-threaded row-major GEMM, `C[m, n] = α·op(A)·op(B) + β·C`, with the arithmetic in the
 /// file header. Layouts as BLAS (row-major): op(A) is A [m, k] (row stride lda) or, with
 /// `transA`, Aᵀ of A [k, m]; likewise B. With β == 0, C is not read.
@@ -248,15 +276,10 @@ public func gemmSerialCore<L: GemmLanes>(
     }
     if k == 0 { return }
 
-    let mr = 6, nr = 2 * L.V.scalarCount
-    let kcMax = min(blocking.kc, k)
-    let ncMax = (min(n, blocking.nc) + nr - 1) / nr * nr
-    let packB = UnsafeMutablePointer<Float>.allocate(capacity: ncMax * kcMax)
-    let packAT = transA && lda >= 256
-    let mcMax = (min(m, blocking.mc) + mr - 1) / mr * mr
-    let packA = UnsafeMutablePointer<Float>.allocate(capacity: packAT ? mcMax * kcMax : 1)
-    let tile = UnsafeMutablePointer<Float>.allocate(capacity: mr * nr)
-    defer { packA.deallocate(); packB.deallocate(); tile.deallocate() }
+    let nr = 2 * L.V.scalarCount
+    let scratch = GemmScratch(L.self, blocking, rows: m, n: n, k: k, transA: transA, lda: lda)
+    defer { scratch.release() }
+    let (packB, packA, tile, packAT) = (scratch.packB, scratch.packA, scratch.tile, scratch.packAT)
 
     var jc = 0
     while jc < n {
@@ -350,15 +373,9 @@ public func gemmLaneCore<L: GemmLanes>(
     precondition(k > 0 && (beta == 0 || beta == 1) && (alpha == 1 || beta == 0) && rowBlock > 0,
                  "gemmLaneCore: needs k > 0, beta 0 or 1, and alpha 1 unless beta is 0")
     if m <= 0 || n <= 0 { return }
-    let mr = 6, nr = 2 * L.V.scalarCount
-    let kcMax = min(blocking.kc, k)
-    let ncMax = (min(n, blocking.nc) + nr - 1) / nr * nr
-    let packAT = transA && lda >= 256
-    let mcMax = (min(rowBlock, blocking.mc) + mr - 1) / mr * mr
-    var packB: UnsafeMutablePointer<Float>? = nil
-    var packA: UnsafeMutablePointer<Float>? = nil
-    var tile: UnsafeMutablePointer<Float>? = nil
-    defer { packA?.deallocate(); packB?.deallocate(); tile?.deallocate() }
+    let nr = 2 * L.V.scalarCount
+    var scratch: GemmScratch? = nil   // made on the lane's first block: a lane without blocks packs nothing
+    defer { scratch?.release() }
 
     var stage = 0
     var jc = 0
@@ -371,20 +388,20 @@ public func gemmLaneCore<L: GemmLanes>(
             while true {
                 let blk = next(stage)
                 if blk < 0 { break }
-                if packB == nil {
-                    packB = UnsafeMutablePointer<Float>.allocate(capacity: ncMax * kcMax)
-                    packA = UnsafeMutablePointer<Float>.allocate(capacity: packAT ? mcMax * kcMax : 1)
-                    tile = UnsafeMutablePointer<Float>.allocate(capacity: mr * nr)
+                if scratch == nil {
+                    scratch = GemmScratch(L.self, blocking, rows: rowBlock, n: n, k: k, transA: transA, lda: lda)
                 }
+                let buffers = scratch!
                 if !packed {
-                    gemmPackB(transB: transB, b: b, ldb: ldb, p0: pc, kb: kb, j0: jc, cols: nb, nr: nr, into: packB!)
+                    gemmPackB(transB: transB, b: b, ldb: ldb, p0: pc, kb: kb, j0: jc, cols: nb, nr: nr, into: buffers.packB)
                     packed = true
                 }
                 let first = blk * rowBlock
-                gemmRowsOfBlock(L.self, blocking, transA: transA, packAT: packAT, rowStart: first,
+                gemmRowsOfBlock(L.self, blocking, transA: transA, packAT: buffers.packAT, rowStart: first,
                                 rows: min(rowBlock, m - first), jc: jc, nb: nb, pc: pc, kb: kb,
                                 load: pc > 0 || beta != 0, scale: pc + kb == k ? alpha : 1,
-                                a: a, lda: lda, packB: packB!, packA: packA!, tile: tile!, c: c, ldc: ldc)
+                                a: a, lda: lda, packB: buffers.packB, packA: buffers.packA, tile: buffers.tile,
+                                c: c, ldc: ldc)
                 done(blk)
             }
             stage += 1
