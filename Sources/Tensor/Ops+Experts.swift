@@ -137,8 +137,7 @@ extension Tensor {
                     Kernels.gemmSerial(transA: false, transB: false, m: r, n: d, k: f, alpha: 1, a: pdh1.p + hOff, lda: f,
                                        b: w1[unit.expert].p, ldb: d, beta: 1, c: c, ldc: d)
                     if let scratch {
-                        let dst = gx.p + firstRow * d
-                        for i in 0..<(r * d) { dst[i] += scratch[i] }
+                        addInto(gx.p + firstRow * d, scratch, r * d)
                         scratch.deallocate()
                     }
                 }
@@ -153,15 +152,12 @@ extension Tensor {
                     guard let target = targetList[job] else { continue }
                     let beta: Float = target.fresh ? 0 : 1
                     switch job % 3 {
-                    case 0:   // dW1 = dh1ᵀ · x_e   [F, D]
+                    case 0, 1:   // dW1 = dh1ᵀ · x_e, dW3 = dh3ᵀ · x_e   [F, D]
+                        let dhx = job % 3 == 0 ? pdh1 : pdh3
                         Kernels.gemmSerial(transA: true, transB: false, m: f, n: d, k: s.rows, alpha: 1,
-                                           a: pdh1.p + s.offset, lda: f, b: px.p + s.row * d, ldb: d,
+                                           a: dhx.p + s.offset, lda: f, b: px.p + s.row * d, ldb: d,
                                            beta: beta, c: target.p, ldc: d)
-                    case 1:   // dW3 = dh3ᵀ · x_e   [F, D]
-                        Kernels.gemmSerial(transA: true, transB: false, m: f, n: d, k: s.rows, alpha: 1,
-                                           a: pdh3.p + s.offset, lda: f, b: px.p + s.row * d, ldb: d,
-                                           beta: beta, c: target.p, ldc: d)
-                    default:  // dW2 = dyᵀ · h   [D, F]
+                    default:     // dW2 = dyᵀ · h   [D, F]
                         Kernels.gemmSerial(transA: true, transB: false, m: d, n: f, k: s.rows, alpha: 1,
                                            a: pg.p + s.row * d, lda: d, b: ph.p + s.offset, ldb: f,
                                            beta: beta, c: target.p, ldc: f)

@@ -105,9 +105,7 @@ extension Kernels {
         let rowBlock = min(72, max(12, (perThread + 5) / 6 * 6))
         let blocks = (m + rowBlock - 1) / rowBlock
         guard blocks >= 2 else { return false }
-        let blocking = gemmBlocking
-        let stages = ((n + blocking.nc - 1) / blocking.nc) * ((k + blocking.kc - 1) / blocking.kc)
-        let board = GemmLaneBoard(blocks: blocks, lanes: threads, stages: stages)
+        let board = GemmLaneBoard(blocks: blocks, lanes: threads, stages: gemmBlocking.stages(n: n, k: k))
         Parallel.for(threads) { lanes in
             for lane in lanes {
                 gemmLane(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: pa.p, lda: lda,
