@@ -33,10 +33,32 @@ public indirect enum JSONValue: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    /// How a value reads in a table cell: strings bare, everything else canonical JSON.
+    /// How a value reads in a table cell: strings bare, a mapping as "key=value, …" (sorted),
+    /// everything else canonical JSON.
     public var display: String {
-        if case .string(let s) = self { return s }
-        return canonical
+        switch self {
+        case .string(let s): return s
+        case .object(let map): return map.keys.sorted().map { "\($0)=\(map[$0]!.display)" }.joined(separator: ", ")
+        default: return canonical
+        }
+    }
+
+    /// Indented JSON with sorted keys (two spaces), for files people read.
+    public var pretty: String { pretty(indent: "") }
+
+    func pretty(indent: String) -> String {
+        let inner = indent + "  "
+        switch self {
+        case .array(let items) where !items.isEmpty:
+            if items.allSatisfy({ if case .array = $0 { return false }; if case .object = $0 { return false }; return true }) {
+                return canonical
+            }
+            return "[\n" + items.map { inner + $0.pretty(indent: inner) }.joined(separator: ",\n") + "\n" + indent + "]"
+        case .object(let map) where !map.isEmpty:
+            return "{\n" + map.keys.sorted().map { inner + Self.quote($0) + ": " + map[$0]!.pretty(indent: inner) }.joined(separator: ",\n") + "\n" + indent + "}"
+        default:
+            return canonical
+        }
     }
 
     public var description: String { canonical }

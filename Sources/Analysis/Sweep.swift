@@ -25,6 +25,19 @@ public struct RunResult: Sendable, Equatable {
     public var derived: [String: Int64]
     /// Any /moe layer, any non-zero balancing bias.
     public var hasMoE = false, hasBias = false
+    /// "byte" for byte-level text data, "token" for other data; nil when the file was not read.
+    public var tokenUnit: String?
+    /// Wall-clock seconds from the file's creation to its finish (completed runs only).
+    public var wallSeconds: Double?
+
+    /// One word for the state: completed, running, diverged, failed, interrupted, missing, unreadable.
+    public var stateWord: String {
+        switch state {
+        case .missing: "missing"
+        case .unreadable: "unreadable"
+        case .read(let status): status.rawValue
+        }
+    }
 
     /// Only completed runs enter the statistics.
     public var isComplete: Bool { state == .read(.completed) }
@@ -60,17 +73,17 @@ public struct SweepData: Sendable {
     public var runs: [RunResult] { groups.flatMap(\.runs) }
 
     /// Reads `<directory>/sweep.json` and every run file it names.
-    public static func load(directory: String) throws -> SweepData {
-        try load(directory: directory, manifest: try SweepManifest.read(directory: directory))
+    public static func load(directory: String, reader: RunFileSource = .inProcess) throws -> SweepData {
+        try load(directory: directory, manifest: try SweepManifest.read(directory: directory), reader: reader)
     }
 
-    /// Reads every run file `manifest` names (relative to `directory`).
-    public static func load(directory: String, manifest: SweepManifest) throws -> SweepData {
-        var results: [RunResult] = []
-        for cell in manifest.cells {
-            let path = URL(fileURLWithPath: directory).appendingPathComponent(cell.runFile).path
-            results.append(try RunResult.load(path: path, cell: cell))
-        }
+    /// Reads every run file `manifest` names (relative to `directory`), in this process or in a
+    /// helper process (`RunFileSource.helper`), where a file that crashes libhdf5 marks its cell
+    /// unreadable instead of ending the command.
+    public static func load(directory: String, manifest: SweepManifest, reader: RunFileSource = .inProcess) throws -> SweepData {
+        let paths = manifest.cells.map { URL(fileURLWithPath: directory).appendingPathComponent($0.runFile).path }
+        let contents = reader.read(paths)
+        let results = try zip(manifest.cells, contents).map { try RunResult(cell: $0, contents: $1) }
         return SweepData(directory: directory, manifest: manifest, results: results)
     }
 
@@ -108,6 +121,11 @@ extension RunResult {
     /// Reads one run file; a missing or unreadable file is a state, not an error (a sweep that
     /// is still running has both). A cell whose assignments are not JSON is an error.
     public static func load(path: String, cell: SweepManifest.Cell) throws -> RunResult {
+        try RunResult(cell: cell, contents: RunFileContents.read(path))
+    }
+
+    /// The cell's result from what its run file holds.
+    public init(cell: SweepManifest.Cell, contents: RunFileContents) throws {
         var assignments: [String: JSONValue] = [:]
         for (key, text) in cell.assignments where key != "seed" {
             do {
@@ -116,8 +134,31 @@ extension RunResult {
                 throw AnalysisError("sweep.json cell \(cell.index): assignment \(key) = \(text) is not JSON (\(error))")
             }
         }
-        var result = RunResult(cell: cell, assignments: assignments, state: .missing, lastStep: -1,
-                               metrics: MetricColumn.all.reduce(into: [:]) { $0[$1.id] = .nan }, derived: [:])
+        self.init(cell: cell, assignments: assignments, state: contents.state, lastStep: contents.lastStep,
+                  metrics: contents.metrics, derived: contents.derived)
+        hasMoE = contents.hasMoE
+        hasBias = contents.hasBias
+        tokenUnit = contents.tokenUnit
+        wallSeconds = contents.wallSeconds
+    }
+}
+
+/// What a table needs from one run file, read in this process or sent over by a helper process
+/// as one JSON line.
+public struct RunFileContents: Sendable, Equatable {
+    public var state: RunResult.State = .missing
+    public var lastStep = -1
+    public var metrics: [String: Double] = MetricColumn.all.reduce(into: [:]) { $0[$1.id] = .nan }
+    public var derived: [String: Int64] = [:]
+    public var hasMoE = false, hasBias = false
+    public var tokenUnit: String?
+    public var wallSeconds: Double?
+
+    public init() {}
+
+    /// Reads one run file in this process; never throws (missing and unreadable are states).
+    public static func read(_ path: String) -> RunFileContents {
+        var result = RunFileContents()
         guard FileManager.default.fileExists(atPath: path) else { return result }
         do {
             let reader = try RunFileReader(path: path)
@@ -130,10 +171,122 @@ extension RunResult {
             let layers = try reader.moeLayers()
             result.hasMoE = !layers.isEmpty
             result.hasBias = layers.contains { $0.bias.contains { $0 != 0 } }
+            let resolvedSpec = try reader.spec().resolved
+            result.tokenUnit = attributes.run.dataSHA256.isEmpty && !resolvedSpec.contains("kind: text") ? "token" : "byte"
+            let iso = ISO8601DateFormatter()
+            if let start = iso.date(from: attributes.createdUTC), let end = iso.date(from: attributes.finishedUTC) {
+                result.wallSeconds = end.timeIntervalSince(start)
+            }
         } catch {
             result.state = .unreadable("\(error)")
         }
         return result
+    }
+
+    /// One line of JSON (numbers at full precision; NaN as null).
+    public var json: JSONValue {
+        func number(_ x: Double) -> JSONValue { x.isFinite ? .number(x) : .null }
+        var state: [String: JSONValue]
+        switch self.state {
+        case .missing: state = ["kind": .string("missing")]
+        case .unreadable(let why): state = ["kind": .string("unreadable"), "why": .string(why)]
+        case .read(let status): state = ["kind": .string("read"), "status": .string(status.rawValue)]
+        }
+        var object: [String: JSONValue] = [
+            "state": .object(state), "last_step": .number(Double(lastStep)), "metrics": .object(metrics.mapValues(number)),
+            "derived": .object(derived.mapValues { .string(String($0)) }), "has_moe": .bool(hasMoE), "has_bias": .bool(hasBias),
+        ]
+        if let tokenUnit { object["token_unit"] = .string(tokenUnit) }
+        if let wallSeconds { object["wall_seconds"] = .number(wallSeconds) }
+        return .object(object)
+    }
+
+    public init(json: JSONValue) throws {
+        guard let state = json["state"], let kind = state["kind"]?.stringValue else { throw AnalysisError("run file contents: no state in \(json)") }
+        switch kind {
+        case "missing": self.state = .missing
+        case "unreadable": self.state = .unreadable(state["why"]?.stringValue ?? "unknown")
+        case "read":
+            guard let status = state["status"]?.stringValue.flatMap(RunStatus.init(rawValue:)) else { throw AnalysisError("run file contents: bad status in \(json)") }
+            self.state = .read(status)
+        default: throw AnalysisError("run file contents: unknown state '\(kind)'")
+        }
+        lastStep = Int(json["last_step"]?.numberValue ?? -1)
+        if case .object(let m)? = json["metrics"] { for (k, v) in m { metrics[k] = v.numberValue ?? .nan } }
+        if case .object(let d)? = json["derived"] { for (k, v) in d { if let x = v.stringValue.flatMap({ Int64($0) }) { derived[k] = x } } }
+        hasMoE = json["has_moe"] == .bool(true)
+        hasBias = json["has_bias"] == .bool(true)
+        tokenUnit = json["token_unit"]?.stringValue
+        wallSeconds = json["wall_seconds"]?.numberValue
+    }
+}
+
+/// Where run files are read: in this process, or in a helper process that answers one JSON line
+/// per path (`ablate read-runs`). libhdf5 can still crash on some damaged files (a flipped byte
+/// in a string's heap index); with the helper, such a file marks its cell unreadable, the helper
+/// is restarted for the files after it, and the command carries on.
+public enum RunFileSource: Sendable {
+    case inProcess
+    /// The helper: an executable and its arguments; it reads paths on stdin, one per line, and
+    /// writes `RunFileContents.json` for each, one line each, in order.
+    case helper(executable: String, arguments: [String])
+
+    public func read(_ paths: [String]) -> [RunFileContents] {
+        switch self {
+        case .inProcess:
+            return paths.map(RunFileContents.read)
+        case .helper(let executable, let arguments):
+            var out: [RunFileContents] = []
+            var attempts = 0
+            while out.count < paths.count {
+                let remaining = Array(paths[out.count...])
+                let (answers, ending) = Self.runHelper(executable, arguments, remaining)
+                out += answers
+                if out.count < paths.count && answers.count < remaining.count {
+                    // The helper died on the next file: that file is the damaged one.
+                    var crashed = RunFileContents()
+                    crashed.state = .unreadable("reading it ended the reader process (\(ending)); the file is damaged")
+                    out.append(crashed)
+                    attempts += 1
+                    if attempts > paths.count { break }
+                }
+            }
+            return out
+        }
+    }
+
+    /// Runs the helper over `paths`; the answers it gave before it ended, and how it ended.
+    static func runHelper(_ executable: String, _ arguments: [String], _ paths: [String]) -> ([RunFileContents], String) {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: executable)
+        process.arguments = arguments
+        let input = Pipe(), output = Pipe()
+        process.standardInput = input
+        process.standardOutput = output
+        process.standardError = FileHandle.nullDevice
+        do {
+            try process.run()
+        } catch {
+            // No helper: read in this process rather than not at all.
+            return (paths.map(RunFileContents.read), "not started: \(error)")
+        }
+        let writer = input.fileHandleForWriting
+        let text = paths.joined(separator: "\n") + "\n"
+        signal(SIGPIPE, SIG_IGN)   // a helper that dies must not take this process with it
+        DispatchQueue.global().async {
+            try? writer.write(contentsOf: Data(text.utf8))
+            try? writer.close()
+        }
+        let data = output.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        var answers: [RunFileContents] = []
+        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
+            guard let value = try? JSONValue.parse(String(line)), let contents = try? RunFileContents(json: value) else { break }
+            answers.append(contents)
+        }
+        let ending = process.terminationReason == .uncaughtSignal
+            ? "signal \(process.terminationStatus)" : "exit \(process.terminationStatus)"
+        return (Array(answers.prefix(paths.count)), ending)
     }
 }
 
@@ -146,6 +299,18 @@ public struct MetricColumn: Sendable, Equatable {
     /// Decimals shown in md/latex (CSV always has full precision).
     public var digits: Int
     public var definition: String
+
+    /// The column's unit; losses and perplexity count per `token` ("byte" for byte-level text).
+    public func unit(_ token: String) -> String {
+        switch id {
+        case "final_loss", "best_loss", "gap": "nats/\(token)"
+        case "ppl": "per \(token)"
+        case "accuracy": "fraction"
+        case "maxvio_global", "maxvio_batch": "max/mean − 1"
+        case "tokens_per_s": "tokens/s"
+        default: ""
+        }
+    }
 
     public static let all: [MetricColumn] = [
         MetricColumn(id: "final_loss", title: "final eval loss", lowerIsBetter: true, digits: 4,
@@ -162,7 +327,7 @@ public struct MetricColumn: Sendable, Equatable {
                      definition: "MaxVio of expert loads over the whole validation set at the last evaluation, mean over MoE layers"),
         MetricColumn(id: "maxvio_batch", title: "MaxVio_batch", lowerIsBetter: true, digits: 3,
                      definition: "mean over all training steps of the per-batch MaxVio (train `maxvio`)"),
-        MetricColumn(id: "tokens_per_s", title: "tokens/s", lowerIsBetter: false, digits: 0,
+        MetricColumn(id: "tokens_per_s", title: "throughput", lowerIsBetter: false, digits: 0,
                      definition: "mean training throughput over all logged steps (wall clock)"),
     ]
 

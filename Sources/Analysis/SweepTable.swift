@@ -1,35 +1,63 @@
 // The paper-style table of a sweep: one row per group of cells that differ only by seed; the
-// varying keys, the model's derived numbers, each metric as mean ± sample std over the completed
-// seeds with the best row marked, the paper's reference numbers beside ours, and a paired t-test
-// of every row against the baseline. Rendered as Markdown, LaTeX (booktabs) or CSV.
+// varying keys (or the spec's display labels), the model's derived numbers, each metric as the
+// mean with its 95% t interval over the completed seeds, the paper's reference numbers, paired
+// contrasts against the baseline with corrected p-values, a solve rate with its exact interval,
+// and the verdicts of the spec's claims. `SweepTable` holds typed numbers; `sections` lays them
+// out as headed columns of typed cells, which every renderer (md, LaTeX, JSON, the dashboard)
+// prints; CSV prints the numbers at full precision. Statistics: docs/analysis.md.
 import Foundation
 import RunStore
 
 public enum TableFormat: String, Sendable, CaseIterable {
-    case md, latex, csv
+    case md, latex, csv, json
+}
+
+/// A row against the baseline over the seeds both completed.
+public struct Contrast: Sendable, Equatable {
+    public var differences: PairedDifferences
+    public var interval: Interval
+    public var p: Double
+    /// p adjusted over every contrast of the table.
+    public var pAdjusted: Double
+}
+
+/// How many seeds of a row pass the table's solve threshold, with the Clopper–Pearson interval.
+public struct SolveRate: Sendable, Equatable {
+    public var solved: Int
+    public var runs: Int
+    public var interval: Interval
 }
 
 public struct SweepTable: Sendable {
     public struct Row: Sendable {
         public var group: SweepGroup
-        /// The group's value of each varying key ("default" where its cells leave the spec's value).
+        /// The label the spec gives the row, else "key=value, …".
+        public var label: String
+        /// The group's value of each varying key: "default" where its cells leave the spec's value,
+        /// "" where the key does not apply (under a `….enabled: false`).
         public var keyValues: [String]
         /// Derived column id → value (from the first run file of the row that has it).
         public var derived: [String: Int64]
-        /// Completed runs (the n of the statistics) and cells of the row in the sweep.
+        /// Completed runs and cells of the row in the sweep.
         public var completed: Int
         public var cells: Int
-        /// MetricColumn id → mean ± std over the completed runs.
+        /// MetricColumn id → mean and std over the completed runs' finite values.
         public var stats: [String: Summary]
-        /// Metric ids in which this row is the best (ties all marked).
+        /// MetricColumn id → 95% t interval of the mean.
+        public var intervals: [String: Interval]
+        /// MetricColumn id → (seed, value) of every completed run, in seed order.
+        public var values: [String: [(seed: Int, value: Double)]]
+        /// Metric ids in which this row is significantly best after correction.
         public var best: Set<String>
-        /// Metric id → the paper's number for this row.
+        /// Metric id → the paper's number for this row, and its printed text.
         public var reference: [String: Double]
-        /// Metric id → comparison against the baseline (absent in the baseline row itself).
-        public var comparisons: [String: PairedComparison]
+        public var referenceText: [String: String]
+        /// Metric id → the contrast against the baseline (absent in the baseline row itself).
+        public var contrasts: [String: Contrast]
         public var isBaseline: Bool
-        /// The row's cells that are not completed.
+        /// The row's cells that are not completed (diverged, failed, running, missing…).
         public var incomplete: [RunResult]
+        public var solve: SolveRate?
     }
 
     public var title: String
@@ -37,13 +65,22 @@ public struct SweepTable: Sendable {
     public var varyingKeys: [String]
     public var derivedColumns: [DerivedColumn]
     public var metrics: [MetricColumn]
+    /// "byte" for byte-level text, "token" otherwise: the unit of losses and perplexity.
+    public var tokenUnit: String
     /// Metrics that have a reference column.
     public var referenceMetrics: [String]
     /// Metrics compared against the baseline (empty without a baseline).
     public var comparedMetrics: [String]
-    public var referenceSource: String
+    public var settings: TableSettings
     public var rows: [Row]
+    public var claims: [ClaimResult]
     public var notes: [String]
+    /// Cells left out of the statistics, by state ("diverged" → 1).
+    public var excluded: [String: Int]
+
+    public var alpha: Double { settings.alpha }
+    public var correction: Correction { settings.correction }
+    public var hasLabels: Bool { !settings.labels.isEmpty }
 
     /// Builds the table. `metrics`: MetricColumn ids in the order wanted; nil = every metric
     /// that has a finite value in some row. Throws for an unknown metric id or a baseline that
@@ -51,22 +88,31 @@ public struct SweepTable: Sendable {
     public static func build(_ sweep: SweepData, settings: TableSettings = TableSettings(),
                              metrics wanted: [String]? = nil) throws -> SweepTable {
         var rows: [Row] = sweep.groups.map { group in
-            let done = group.completed
-            var stats: [String: Summary] = [:]
-            for metric in MetricColumn.all { stats[metric.id] = Summary(done.map { $0.metrics[metric.id] ?? .nan }) }
+            let done = group.completed.sorted { $0.cell.seed < $1.cell.seed }
+            var stats: [String: Summary] = [:], intervals: [String: Interval] = [:]
+            var values: [String: [(seed: Int, value: Double)]] = [:]
+            for metric in MetricColumn.all {
+                let v = done.map { (seed: $0.cell.seed, value: $0.metrics[metric.id] ?? .nan) }
+                values[metric.id] = v
+                stats[metric.id] = Summary(v.map(\.value))
+                intervals[metric.id] = stats[metric.id]!.meanInterval()
+            }
             var derived: [String: Int64] = [:]
             for run in group.runs { derived.merge(run.derived) { old, _ in old } }
-            return Row(group: group,
-                       keyValues: sweep.varyingKeys.map { group.value(at: $0)?.display ?? "default" },
-                       derived: derived, completed: done.count, cells: group.runs.count, stats: stats, best: [],
-                       reference: [:], comparisons: [:], isBaseline: false, incomplete: group.runs.filter { !$0.isComplete })
+            let label = settings.labels.first { group.matches($0.match) }?.label ?? group.label
+            return Row(group: group, label: label,
+                       keyValues: sweep.varyingKeys.map { key in
+                           applies(key, in: group) ? (group.value(at: key)?.display ?? "default") : "" },
+                       derived: derived, completed: done.count, cells: group.runs.count, stats: stats,
+                       intervals: intervals, values: values, best: [], reference: [:], referenceText: [:],
+                       contrasts: [:], isBaseline: false, incomplete: group.runs.filter { !$0.isComplete }, solve: nil)
         }
 
         let metrics: [MetricColumn]
         if let wanted {
             metrics = try wanted.map { id in
                 guard let metric = MetricColumn.named(id) else {
-                    throw AnalysisError("unknown metric '\(id)' (expected one of \(MetricColumn.all.map(\.id).joined(separator: ", ")))")
+                    throw AnalysisError("unknown metric '\(id)' (expected one of \(TableSettings.metricList()))")
                 }
                 return metric
             }
@@ -74,15 +120,21 @@ public struct SweepTable: Sendable {
             metrics = MetricColumn.all.filter { metric in rows.contains { $0.stats[metric.id]!.n > 0 } }
         }
 
-        // Best per column: only among rows with data, and only when there is something to compare.
+        // Bold: the best mean, only when its paired difference with every other row with data is
+        // significant after correction (over those comparisons) and in its favour.
         for metric in metrics {
-            let means = rows.indices.compactMap { i -> (Int, Double)? in
-                let mean = rows[i].stats[metric.id]!.mean
-                return mean.isFinite ? (i, mean) : nil
+            let withData = rows.indices.filter { rows[$0].stats[metric.id]!.mean.isFinite }
+            guard withData.count >= 2 else { continue }
+            let better: (Double, Double) -> Bool = metric.lowerIsBetter ? { $0 < $1 } : { $0 > $1 }
+            var top = withData[0]
+            for i in withData.dropFirst() where better(rows[i].stats[metric.id]!.mean, rows[top].stats[metric.id]!.mean) { top = i }
+            let others = withData.filter { $0 != top }
+            let tests = others.map { PairedDifferences(a: bySeed(rows[top], metric.id), b: bySeed(rows[$0], metric.id)) }
+            let adjusted = settings.correction.adjust(tests.map(\.p))
+            let significant = zip(tests, adjusted).allSatisfy { test, p in
+                p.isFinite && p < settings.alpha && better(test.estimate, 0)
             }
-            guard means.count >= 2 else { continue }
-            let best = metric.lowerIsBetter ? means.map(\.1).min()! : means.map(\.1).max()!
-            for (i, mean) in means where mean == best { rows[i].best.insert(metric.id) }
+            if significant { rows[top].best.insert(metric.id) }
         }
 
         var notes: [String] = []
@@ -93,7 +145,10 @@ public struct SweepTable: Sendable {
             if matching.isEmpty {
                 notes.append("reference row \(index) (\(JSONValue.object(reference.match).canonical)) matches no row of the sweep")
             }
-            for i in matching { rows[i].reference.merge(reference.values) { _, new in new } }
+            for i in matching {
+                rows[i].reference.merge(reference.values) { _, new in new }
+                rows[i].referenceText.merge(reference.texts) { _, new in new }
+            }
         }
         for metric in metrics where rows.contains(where: { $0.reference[metric.id] != nil }) {
             referenceMetrics.append(metric.id)
@@ -104,7 +159,7 @@ public struct SweepTable: Sendable {
             notes.append("reference values for \(unshown.sorted().joined(separator: ", ")) are not shown (metric not in the table)")
         }
 
-        // Paired comparison against the baseline.
+        // Paired contrasts against the baseline, corrected together.
         var comparedMetrics: [String] = []
         if let baseline = settings.baseline {
             let matching = rows.indices.filter { rows[$0].group.matches(baseline.match) }
@@ -116,163 +171,114 @@ public struct SweepTable: Sendable {
             let base = matching[0]
             rows[base].isBaseline = true
             comparedMetrics = baseline.metrics
-            func bySeed(_ row: Row, _ metric: String) -> [Int: Double] {
-                row.group.completed.reduce(into: [:]) { $0[$1.cell.seed] = $1.metrics[metric] ?? .nan }
-            }
+            var slots: [(row: Int, metric: String)] = []
             for i in rows.indices where i != base {
                 for metric in comparedMetrics {
-                    rows[i].comparisons[metric] = PairedComparison(row: bySeed(rows[i], metric), baseline: bySeed(rows[base], metric))
+                    let d = PairedDifferences(a: bySeed(rows[i], metric), b: bySeed(rows[base], metric))
+                    rows[i].contrasts[metric] = Contrast(differences: d, interval: d.interval(), p: d.p, pAdjusted: .nan)
+                    slots.append((i, metric))
                 }
             }
+            let adjusted = settings.correction.adjust(slots.map { rows[$0.row].contrasts[$0.metric]!.p })
+            for (slot, p) in zip(slots, adjusted) { rows[slot.row].contrasts[slot.metric]!.pAdjusted = p }
         }
+
+        if let solve = settings.solve {
+            for i in rows.indices {
+                let finite = rows[i].values[solve.metric]!.map(\.value).filter(\.isFinite)
+                let k = finite.filter(solve.solved).count
+                rows[i].solve = SolveRate(solved: k, runs: finite.count,
+                                          interval: ClopperPearson.interval(successes: k, trials: finite.count))
+            }
+        }
+
+        let claims = ClaimEvaluation.evaluate(settings.claims, groups: sweep.groups, alpha: settings.alpha,
+                                              correction: settings.correction)
 
         let derivedColumns = DerivedColumn.all.filter { column in rows.contains { $0.derived[column.id] != nil } }
         let runs = sweep.runs
         let done = runs.filter(\.isComplete).count
+        var excluded: [String: Int] = [:]
+        for run in runs where !run.isComplete { excluded[run.stateWord, default: 0] += 1 }
         if done < runs.count {
-            notes.append("partial sweep: \(done) of \(runs.count) cells completed; rows marked * miss cells:")
+            let counts = excluded.keys.sorted().map { "\(excluded[$0]!) \($0)" }.joined(separator: ", ")
+            notes.append("excluded from the statistics: \(runs.count - done) of \(runs.count) cells (\(counts)); rows marked * miss cells:")
             for run in runs where !run.isComplete {
                 notes.append("  cell \(run.cell.index) \(run.cell.label) (\(run.cell.runID)): \(run.stateText)")
             }
         }
+        let tokenUnit = runs.first { $0.isComplete && $0.tokenUnit != nil }?.tokenUnit ?? runs.compactMap(\.tokenUnit).first ?? "token"
         return SweepTable(title: sweep.manifest.spec, varyingKeys: sweep.varyingKeys, derivedColumns: derivedColumns,
-                          metrics: metrics, referenceMetrics: referenceMetrics, comparedMetrics: comparedMetrics,
-                          referenceSource: settings.referenceSource, rows: rows, notes: notes)
+                          metrics: metrics, tokenUnit: tokenUnit, referenceMetrics: referenceMetrics,
+                          comparedMetrics: comparedMetrics, settings: settings, rows: rows, claims: claims, notes: notes,
+                          excluded: excluded)
+    }
+
+    static func bySeed(_ row: Row, _ metric: String) -> [Int: Double] {
+        row.values[metric]!.reduce(into: [:]) { $0[$1.seed] = $1.value }
+    }
+
+    /// False for a key under a switch the row turns off: model.….loss_free.rate where
+    /// model.….loss_free.enabled is false in that row.
+    static func applies(_ key: String, in group: SweepGroup) -> Bool {
+        var parts = key.split(separator: ".").map(String.init)
+        while parts.count > 1 {
+            parts.removeLast()
+            let switchKey = parts.joined(separator: ".") + ".enabled"
+            if switchKey != key, group.value(at: switchKey) == .bool(false) { return false }
+        }
+        return true
     }
 }
 
-// MARK: Rendering
+// MARK: Layout: headed columns of typed cells
+
+/// One column: its id (stable, for scripts), title, unit ("" for none) and alignment.
+public struct TableColumn: Sendable, Equatable {
+    public var id: String
+    public var title: String
+    public var unit: String
+    public var numeric: Bool
+    public init(_ id: String, _ title: String, unit: String = "", numeric: Bool = true) {
+        self.id = id
+        self.title = title
+        self.unit = unit
+        self.numeric = numeric
+    }
+    /// "final eval loss [nats/byte]".
+    public var heading: String { unit.isEmpty ? title : "\(title) [\(unit)]" }
+}
+
+/// One cell: the text every renderer prints, the number behind it (full precision) with its
+/// interval when there is one, and whether it is bold.
+public struct TableCell: Sendable, Equatable {
+    public var text: String
+    public var value: Double?
+    public var low: Double?
+    public var high: Double?
+    public var bold: Bool
+    public init(_ text: String, value: Double? = nil, low: Double? = nil, high: Double? = nil, bold: Bool = false) {
+        self.text = text
+        self.value = value.flatMap { $0.isFinite ? $0 : nil }
+        self.low = low.flatMap { $0.isFinite ? $0 : nil }
+        self.high = high.flatMap { $0.isFinite ? $0 : nil }
+        self.bold = bold
+    }
+    public static let empty = TableCell("")
+}
+
+public struct TableSection: Sendable, Equatable {
+    /// "rows", "contrasts" or "claims".
+    public var id: String
+    public var title: String
+    public var columns: [TableColumn]
+    public var rows: [[TableCell]]
+    public var legend: [String]
+}
 
 extension SweepTable {
-    public func render(_ format: TableFormat) -> String {
-        switch format {
-        case .csv: return renderCSV()
-        case .md: return renderText(markdown: true)
-        case .latex: return renderText(markdown: false)
-        }
-    }
-
-    /// The explanation printed under a md or LaTeX table.
-    public var legend: [String] {
-        var lines = ["mean ± sample std over completed seeds; n = completed/cells of the row (n=k in a cell: only k finite values); best of each column in bold"]
-        if !referenceMetrics.isEmpty {
-            lines.append("ref: reference numbers" + (referenceSource.isEmpty ? "" : " from \(referenceSource)"))
-        }
-        if !comparedMetrics.isEmpty {
-            lines.append("Δ = row − baseline, mean over the seeds both completed; p = two-sided paired t-test (df = pairs − 1)")
-        }
-        return lines + notes
-    }
-
-    struct Header { var text: String; var right: Bool }
-
-    private func renderText(markdown: Bool) -> String {
-        func escape(_ s: String) -> String {
-            markdown ? s.replacingOccurrences(of: "|", with: "\\|") : Self.latexEscape(s)
-        }
-        func bold(_ s: String) -> String { markdown ? "**\(s)**" : "\\textbf{\(s)}" }
-        let pm = markdown ? " ± " : " $\\pm$ "
-
-        var headers: [Header] = varyingKeys.map { Header(text: SweepData.shortName($0), right: false) }
-        headers += derivedColumns.map { Header(text: $0.title, right: true) }
-        headers.append(Header(text: "n", right: true))
-        for metric in metrics {
-            headers.append(Header(text: metric.title, right: true))
-            if referenceMetrics.contains(metric.id) { headers.append(Header(text: "\(metric.title) (ref)", right: true)) }
-        }
-        for id in comparedMetrics {
-            let title = MetricColumn.named(id)?.title ?? id
-            // One p column reads as "p"; several name their metric.
-            headers += [Header(text: "Δ \(title)", right: true),
-                        Header(text: comparedMetrics.count == 1 ? "p" : "p (\(title))", right: true)]
-        }
-        if varyingKeys.isEmpty { headers.insert(Header(text: "run", right: false), at: 0) }
-
-        var body: [[String]] = []
-        for row in rows {
-            var cells = row.keyValues.map(escape)
-            if varyingKeys.isEmpty { cells.append(escape(row.group.label)) }
-            cells += derivedColumns.map { row.derived[$0.id].map(Self.compact) ?? "—" }
-            cells.append("\(row.completed)/\(row.cells)" + (row.incomplete.isEmpty ? "" : "*"))
-            for metric in metrics {
-                let s = row.stats[metric.id]!
-                var text = "—"
-                if s.n > 0 {
-                    text = Self.fixed(s.mean, metric.digits) + (s.std.isFinite ? pm + Self.fixed(s.std, metric.digits) : "")
-                    if row.best.contains(metric.id) { text = bold(text) }
-                    if s.n != row.completed { text += " (n=\(s.n))" }
-                }
-                cells.append(text)
-                if referenceMetrics.contains(metric.id) { cells.append(row.reference[metric.id].map { Self.fixed($0, metric.digits) } ?? "—") }
-            }
-            for id in comparedMetrics {
-                let digits = MetricColumn.named(id)?.digits ?? 4
-                if row.isBaseline {
-                    cells += ["baseline", ""]
-                } else if let c = row.comparisons[id], c.pairs > 0 {
-                    cells.append((c.meanDifference >= 0 ? "+" : "") + Self.fixed(c.meanDifference, digits))
-                    let p = Self.pValue(c.p)
-                    cells.append((markdown ? p : p.replacingOccurrences(of: "<", with: "$<$")) + " (n=\(c.pairs))")
-                } else {
-                    cells += ["—", "—"]
-                }
-            }
-            body.append(cells)
-        }
-
-        var out = ""
-        if markdown {
-            out += "| " + headers.map { escape($0.text) }.joined(separator: " | ") + " |\n"
-            out += "|" + headers.map { $0.right ? "---:|" : "---|" }.joined() + "\n"
-            for cells in body { out += "| " + cells.joined(separator: " | ") + " |\n" }
-            out += "\n" + legend.map { $0.hasPrefix("  ") ? "    - " + $0.dropFirst(2) : "- " + $0 }.joined(separator: "\n") + "\n"
-        } else {
-            out += "% \(title): table generated by `ablate table`\n"
-            out += "\\begin{tabular}{" + headers.map { $0.right ? "r" : "l" }.joined() + "}\n\\toprule\n"
-            out += headers.map { Self.latexEscape($0.text) }.joined(separator: " & ") + " \\\\\n\\midrule\n"
-            for cells in body { out += cells.joined(separator: " & ") + " \\\\\n" }
-            out += "\\bottomrule\n\\end{tabular}\n"
-            out += legend.map { "% " + $0 }.joined(separator: "\n") + "\n"
-        }
-        return out
-    }
-
-    /// CSV with full precision: one line per row; empty fields where there is no value.
-    private func renderCSV() -> String {
-        var header = varyingKeys.isEmpty ? ["run"] : varyingKeys
-        header += derivedColumns.map(\.id) + ["n", "cells"]
-        for metric in metrics {
-            header += ["\(metric.id)_mean", "\(metric.id)_std", "\(metric.id)_n", "\(metric.id)_best"]
-            if referenceMetrics.contains(metric.id) { header.append("\(metric.id)_reference") }
-        }
-        if !comparedMetrics.isEmpty {
-            header.append("baseline")
-            for id in comparedMetrics { header += ["\(id)_diff", "\(id)_p", "\(id)_pairs"] }
-        }
-        var lines = [header.map(CSV.field).joined(separator: ",")]
-        func number(_ x: Double) -> String { x.isFinite ? "\(x)" : "" }
-        for row in rows {
-            var cells = varyingKeys.isEmpty ? [row.group.label] : row.keyValues
-            cells += derivedColumns.map { row.derived[$0.id].map { String($0) } ?? "" }
-            cells += [String(row.completed), String(row.cells)]
-            for metric in metrics {
-                let s = row.stats[metric.id]!
-                cells += [number(s.mean), number(s.std), String(s.n), row.best.contains(metric.id) ? "1" : "0"]
-                if referenceMetrics.contains(metric.id) { cells.append(row.reference[metric.id].map(number) ?? "") }
-            }
-            if !comparedMetrics.isEmpty {
-                cells.append(row.isBaseline ? "1" : "0")
-                for id in comparedMetrics {
-                    let c = row.comparisons[id]
-                    cells += [c.map { number($0.meanDifference) } ?? "", c.map { number($0.p) } ?? "", c.map { String($0.pairs) } ?? ""]
-                }
-            }
-            lines.append(cells.map(CSV.field).joined(separator: ","))
-        }
-        return lines.joined(separator: "\n") + "\n"
-    }
-
-    static func fixed(_ x: Double, _ digits: Int) -> String { String(format: "%.\(digits)f", x) }
+    static func fixed(_ x: Double, _ digits: Int) -> String { x.isFinite ? String(format: "%.\(digits)f", x) : "—" }
+    static func signed(_ x: Double, _ digits: Int) -> String { x.isFinite ? (x >= 0 ? "+" : "") + fixed(x, digits) : "—" }
 
     static func pValue(_ p: Double) -> String {
         if !p.isFinite { return "n/a" }
@@ -290,6 +296,312 @@ extension SweepTable {
         }
     }
 
+    /// "[−0.061, +0.124]".
+    static func bracket(_ interval: Interval, _ digits: Int, signed: Bool = false) -> String {
+        guard interval.exists else { return "" }
+        let f = signed ? { Self.signed($0, digits) } : { Self.fixed($0, digits) }
+        return "[\(f(interval.low)), \(f(interval.high))]"
+    }
+
+    var rowHeadColumns: [TableColumn] {
+        if hasLabels || varyingKeys.isEmpty { return [TableColumn("variant", "variant", numeric: false)] }
+        return varyingKeys.map { TableColumn($0, SweepData.shortName($0), numeric: false) }
+    }
+
+    func rowHead(_ row: Row) -> [TableCell] {
+        if hasLabels || varyingKeys.isEmpty { return [TableCell(row.label)] }
+        return row.keyValues.map { TableCell($0) }
+    }
+
+    /// The table's sections in order: rows (means), contrasts (with a baseline), claims (with claims).
+    public var sections: [TableSection] {
+        var out = [rowsSection]
+        if !comparedMetrics.isEmpty { out.append(contrastsSection) }
+        if !claims.isEmpty { out.append(claimsSection) }
+        return out
+    }
+
+    var rowsSection: TableSection {
+        var columns = rowHeadColumns
+        columns += derivedColumns.map { TableColumn($0.id, $0.title) }
+        columns.append(TableColumn("n", "n"))
+        for metric in metrics {
+            columns.append(TableColumn(metric.id, metric.title, unit: metric.unit(tokenUnit)))
+            if referenceMetrics.contains(metric.id) {
+                columns.append(TableColumn(metric.id + "_reference", "\(metric.title) (paper)", unit: settings.referenceUnits[metric.id] ?? ""))
+            }
+        }
+        if let solve = settings.solve {
+            columns.append(TableColumn("solved", "solved (\(solve.text))", unit: "seeds"))
+            columns.append(TableColumn(solve.metric + "_by_seed", "\(MetricColumn.named(solve.metric)?.title ?? solve.metric) by seed", numeric: false))
+        }
+        var body: [[TableCell]] = []
+        for row in rows {
+            var cells = rowHead(row)
+            cells += derivedColumns.map { c in row.derived[c.id].map { TableCell(Self.compact($0), value: Double($0)) } ?? TableCell("—") }
+            cells.append(TableCell("\(row.completed)/\(row.cells)" + (row.incomplete.isEmpty ? "" : "*"), value: Double(row.completed)))
+            for metric in metrics {
+                let s = row.stats[metric.id]!, ci = row.intervals[metric.id]!
+                var text = "—"
+                if s.n > 0 {
+                    text = Self.fixed(s.mean, metric.digits) + (ci.exists ? " ± " + Self.fixed(ci.halfWidth, metric.digits) : "")
+                    if s.n != row.completed { text += " (n=\(s.n))" }
+                }
+                cells.append(TableCell(text, value: s.mean, low: ci.low, high: ci.high, bold: row.best.contains(metric.id)))
+                if referenceMetrics.contains(metric.id) {
+                    if let value = row.reference[metric.id] {
+                        cells.append(TableCell(row.referenceText[metric.id] ?? JSONValue.number(value).canonical, value: value))
+                    } else {
+                        cells.append(TableCell("—"))
+                    }
+                }
+            }
+            if let solve = settings.solve {
+                if let rate = row.solve, rate.runs > 0 {
+                    cells.append(TableCell("\(rate.solved)/\(rate.runs) " + Self.bracket(rate.interval, 2),
+                                           value: Double(rate.solved) / Double(rate.runs), low: rate.interval.low, high: rate.interval.high))
+                } else {
+                    cells.append(TableCell("—"))
+                }
+                let digits = MetricColumn.named(solve.metric)?.digits ?? 3
+                cells.append(TableCell(row.values[solve.metric]!.map { Self.fixed($0.value, digits) }.joined(separator: ", ")))
+            }
+            body.append(cells)
+        }
+        var legend = ["mean ± half-width of its 95% t interval over the completed seeds (df = n − 1; no ± with n = 1); n = completed/cells of the row (n=k in a cell: only k finite values)"]
+        legend.append("bold: the best mean of a column, only when its paired difference with every other row is significant at α = \(JSONValue.number(alpha).canonical) after \(correction.description) over those comparisons")
+        if !referenceMetrics.isEmpty {
+            legend.append("paper: the reference numbers" + (settingsSource.isEmpty ? "" : " from \(settingsSource)") + ", as printed there; not comparable in level")
+        }
+        if let solve = settings.solve {
+            legend.append("solved: seeds with \(solve.text), with the exact (Clopper–Pearson) 95% interval of the solve rate; every seed's value beside it")
+        }
+        return TableSection(id: "rows", title: title, columns: columns, rows: body, legend: legend + notes)
+    }
+
+    var settingsSource: String { settings.referenceSource }
+
+    var contrastsSection: TableSection {
+        var columns = [TableColumn("variant", "row", numeric: false)]
+        for id in comparedMetrics {
+            let metric = MetricColumn.named(id)!
+            columns += [TableColumn("\(id)_diff", "Δ \(metric.title)", unit: metric.unit(tokenUnit)),
+                        TableColumn("\(id)_p", "p"), TableColumn("\(id)_p_adjusted", "p adj")]
+        }
+        var body: [[TableCell]] = []
+        let baseLabel = rows.first { $0.isBaseline }?.label ?? "baseline"
+        for row in rows {
+            var cells = [TableCell(row.label + (row.isBaseline ? " (baseline)" : ""))]
+            for id in comparedMetrics {
+                let digits = MetricColumn.named(id)?.digits ?? 4
+                if row.isBaseline {
+                    cells += [TableCell("baseline"), .empty, .empty]
+                } else if let c = row.contrasts[id], c.differences.pairs > 0 {
+                    let text = Self.signed(c.differences.estimate, digits) + (c.interval.exists ? " " + Self.bracket(c.interval, digits, signed: true) : "")
+                        + (c.differences.pairs != row.completed ? " (n=\(c.differences.pairs))" : "")
+                    let significant = c.pAdjusted.isFinite && c.pAdjusted < alpha
+                    cells += [TableCell(text, value: c.differences.estimate, low: c.interval.low, high: c.interval.high),
+                              TableCell(Self.pValue(c.p), value: c.p),
+                              TableCell(Self.pValue(c.pAdjusted), value: c.pAdjusted, bold: significant)]
+                } else {
+                    cells += [TableCell("—"), TableCell("—"), TableCell("—")]
+                }
+            }
+            body.append(cells)
+        }
+        let family = rows.filter { !$0.isBaseline }.count * comparedMetrics.count
+        let legend = [
+            "Δ = row − \(baseLabel), the mean paired difference over the seeds both completed (same seed = same initialisation and data order), with its 95% t interval",
+            "p: two-sided paired t-test (df = pairs − 1); p adj: \(correction.description) over the \(family) contrasts of this table; bold when below α = \(JSONValue.number(alpha).canonical)",
+        ]
+        return TableSection(id: "contrasts", title: "contrasts against \(baseLabel)", columns: columns, rows: body, legend: legend)
+    }
+
+    var claimsSection: TableSection {
+        let columns = [TableColumn("claim", "claim", numeric: false), TableColumn("metric", "metric", numeric: false),
+                       TableColumn("estimate", "estimate [95% CI]"), TableColumn("p", "p"), TableColumn("p_adjusted", "p adj"),
+                       TableColumn("verdict", "verdict", numeric: false), TableColumn("seeds_needed", "seeds for 80% power"),
+                       TableColumn("test", "test", numeric: false)]
+        var body: [[TableCell]] = []
+        for claim in claims {
+            let metric = MetricColumn.named(claim.spec.metric)!
+            let digits = metric.digits + 1
+            let expectation: String
+            switch claim.spec.expect {
+            case .less: expectation = "<"
+            case .greater: expectation = ">"
+            case .equivalent: expectation = "≈"
+            }
+            var what = "\(metric.title) [\(metric.unit(tokenUnit))]"
+            if case .contrast = claim.spec.test { what += " a \(expectation) b" } else { what += ": slope \(expectation) 0" }
+            let estimate = Self.signed(claim.estimate, digits) + (claim.interval.exists ? " " + Self.bracket(claim.interval, digits, signed: true) : "")
+            var seeds = "—"
+            if claim.verdict == .inconclusive {
+                if let n = claim.seedsNeeded { seeds = "\(n)" } else if claim.spec.minEffect == nil { seeds = "no min_effect" } else { seeds = "> 10000" }
+            }
+            body.append([TableCell(claim.spec.name), TableCell(what),
+                         TableCell(estimate, value: claim.estimate, low: claim.interval.low, high: claim.interval.high),
+                         TableCell(Self.pValue(claim.p), value: claim.p), TableCell(Self.pValue(claim.pAdjusted), value: claim.pAdjusted),
+                         TableCell(claim.verdict.rawValue + (claim.verdict == .inconclusive ? " at this scale" : ""), bold: claim.verdict != .inconclusive),
+                         TableCell(seeds, value: claim.verdict == .inconclusive ? claim.seedsNeeded.map(Double.init) : nil),
+                         TableCell(claim.test + (claim.problem.map { "; \($0)" } ?? ""))])
+        }
+        let legend = [
+            "verdicts at α = \(JSONValue.number(alpha).canonical) after \(correction.description) over the \(claims.count) claims: holds = significant in the expected direction (equivalent: two one-sided tests within ±min_effect); contradicted = significant the other way (equivalent: the 1 − α/k interval wholly outside ±min_effect); otherwise inconclusive",
+            "seeds for 80% power: per row, to detect min_effect at α/\(claims.count) (Bonferroni, conservative) given the observed spread (paired differences, or the trend's residuals)",
+        ]
+        return TableSection(id: "claims", title: "claims", columns: columns, rows: body, legend: legend)
+    }
+}
+
+// MARK: Rendering
+
+extension SweepTable {
+    public func render(_ format: TableFormat, claimsOnly: Bool = false) -> String {
+        let chosen = claimsOnly ? sections.filter { $0.id == "claims" } : sections
+        switch format {
+        case .csv: return claimsOnly ? renderClaimsCSV() : renderCSV()
+        case .md: return chosen.map { Self.markdown($0) }.joined(separator: "\n")
+        case .latex: return chosen.map { Self.latex($0, title: title) }.joined(separator: "\n")
+        case .json: return (claimsOnly ? JSONValue.array(claims.map(\.json)) : json).pretty + "\n"
+        }
+    }
+
+    static func markdown(_ section: TableSection) -> String {
+        func escape(_ s: String) -> String { s.replacingOccurrences(of: "|", with: "\\|") }
+        var out = ""
+        if section.id != "rows" { out += "**\(escape(section.title))**\n\n" }
+        out += "| " + section.columns.map { escape($0.heading) }.joined(separator: " | ") + " |\n"
+        out += "|" + section.columns.map { $0.numeric ? "---:|" : "---|" }.joined() + "\n"
+        for cells in section.rows {
+            out += "| " + cells.map { c in c.text.isEmpty ? "" : (c.bold ? "**\(escape(c.text))**" : escape(c.text)) }.joined(separator: " | ") + " |\n"
+        }
+        out += "\n" + section.legend.map { $0.hasPrefix("  ") ? "    - " + $0.dropFirst(2) : "- " + $0 }.joined(separator: "\n") + "\n"
+        return out
+    }
+
+    static func latex(_ section: TableSection, title: String) -> String {
+        var out = "% \(title) (\(section.id)): table generated by `ablate table`\n"
+        out += "\\begin{tabular}{" + section.columns.map { $0.numeric ? "r" : "l" }.joined() + "}\n\\toprule\n"
+        out += section.columns.map { latexEscape($0.heading) }.joined(separator: " & ") + " \\\\\n\\midrule\n"
+        for cells in section.rows {
+            out += cells.map { c in c.bold && !c.text.isEmpty ? "\\textbf{\(latexEscape(c.text))}" : latexEscape(c.text) }.joined(separator: " & ") + " \\\\\n"
+        }
+        out += "\\bottomrule\n\\end{tabular}\n"
+        out += section.legend.map { "% " + $0 }.joined(separator: "\n") + "\n"
+        return out
+    }
+
+    /// The whole table for scripts, the dashboard and notebooks: the sections' typed cells, every
+    /// row's numbers (per seed too), the claims, the settings.
+    public var json: JSONValue {
+        func number(_ x: Double?) -> JSONValue { x.map { $0.isFinite ? .number($0) : .null } ?? .null }
+        func cell(_ c: TableCell) -> JSONValue {
+            var o: [String: JSONValue] = ["text": .string(c.text)]
+            if let v = c.value { o["value"] = .number(v) }
+            if let l = c.low, let h = c.high { o["ci"] = .array([.number(l), .number(h)]) }
+            if c.bold { o["bold"] = .bool(true) }
+            return .object(o)
+        }
+        let sectionsJSON: [JSONValue] = sections.map { s in
+            .object(["id": .string(s.id), "title": .string(s.title), "legend": .array(s.legend.map { .string($0) }),
+                     "columns": .array(s.columns.map { .object(["id": .string($0.id), "title": .string($0.title), "unit": .string($0.unit),
+                                                                "heading": .string($0.heading), "numeric": .bool($0.numeric)]) }),
+                     "rows": .array(s.rows.map { .array($0.map(cell)) })])
+        }
+        let rowsJSON: [JSONValue] = rows.map { row in
+            var metricsJSON: [String: JSONValue] = [:]
+            for metric in metrics {
+                let s = row.stats[metric.id]!, ci = row.intervals[metric.id]!
+                var m: [String: JSONValue] = ["mean": number(s.mean), "std": number(s.std), "n": .number(Double(s.n)),
+                                              "ci": ci.exists ? .array([.number(ci.low), .number(ci.high)]) : .null,
+                                              "seeds": .array(row.values[metric.id]!.map { .object(["seed": .number(Double($0.seed)), "value": number($0.value)]) }),
+                                              "best": .bool(row.best.contains(metric.id))]
+                if let r = row.reference[metric.id] { m["reference"] = .number(r) }
+                if let c = row.contrasts[metric.id] {
+                    m["contrast"] = .object(["diff": number(c.differences.estimate), "pairs": .number(Double(c.differences.pairs)),
+                                             "ci": c.interval.exists ? .array([.number(c.interval.low), .number(c.interval.high)]) : .null,
+                                             "p": number(c.p), "p_adjusted": number(c.pAdjusted)])
+                }
+                metricsJSON[metric.id] = .object(m)
+            }
+            var o: [String: JSONValue] = ["label": .string(row.label), "group_label": .string(row.group.label),
+                                          "assignments": .object(row.group.assignments), "completed": .number(Double(row.completed)),
+                                          "cells": .number(Double(row.cells)), "baseline": .bool(row.isBaseline),
+                                          "metrics": .object(metricsJSON),
+                                          "derived": .object(row.derived.mapValues { .number(Double($0)) })]
+            if let solve = row.solve {
+                o["solve"] = .object(["solved": .number(Double(solve.solved)), "runs": .number(Double(solve.runs)),
+                                      "ci": solve.interval.exists ? .array([.number(solve.interval.low), .number(solve.interval.high)]) : .null])
+            }
+            return .object(o)
+        }
+        return .object([
+            "title": .string(title), "alpha": .number(alpha), "correct": .string(correction.rawValue),
+            "token_unit": .string(tokenUnit), "varying_keys": .array(varyingKeys.map { .string($0) }),
+            "metrics": .array(metrics.map { .object(["id": .string($0.id), "title": .string($0.title), "unit": .string($0.unit(tokenUnit)),
+                                                     "lower_is_better": .bool($0.lowerIsBetter)]) }),
+            "sections": .array(sectionsJSON), "rows": .array(rowsJSON), "claims": .array(claims.map(\.json)),
+            "notes": .array(notes.map { .string($0) }), "reference_source": .string(settings.referenceSource),
+            "excluded": .object(excluded.mapValues { .number(Double($0)) }),
+        ])
+    }
+
+    /// CSV with full precision: one line per row; empty fields where there is no value.
+    private func renderCSV() -> String {
+        var header = (varyingKeys.isEmpty ? [] : varyingKeys) + ["label"]
+        header += derivedColumns.map(\.id) + ["n", "cells"]
+        for metric in metrics {
+            header += ["\(metric.id)_mean", "\(metric.id)_std", "\(metric.id)_n", "\(metric.id)_ci_low", "\(metric.id)_ci_high", "\(metric.id)_best"]
+            if referenceMetrics.contains(metric.id) { header.append("\(metric.id)_reference") }
+        }
+        if !comparedMetrics.isEmpty {
+            header.append("baseline")
+            for id in comparedMetrics { header += ["\(id)_diff", "\(id)_diff_ci_low", "\(id)_diff_ci_high", "\(id)_p", "\(id)_p_adjusted", "\(id)_pairs"] }
+        }
+        if settings.solve != nil { header += ["solved", "solve_runs", "solve_ci_low", "solve_ci_high"] }
+        var lines = [header.map(CSV.field).joined(separator: ",")]
+        func number(_ x: Double) -> String { x.isFinite ? "\(x)" : "" }
+        for row in rows {
+            var cells = row.keyValues + [row.label]
+            cells += derivedColumns.map { row.derived[$0.id].map { String($0) } ?? "" }
+            cells += [String(row.completed), String(row.cells)]
+            for metric in metrics {
+                let s = row.stats[metric.id]!, ci = row.intervals[metric.id]!
+                cells += [number(s.mean), number(s.std), String(s.n), number(ci.low), number(ci.high), row.best.contains(metric.id) ? "1" : "0"]
+                if referenceMetrics.contains(metric.id) { cells.append(row.reference[metric.id].map(number) ?? "") }
+            }
+            if !comparedMetrics.isEmpty {
+                cells.append(row.isBaseline ? "1" : "0")
+                for id in comparedMetrics {
+                    if let c = row.contrasts[id] {
+                        cells += [number(c.differences.estimate), number(c.interval.low), number(c.interval.high), number(c.p),
+                                  number(c.pAdjusted), String(c.differences.pairs)]
+                    } else {
+                        cells += ["", "", "", "", "", ""]
+                    }
+                }
+            }
+            if settings.solve != nil {
+                let s = row.solve
+                cells += [s.map { String($0.solved) } ?? "", s.map { String($0.runs) } ?? "", s.map { number($0.interval.low) } ?? "", s.map { number($0.interval.high) } ?? ""]
+            }
+            lines.append(cells.map(CSV.field).joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
+    private func renderClaimsCSV() -> String {
+        var lines = ["name,metric,expect,verdict,estimate,ci_low,ci_high,p,p_adjusted,pairs,seeds_needed,min_effect"]
+        func number(_ x: Double) -> String { x.isFinite ? "\(x)" : "" }
+        for c in claims {
+            lines.append([c.spec.name, c.spec.metric, c.spec.expect.rawValue, c.verdict.rawValue, number(c.estimate),
+                          number(c.interval.low), number(c.interval.high), number(c.p), number(c.pAdjusted), String(c.pairs),
+                          c.seedsNeeded.map(String.init) ?? "", c.spec.minEffect.map(number) ?? ""].map(CSV.field).joined(separator: ","))
+        }
+        return lines.joined(separator: "\n") + "\n"
+    }
+
     static func latexEscape(_ s: String) -> String {
         var out = ""
         for c in s {
@@ -297,6 +609,11 @@ extension SweepTable {
             case "_", "%", "&", "#", "$", "{", "}": out += "\\\(c)"
             case "Δ": out += "$\\Delta$"
             case "±": out += "$\\pm$"
+            case "≥": out += "$\\geq$"
+            case "≤": out += "$\\leq$"
+            case "≈": out += "$\\approx$"
+            case "<": out += "$<$"
+            case ">": out += "$>$"
             case "\\": out += "\\textbackslash{}"
             default: out.append(c)
             }

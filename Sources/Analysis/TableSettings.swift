@@ -1,15 +1,28 @@
 // The spec's `table` section as Analysis reads it (handed over as JSON by the CLI, which owns
-// YAML): a paper's reference numbers and the baseline row. Format: docs/analysis.md.
+// YAML): a paper's reference numbers, the baseline row, display labels, a solve threshold, the
+// significance level and correction, and the pre-registered claims. Format: docs/analysis.md.
 //
 //   table:
+//     alpha: 0.05                 # family-wise (holm) or false discovery rate (bh)
+//     correct: holm               # holm | bh | none
+//     labels:
+//       - {match: {model.ffn.moe.balance.aux: batch}, label: aux loss}
 //     reference:
 //       source: "Wang et al. 2024 (arXiv 2408.15664), Table 2, 1B"
+//       units: {ppl: per token}
 //       rows:
 //         - match: {model.ffn.moe.balance.loss_free.enabled: false}
-//           ppl: 9.56
-//           maxvio_global: 0.72
+//           ppl: "9.56"           # text keeps the paper's digits; a number prints as written
 //     baseline: {model.ffn.moe.balance.loss_free.enabled: false}
 //     # or: baseline: {match: {…}, metrics: [final_loss, maxvio_global]}
+//     solve: {metric: accuracy, at_least: 0.99}
+//     claims:
+//       - name: loss-free balances better than the aux loss
+//         metric: maxvio_global
+//         a: {match: {model.ffn.moe.balance.loss_free.enabled: true}}
+//         b: {match: {model.ffn.moe.balance.aux: batch}}
+//         expect: less            # less | greater | equivalent
+//         min_effect: 0.1
 import Foundation
 
 public struct TableSettings: Sendable, Equatable {
@@ -18,9 +31,12 @@ public struct TableSettings: Sendable, Equatable {
         public var match: [String: JSONValue]
         /// MetricColumn id → the paper's number.
         public var values: [String: Double]
-        public init(match: [String: JSONValue], values: [String: Double]) {
+        /// MetricColumn id → the paper's number as it prints it, when given as text ("9.50").
+        public var texts: [String: String]
+        public init(match: [String: JSONValue], values: [String: Double], texts: [String: String] = [:]) {
             self.match = match
             self.values = values
+            self.texts = texts
         }
     }
 
@@ -34,16 +50,56 @@ public struct TableSettings: Sendable, Equatable {
         }
     }
 
+    /// A display name for the rows a selector matches (the first matching label wins).
+    public struct Label: Sendable, Equatable {
+        public var match: [String: JSONValue]
+        public var label: String
+        public init(match: [String: JSONValue], label: String) { self.match = match; self.label = label }
+    }
+
+    /// A threshold that turns a metric into solved / not solved per seed (a solve rate per row).
+    public struct Solve: Sendable, Equatable {
+        public var metric: String
+        public var threshold: Double
+        /// true: solved when value ≥ threshold; false: when value ≤ threshold.
+        public var atLeast: Bool
+        public init(metric: String, threshold: Double, atLeast: Bool) {
+            self.metric = metric
+            self.threshold = threshold
+            self.atLeast = atLeast
+        }
+        public func solved(_ value: Double) -> Bool { atLeast ? value >= threshold : value <= threshold }
+        public var text: String { "\(metric) \(atLeast ? "≥" : "≤") \(JSONValue.number(threshold).canonical)" }
+    }
+
     /// Where the reference numbers come from (shown under the table).
     public var referenceSource: String
+    /// MetricColumn id → the paper's unit for its reference column ("per token").
+    public var referenceUnits: [String: String]
     public var reference: [ReferenceRow]
     public var baseline: Baseline?
+    public var labels: [Label]
+    public var solve: Solve?
+    /// Significance level after correction (claims, contrasts, bold marks).
+    public var alpha: Double
+    public var correction: Correction
+    public var claims: [ClaimSpec]
 
-    public init(referenceSource: String = "", reference: [ReferenceRow] = [], baseline: Baseline? = nil) {
+    public init(referenceSource: String = "", referenceUnits: [String: String] = [:], reference: [ReferenceRow] = [],
+                baseline: Baseline? = nil, labels: [Label] = [], solve: Solve? = nil, alpha: Double = 0.05,
+                correction: Correction = .holm, claims: [ClaimSpec] = []) {
         self.referenceSource = referenceSource
+        self.referenceUnits = referenceUnits
         self.reference = reference
         self.baseline = baseline
+        self.labels = labels
+        self.solve = solve
+        self.alpha = alpha
+        self.correction = correction
+        self.claims = claims
     }
+
+    static let keys = ["alpha", "correct", "labels", "reference", "baseline", "solve", "claims"]
 
     /// Parses the `table` section given as JSON text (`null` or empty = no settings). Errors
     /// name the key path (`table.reference.rows[1].ppl`).
@@ -53,23 +109,68 @@ public struct TableSettings: Sendable, Equatable {
         return try parse(try JSONValue.parse(trimmed))
     }
 
+    static func metricList() -> String { MetricColumn.all.map(\.id).joined(separator: ", ") }
+
+    static func metric(_ value: JSONValue?, path: String) throws -> String {
+        guard let id = value?.stringValue else { throw AnalysisError("\(path): expected a metric name (one of \(metricList()))") }
+        guard MetricColumn.named(id) != nil else { throw AnalysisError("\(path): unknown metric '\(id)' (expected one of \(metricList()))") }
+        return id
+    }
+
     public static func parse(_ value: JSONValue) throws -> TableSettings {
         var settings = TableSettings()
         if value == .null { return settings }
         guard case .object(let table) = value else { throw AnalysisError("table: expected a mapping, got \(value)") }
-        for key in table.keys where key != "reference" && key != "baseline" {
-            throw AnalysisError("table.\(key): unknown key (expected reference, baseline)")
+        for key in table.keys.sorted() where !keys.contains(key) {
+            throw AnalysisError("table.\(key): unknown key (expected \(keys.joined(separator: ", ")))")
+        }
+        switch table["alpha"] {
+        case nil, .null?: break
+        case .number(let a)? where a > 0 && a < 1: settings.alpha = a
+        case let other?: throw AnalysisError("table.alpha: expected a number between 0 and 1 (e.g. 0.05), got \(other)")
+        }
+        switch table["correct"] {
+        case nil, .null?: break
+        case .string(let s)?:
+            guard let c = Correction(rawValue: s) else { throw AnalysisError("table.correct: expected holm, bh or none, got '\(s)'") }
+            settings.correction = c
+        case let other?: throw AnalysisError("table.correct: expected holm, bh or none, got \(other)")
+        }
+        switch table["labels"] {
+        case nil, .null?: break
+        case .array(let items)?:
+            for (index, item) in items.enumerated() {
+                let path = "table.labels[\(index)]"
+                guard case .object(let fields) = item, let label = fields["label"]?.stringValue, !label.isEmpty else {
+                    throw AnalysisError("\(path): expected {match: {path: value}, label: text}")
+                }
+                for key in fields.keys.sorted() where key != "match" && key != "label" {
+                    throw AnalysisError("\(path).\(key): unknown key (expected match, label)")
+                }
+                settings.labels.append(Label(match: try matchMapping(fields["match"] ?? .null, path: path + ".match"), label: label))
+            }
+        case let other?: throw AnalysisError("table.labels: expected a list of {match: {…}, label: text}, got \(other)")
         }
         switch table["reference"] {
         case nil, .null?: break
         case .object(let reference)?:
-            for key in reference.keys where key != "source" && key != "rows" {
-                throw AnalysisError("table.reference.\(key): unknown key (expected source, rows)")
+            for key in reference.keys.sorted() where !["source", "rows", "units"].contains(key) {
+                throw AnalysisError("table.reference.\(key): unknown key (expected source, units, rows)")
             }
             switch reference["source"] {
             case nil, .null?: break
             case .string(let s)?: settings.referenceSource = s
             case let other?: throw AnalysisError("table.reference.source: expected text, got \(other)")
+            }
+            switch reference["units"] {
+            case nil, .null?: break
+            case .object(let units)?:
+                for (key, unit) in units {
+                    _ = try metric(.string(key), path: "table.reference.units.\(key)")
+                    guard let text = unit.stringValue else { throw AnalysisError("table.reference.units.\(key): expected text, got \(unit)") }
+                    settings.referenceUnits[key] = text
+                }
+            case let other?: throw AnalysisError("table.reference.units: expected {metric: unit text}, got \(other)")
             }
             guard case .array(let rows)? = reference["rows"] else {
                 throw AnalysisError("table.reference.rows: expected a list of {match: {…}, <metric>: number, …}")
@@ -78,15 +179,19 @@ public struct TableSettings: Sendable, Equatable {
                 let path = "table.reference.rows[\(index)]"
                 guard case .object(let fields) = row else { throw AnalysisError("\(path): expected a mapping") }
                 let match = try matchMapping(fields["match"] ?? .object([:]), path: path + ".match")
-                var values: [String: Double] = [:]
+                var values: [String: Double] = [:], texts: [String: String] = [:]
                 for (key, value) in fields where key != "match" {
-                    guard MetricColumn.named(key) != nil else {
-                        throw AnalysisError("\(path).\(key): unknown metric (expected one of \(MetricColumn.all.map(\.id).joined(separator: ", ")))")
+                    _ = try metric(.string(key), path: "\(path).\(key)")
+                    if let number = value.numberValue {
+                        values[key] = number
+                    } else if let text = value.stringValue, let number = Double(text.trimmingCharacters(in: .whitespaces)) {
+                        values[key] = number
+                        texts[key] = text.trimmingCharacters(in: .whitespaces)
+                    } else {
+                        throw AnalysisError("\(path).\(key): expected a number (or a number as text, to keep its digits), got \(value)")
                     }
-                    guard let number = value.numberValue else { throw AnalysisError("\(path).\(key): expected a number, got \(value)") }
-                    values[key] = number
                 }
-                settings.reference.append(ReferenceRow(match: match, values: values))
+                settings.reference.append(ReferenceRow(match: match, values: values, texts: texts))
             }
         case let other?:
             throw AnalysisError("table.reference: expected {source: text, rows: [...]}, got \(other)")
@@ -94,22 +199,46 @@ public struct TableSettings: Sendable, Equatable {
         switch table["baseline"] {
         case nil, .null?: break
         case .object(let fields)? where fields["match"] != nil:
-            for key in fields.keys where key != "match" && key != "metrics" {
+            for key in fields.keys.sorted() where key != "match" && key != "metrics" {
                 throw AnalysisError("table.baseline.\(key): unknown key (expected match, metrics)")
             }
             var metrics = ["final_loss"]
             if let list = fields["metrics"] {
-                guard case .array(let items) = list, !items.isEmpty, items.allSatisfy({ $0.stringValue != nil }) else {
+                guard case .array(let items) = list, !items.isEmpty else {
                     throw AnalysisError("table.baseline.metrics: expected a non-empty list of metric names")
                 }
-                metrics = items.compactMap(\.stringValue)
-                for metric in metrics where MetricColumn.named(metric) == nil {
-                    throw AnalysisError("table.baseline.metrics: unknown metric '\(metric)' (expected one of \(MetricColumn.all.map(\.id).joined(separator: ", ")))")
-                }
+                metrics = try items.enumerated().map { try metric($1, path: "table.baseline.metrics[\($0)]") }
             }
             settings.baseline = Baseline(match: try matchMapping(fields["match"]!, path: "table.baseline.match"), metrics: metrics)
         case let value?:
             settings.baseline = Baseline(match: try matchMapping(value, path: "table.baseline"))
+        }
+        switch table["solve"] {
+        case nil, .null?: break
+        case .object(let fields)?:
+            for key in fields.keys.sorted() where !["metric", "at_least", "at_most"].contains(key) {
+                throw AnalysisError("table.solve.\(key): unknown key (expected metric, at_least or at_most)")
+            }
+            let id = try metric(fields["metric"], path: "table.solve.metric")
+            switch (fields["at_least"]?.numberValue, fields["at_most"]?.numberValue) {
+            case (let t?, nil): settings.solve = Solve(metric: id, threshold: t, atLeast: true)
+            case (nil, let t?): settings.solve = Solve(metric: id, threshold: t, atLeast: false)
+            default: throw AnalysisError("table.solve: expected exactly one of at_least: number or at_most: number")
+            }
+        case let other?: throw AnalysisError("table.solve: expected {metric: name, at_least: number}, got \(other)")
+        }
+        switch table["claims"] {
+        case nil, .null?: break
+        case .array(let items)?:
+            var names: Set<String> = []
+            for (index, item) in items.enumerated() {
+                let claim = try ClaimSpec.parse(item, path: "table.claims[\(index)]")
+                guard names.insert(claim.name).inserted else {
+                    throw AnalysisError("table.claims[\(index)].name: '\(claim.name)' is used by an earlier claim")
+                }
+                settings.claims.append(claim)
+            }
+        case let other?: throw AnalysisError("table.claims: expected a list of claims, got \(other)")
         }
         return settings
     }
@@ -119,6 +248,144 @@ public struct TableSettings: Sendable, Equatable {
             throw AnalysisError("\(path): expected a mapping of dotted key path → value, got \(value)")
         }
         return map
+    }
+
+    /// Problems with selectors that match no row, checked before any work against the rows the
+    /// spec will produce (each row's assignments). Claims whose a or b match no row or several,
+    /// a trend axis no row sets to a number, a baseline that does not name exactly one row.
+    public func selectorProblems(rows: [[String: JSONValue]]) -> [(path: String, message: String)] {
+        let groups = rows.map { SweepGroup(assignments: $0, label: "", runs: []) }
+        var problems: [(String, String)] = []
+        func count(_ match: [String: JSONValue]) -> Int { groups.filter { $0.matches(match) }.count }
+        if let baseline, count(baseline.match) != 1 {
+            problems.append(("table.baseline", "\(JSONValue.object(baseline.match).canonical) matches \(count(baseline.match)) rows; it must name exactly one"))
+        }
+        for (index, claim) in claims.enumerated() {
+            let path = "table.claims[\(index)]"
+            switch claim.test {
+            case .contrast(let a, let b):
+                for (side, match) in [("a", a), ("b", b)] where count(match) != 1 {
+                    problems.append(("\(path).\(side)", "claim '\(claim.name)': \(JSONValue.object(match).canonical) matches \(count(match)) rows; it must name exactly one"))
+                }
+            case .trend(let axis, _, let match):
+                let rows = groups.filter { $0.matches(match) }
+                let levels = Set(rows.compactMap { $0.value(at: axis)?.numberValue })
+                if levels.count < 2 {
+                    problems.append(("\(path).trend.axis", "claim '\(claim.name)': \(axis) takes \(levels.count) numeric value(s) over the rows; a trend needs at least 2"))
+                }
+            }
+        }
+        return problems
+    }
+}
+
+/// One pre-registered claim: what is expected of a metric, between two rows or along an axis.
+public struct ClaimSpec: Sendable, Equatable {
+    public enum Expectation: String, Sendable, Equatable, CaseIterable {
+        /// a − b < 0, or a negative slope.
+        case less
+        /// a − b > 0, or a positive slope.
+        case greater
+        /// |a − b| < min_effect (two one-sided tests).
+        case equivalent
+    }
+
+    public enum Scale: String, Sendable, Equatable, CaseIterable {
+        case linear, log2, log10, ln
+        public func apply(_ x: Double) -> Double {
+            switch self {
+            case .linear: x
+            case .log2: Foundation.log2(x)
+            case .log10: Foundation.log10(x)
+            case .ln: Foundation.log(x)
+            }
+        }
+        /// "per doubling of experts", "per unit of kv_rank".
+        public func unitText(_ axis: String) -> String {
+            let short = SweepData.shortName(axis)
+            switch self {
+            case .linear: return "per unit of \(short)"
+            case .log2: return "per doubling of \(short)"
+            case .log10: return "per tenfold \(short)"
+            case .ln: return "per e-fold \(short)"
+            }
+        }
+    }
+
+    public enum Test: Sendable, Equatable {
+        /// Paired over seeds: row a against row b.
+        case contrast(a: [String: JSONValue], b: [String: JSONValue])
+        /// Slope of the metric on scale(axis) over the rows that match, seeds as blocks.
+        case trend(axis: String, scale: Scale, match: [String: JSONValue])
+    }
+
+    public var name: String
+    public var metric: String
+    public var test: Test
+    public var expect: Expectation
+    /// The smallest effect worth detecting, in the metric's unit (per unit of scale for trends):
+    /// the equivalence margin, and the effect the seeds-needed figure is computed for.
+    public var minEffect: Double?
+
+    public init(name: String, metric: String, test: Test, expect: Expectation, minEffect: Double?) {
+        self.name = name
+        self.metric = metric
+        self.test = test
+        self.expect = expect
+        self.minEffect = minEffect
+    }
+
+    static func parse(_ value: JSONValue, path: String) throws -> ClaimSpec {
+        guard case .object(let fields) = value else { throw AnalysisError("\(path): expected a mapping {name, metric, a, b | trend, expect, min_effect}") }
+        let known = ["name", "metric", "a", "b", "trend", "expect", "min_effect"]
+        for key in fields.keys.sorted() where !known.contains(key) {
+            throw AnalysisError("\(path).\(key): unknown key (expected \(known.joined(separator: ", ")))")
+        }
+        guard let name = fields["name"]?.stringValue, !name.isEmpty else { throw AnalysisError("\(path).name: expected the claim's name as text") }
+        let path = "\(path) ('\(name)')"
+        let metric = try TableSettings.metric(fields["metric"], path: "\(path).metric")
+        guard let expectText = fields["expect"]?.stringValue, let expect = Expectation(rawValue: expectText) else {
+            throw AnalysisError("\(path).expect: expected less, greater or equivalent, got \(fields["expect"].map { "\($0)" } ?? "nothing")")
+        }
+        var minEffect: Double?
+        switch fields["min_effect"] {
+        case nil, .null?: break
+        case .number(let x)? where x > 0 && x.isFinite: minEffect = x
+        case let other?: throw AnalysisError("\(path).min_effect: expected a positive number in the metric's unit, got \(other)")
+        }
+        if expect == .equivalent && minEffect == nil {
+            throw AnalysisError("\(path).min_effect: an equivalent claim needs its margin (the largest difference that counts as no difference)")
+        }
+        let test: Test
+        switch (fields["a"], fields["b"], fields["trend"]) {
+        case (let a?, let b?, nil):
+            test = .contrast(a: try selector(a, path: "\(path).a"), b: try selector(b, path: "\(path).b"))
+        case (nil, nil, .object(let trend)?):
+            for key in trend.keys.sorted() where !["axis", "scale", "match"].contains(key) {
+                throw AnalysisError("\(path).trend.\(key): unknown key (expected axis, scale, match)")
+            }
+            guard let axis = trend["axis"]?.stringValue, !axis.isEmpty else { throw AnalysisError("\(path).trend.axis: expected a dotted key path") }
+            var scale = Scale.linear
+            if let s = trend["scale"] {
+                guard let text = s.stringValue, let parsed = Scale(rawValue: text) else {
+                    throw AnalysisError("\(path).trend.scale: expected linear, log2, log10 or ln, got \(s)")
+                }
+                scale = parsed
+            }
+            if expect == .equivalent { throw AnalysisError("\(path).expect: a trend claim expects less or greater") }
+            test = .trend(axis: axis, scale: scale, match: try TableSettings.matchMapping(trend["match"] ?? .object([:]), path: "\(path).trend.match"))
+        default:
+            throw AnalysisError("\(path): expected either a and b (two rows, each {match: {…}}) or trend: {axis, scale}")
+        }
+        return ClaimSpec(name: name, metric: metric, test: test, expect: expect, minEffect: minEffect)
+    }
+
+    static func selector(_ value: JSONValue, path: String) throws -> [String: JSONValue] {
+        guard case .object(let fields) = value, let match = fields["match"] else {
+            throw AnalysisError("\(path): expected {match: {path: value}}")
+        }
+        for key in fields.keys.sorted() where key != "match" { throw AnalysisError("\(path).\(key): unknown key (expected match)") }
+        return try TableSettings.matchMapping(match, path: "\(path).match")
     }
 }
 

@@ -28,6 +28,11 @@ public enum SpecSchema {
         Field("table", .optional(.section(Section("How `ablate table` presents the sweep.", [
             Field("reference", .optional(.any), "a paper's numbers to show side by side: {source, rows: [{match: {path: value}, <metric>: number}]} (docs/analysis.md)"),
             Field("baseline", .optional(.any), "the row other rows are compared with over shared seeds: {path: value} or {match: {…}, metrics: […]} (docs/analysis.md)"),
+            Field("alpha", .optional(.any), "significance level after correction, for contrasts, bold marks and claims (default 0.05)"),
+            Field("correct", .optional(.any), "multiple-testing correction: holm (default), bh or none"),
+            Field("labels", .optional(.any), "display names of rows: [{match: {path: value}, label: text}]"),
+            Field("solve", .optional(.any), "a threshold that makes a metric solved or not per seed: {metric: accuracy, at_least: 0.99}; rows get the solve rate with its exact interval"),
+            Field("claims", .optional(.any), "pre-registered claims with computed verdicts: [{name, metric, a: {match}, b: {match} | trend: {axis, scale}, expect: less|greater|equivalent, min_effect}] (docs/analysis.md)"),
         ]))), "table settings"),
     ])
 

@@ -33,7 +33,7 @@ struct Export: ParsableCommand {
     func run() throws {
         let resolved = try resolveSweep(sweep, runs: runs)
         do {
-            let data = try SweepData.load(directory: resolved.directory, manifest: resolved.manifest)
+            let data = try loadSweepData(resolved)
             if let csv {
                 let lines = try TidyExport.write(data, to: csv)
                 print("wrote \(csv): \(lines) values of \(data.runs.filter { if case .read = $0.state { return true }; return false }.count) run(s)")

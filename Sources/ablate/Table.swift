@@ -7,13 +7,17 @@ import RunStore
 
 struct Table: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Print a sweep as a paper-style table: mean ± std over seeds, best marked, reference and baseline.",
+        abstract: "Print a sweep as a paper-style table with intervals, corrected contrasts and the claims' verdicts.",
         discussion: """
-        One row per group of cells that differ only by seed; columns: the varying keys, the model's \
-        parameters, KV cache and FLOPs per token (from the run files), then each metric as mean ± \
-        sample std over the completed seeds. The spec's `table.reference` numbers are shown beside \
-        ours and `table.baseline` adds a paired t-test of every row against it (docs/analysis.md). \
-        A sweep that is still running gives a table of what is done, with missing cells marked.
+        One row per group of cells that differ only by seed; columns: the varying keys (or the \
+        spec's `table.labels`), the model's parameters, KV cache and FLOPs per token (from the run \
+        files), then each metric as the mean ± the half-width of its 95% t interval over the \
+        completed seeds. A row is bold only when it is significantly best after correction. The \
+        spec's `table.reference` numbers are shown beside ours; `table.baseline` adds paired \
+        contrasts (Δ with its 95% interval, p, p adjusted over every contrast of the table); \
+        `table.claims` adds one verdict per claim: holds, contradicted or inconclusive, with the \
+        seeds an inconclusive claim would need (docs/analysis.md). Diverged, failed and missing \
+        cells are excluded and counted. A sweep still running gives a table of what is done.
         Metrics: \(MetricColumn.all.map(\.id).joined(separator: ", ")).
         """)
 
@@ -23,21 +27,38 @@ struct Table: ParsableCommand {
     @Option(help: "Directory that holds runs, when SWEEP is a spec file.")
     var runs = "runs"
 
-    @Option(help: "Output format: md, latex or csv.")
+    @Option(help: "Output format: md, latex, csv or json.")
     var format: TableFormat = .md
 
     @Option(parsing: .upToNextOption, help: "Metrics to show, in order (comma- or space-separated); default: every metric with data.")
     var metrics: [String] = []
 
+    @Option(help: "Multiple-testing correction over the table's contrasts and over its claims: holm, bh or none (default: the spec's table.correct, else holm).")
+    var correct: Correction?
+
+    @Option(help: "Significance level after correction (default: the spec's table.alpha, else 0.05).")
+    var alpha: Double?
+
+    @Flag(help: "Print only the claims and their verdicts (with --format json: one object per claim).")
+    var claims = false
+
     func run() throws {
-        let resolved = try resolveSweep(sweep, runs: runs)
+        var resolved = try resolveSweep(sweep, runs: runs)
+        if let correct { resolved.settings.correction = correct }
+        if let alpha {
+            guard alpha > 0, alpha < 1 else { throw fail("--alpha: expected a number between 0 and 1, got \(alpha)", code: 2) }
+            resolved.settings.alpha = alpha
+        }
+        if claims && resolved.settings.claims.isEmpty {
+            throw fail("\(resolved.specFile.isEmpty ? "the sweep's spec" : resolved.specFile) has no table.claims (docs/analysis.md, \"Claims and verdicts\")", code: 2)
+        }
         let wanted = metrics.flatMap { $0.split(separator: ",").map { String($0).trimmingCharacters(in: .whitespaces) } }
             .filter { !$0.isEmpty }
         do {
-            let data = try SweepData.load(directory: resolved.directory, manifest: resolved.manifest)
+            let data = try loadSweepData(resolved)
             let table = try SweepTable.build(data, settings: resolved.settings, metrics: wanted.isEmpty ? nil : wanted)
-            print(table.render(format), terminator: "")
-            if format == .csv, !table.notes.isEmpty {
+            print(table.render(format, claimsOnly: claims), terminator: "")
+            if format == .csv || format == .json, !table.notes.isEmpty {
                 FileHandle.standardError.write(Data((table.notes.joined(separator: "\n") + "\n").utf8))
             }
         } catch {
@@ -46,6 +67,8 @@ struct Table: ParsableCommand {
     }
 }
 
+extension Correction: ExpressibleByArgument {}
+
 extension TableFormat: ExpressibleByArgument {}
 
 /// A SWEEP argument made concrete: the sweep directory and the spec's `table` settings.
@@ -53,6 +76,8 @@ struct ResolvedSweep {
     var directory: String
     var manifest: SweepManifest
     var settings: TableSettings
+    /// The spec file the settings come from ("" when none could be loaded).
+    var specFile: String
 }
 
 /// SWEEP is a directory holding sweep.json, or a spec file (its sweep is <runs>/<name>). The
@@ -80,7 +105,7 @@ func resolveSweep(_ argument: String, runs: String) throws -> ResolvedSweep {
             spec = nil
         }
         if spec == nil && !manifest.specFile.isEmpty {
-            FileHandle.standardError.write(Data("warning: cannot load the sweep's spec '\(manifest.specFile)'; no table.reference or table.baseline\n".utf8))
+            FileHandle.standardError.write(Data("warning: cannot load the sweep's spec '\(manifest.specFile)'; no table.reference, table.baseline or table.claims\n".utf8))
         }
     } else {
         let loaded = try loadSpec(argument, overrides: [])
@@ -88,11 +113,11 @@ func resolveSweep(_ argument: String, runs: String) throws -> ResolvedSweep {
         directory = URL(fileURLWithPath: runs).appendingPathComponent(loaded.name).path
     }
     var settings = TableSettings()
-    if let table = spec?.resolved["table"] {
+    if let spec {
         do {
-            settings = try TableSettings.parse(json: CanonicalJSON.encode(table))
+            settings = try tableSettings(spec)
         } catch {
-            throw fail("\(spec!.file): \(error)", code: 2)
+            throw fail("\(spec.file): \(error)", code: 2)
         }
     }
     let manifest: SweepManifest
@@ -101,5 +126,5 @@ func resolveSweep(_ argument: String, runs: String) throws -> ResolvedSweep {
     } catch {
         throw fail("\(error)", code: 2)
     }
-    return ResolvedSweep(directory: directory, manifest: manifest, settings: settings)
+    return ResolvedSweep(directory: directory, manifest: manifest, settings: settings, specFile: spec?.file ?? "")
 }

@@ -1,0 +1,153 @@
+// Pre-registered claims evaluated on a sweep: each claim's test (paired contrast over seeds,
+// two one-sided tests for equivalence, or a trend with seeds as blocks), its p-value adjusted
+// over every claim of the table, the verdict, and the seeds that would give 80% power at the
+// claim's min_effect. Definitions: docs/analysis.md, "Claims and verdicts".
+import Foundation
+
+public enum Verdict: String, Sendable, Equatable {
+    /// Significant after correction, in the expected direction (equivalent: within the margin).
+    case holds
+    /// Significant after correction the other way (equivalent: the whole interval outside the margin).
+    case contradicted
+    /// Neither: the data cannot tell at this scale.
+    case inconclusive
+}
+
+public struct ClaimResult: Sendable, Equatable {
+    public var spec: ClaimSpec
+    public var verdict: Verdict
+    /// a − b (mean paired difference) or the slope.
+    public var estimate: Double
+    /// 95% t interval of the estimate.
+    public var interval: Interval
+    /// The claim's own test: two-sided t (contrast, trend) or TOST (equivalent).
+    public var p: Double
+    /// p adjusted over every claim of the table.
+    public var pAdjusted: Double
+    /// Paired seeds (contrast) or observations (trend) used.
+    public var pairs: Int
+    /// Sd of the paired differences, or the residual sd of the trend: the spread power comes from.
+    public var spread: Double
+    /// Seeds per row for `power` at min_effect and α/claims (Bonferroni, conservative for Holm and
+    /// BH); nil without min_effect, without a spread, or past 10,000.
+    public var seedsNeeded: Int?
+    /// What was tested, for the reader ("paired t over 3 seeds", "slope per doubling of experts…").
+    public var test: String
+    /// Why a claim could not be tested ("fewer than 2 paired seeds"), if so.
+    public var problem: String?
+}
+
+public enum ClaimEvaluation {
+    /// Evaluates every claim; `power` is the target for seeds_needed.
+    public static func evaluate(_ claims: [ClaimSpec], groups: [SweepGroup], alpha: Double, correction: Correction,
+                                power: Double = 0.8) -> [ClaimResult] {
+        var results = claims.map { evaluate($0, groups: groups, alpha: alpha / Double(max(claims.count, 1)), power: power) }
+        let adjusted = correction.adjust(results.map(\.p))
+        for i in results.indices {
+            results[i].pAdjusted = adjusted[i]
+            results[i].verdict = verdict(results[i], alpha: alpha, familyAlpha: alpha / Double(max(claims.count, 1)))
+        }
+        return results
+    }
+
+    static func verdict(_ r: ClaimResult, alpha: Double, familyAlpha: Double) -> Verdict {
+        guard r.pAdjusted.isFinite else { return .inconclusive }
+        switch r.spec.expect {
+        case .less, .greater:
+            guard r.pAdjusted < alpha else { return .inconclusive }
+            let expectedSign: Double = r.spec.expect == .less ? -1 : 1
+            return r.estimate * expectedSign > 0 ? .holds : .contradicted
+        case .equivalent:
+            if r.pAdjusted < alpha { return .holds }
+            // Contradicted: the interval at the Bonferroni level lies wholly outside ±margin.
+            guard let margin = r.spec.minEffect, let wide = r.wideInterval(familyAlpha), wide.exists else { return .inconclusive }
+            return (wide.low > margin || wide.high < -margin) ? .contradicted : .inconclusive
+        }
+    }
+
+    /// Seed → value of `metric` over the completed runs of one group.
+    static func bySeed(_ group: SweepGroup, _ metric: String) -> [Int: Double] {
+        group.completed.reduce(into: [:]) { $0[$1.cell.seed] = $1.metrics[metric] ?? .nan }
+    }
+
+    static func evaluate(_ claim: ClaimSpec, groups: [SweepGroup], alpha planningAlpha: Double, power: Double) -> ClaimResult {
+        var result = ClaimResult(spec: claim, verdict: .inconclusive, estimate: .nan, interval: .none, p: .nan,
+                                 pAdjusted: .nan, pairs: 0, spread: .nan, seedsNeeded: nil, test: "", problem: nil)
+        switch claim.test {
+        case .contrast(let a, let b):
+            let rowsA = groups.filter { $0.matches(a) }, rowsB = groups.filter { $0.matches(b) }
+            guard rowsA.count == 1, rowsB.count == 1 else {
+                result.problem = "a matches \(rowsA.count) rows and b \(rowsB.count); each must name exactly one"
+                result.test = "paired contrast"
+                return result
+            }
+            let d = PairedDifferences(a: bySeed(rowsA[0], claim.metric), b: bySeed(rowsB[0], claim.metric))
+            result.pairs = d.pairs
+            result.estimate = d.estimate
+            result.interval = d.interval()
+            result.spread = d.summary.std
+            if claim.expect == .equivalent, let margin = claim.minEffect {
+                result.p = d.equivalenceP(margin: margin)
+                result.test = "two one-sided paired t-tests, margin ±\(JSONValue.number(margin).canonical), \(d.pairs) seeds"
+                if result.spread > 0 {
+                    result.seedsNeeded = Power.smallestN(target: power) { Power.equivalence(margin: margin, sigma: result.spread, n: $0, alpha: planningAlpha) }
+                }
+            } else {
+                result.p = d.p
+                result.test = "paired t-test (two-sided), \(d.pairs) seeds"
+                if let m = claim.minEffect, result.spread > 0 {
+                    result.seedsNeeded = Power.smallestN(target: power) { Power.pairedT(effectSize: m / result.spread, n: $0, alpha: planningAlpha) }
+                }
+            }
+            if d.pairs < 2 { result.problem = "\(d.pairs) paired seed(s): a test needs at least 2" }
+        case .trend(let axis, let scale, let match):
+            var points: [(seed: Int, x: Double, y: Double)] = []
+            for group in groups where group.matches(match) {
+                guard let level = group.value(at: axis)?.numberValue, level > 0 || scale == .linear else { continue }
+                for run in group.completed {
+                    points.append((run.cell.seed, scale.apply(level), run.metrics[claim.metric] ?? .nan))
+                }
+            }
+            let trend = BlockTrend(points)
+            result.pairs = trend.observations
+            result.estimate = trend.slope
+            result.interval = trend.interval()
+            result.p = trend.p
+            result.spread = trend.residualStd
+            result.test = "slope \(scale.unitText(axis)), seeds as blocks, \(trend.observations) runs over \(trend.blocks) seeds (df \(max(trend.df, 0)))"
+            if trend.df < 1 { result.problem = "\(trend.observations) runs over \(trend.blocks) seeds leave no residual degrees of freedom" }
+            if let m = claim.minEffect, result.spread > 0, trend.blocks > 0 {
+                let levelsPerSeed = Double(trend.observations) / Double(trend.blocks)
+                let sxxPerSeed = trend.sxx / Double(trend.blocks)
+                result.seedsNeeded = Power.smallestN(target: power) { seeds in
+                    let df = Int((Double(seeds) * levelsPerSeed).rounded()) - seeds - 1
+                    return Power.regressionT(effectSize: m / result.spread, scale: (Double(seeds) * sxxPerSeed).squareRoot(), df: df, alpha: planningAlpha)
+                }
+            }
+        }
+        return result
+    }
+}
+
+extension ClaimResult {
+    /// The interval at level 1 − α (two-sided), for the equivalence's contradicted check.
+    func wideInterval(_ alpha: Double) -> Interval? {
+        guard pairs >= 2, spread.isFinite, estimate.isFinite else { return nil }
+        let half = StudentT.quantile(1 - alpha / 2, df: Double(pairs - 1)) * spread / Double(pairs).squareRoot()
+        return Interval(estimate - half, estimate + half)
+    }
+
+    /// One JSON object per claim, for scripts (`ablate table DIR --claims --format json`).
+    public var json: JSONValue {
+        func number(_ x: Double) -> JSONValue { x.isFinite ? .number(x) : .null }
+        var object: [String: JSONValue] = [
+            "name": .string(spec.name), "metric": .string(spec.metric), "expect": .string(spec.expect.rawValue),
+            "verdict": .string(verdict.rawValue), "estimate": number(estimate),
+            "ci": .array([number(interval.low), number(interval.high)]), "p": number(p), "p_adjusted": number(pAdjusted),
+            "pairs": .number(Double(pairs)), "seeds_needed": seedsNeeded.map { .number(Double($0)) } ?? .null,
+            "min_effect": spec.minEffect.map { .number($0) } ?? .null, "test": .string(test),
+        ]
+        if let problem { object["problem"] = .string(problem) }
+        return .object(object)
+    }
+}
