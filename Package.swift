@@ -8,6 +8,7 @@
 //           ├── RunStore ── HDF5 ── CHDF5 (libhdf5)
 //           ├── Analysis ── RunStore
 //           └── Dashboard ── Analysis, RunStore (`ablate serve`)
+//   JSON (the one value tree) sits under Config, HDF5, Analysis and Dashboard
 import Foundation
 import PackageDescription
 
@@ -43,8 +44,10 @@ let package = Package(
         // CPUID and XGETBV for the ISA dispatch.
         .target(name: "CPUFeatures"),
 
-        // Spec values, schemas, validation with key paths, canonical JSON (no dependencies).
-        .target(name: "Config"),
+        // The one JSON value tree (parse, canonical and web writers), below every layer.
+        .target(name: "JSON"),
+        // Spec values, schemas, validation with key paths (over JSON).
+        .target(name: "Config", dependencies: ["JSON"]),
 
         // Numeric core: tensors, kernels, autodiff tape, counter-based RNG.
         // The kernels as @inlinable source (GEMM, deterministic math), and one module per ISA path.
@@ -61,16 +64,16 @@ let package = Package(
         .target(name: "Training", dependencies: ["Models", "KernelCore", "Config"]),
 
         // The only Swift code that touches the HDF5 C API.
-        .target(name: "HDF5", dependencies: ["CHDF5"]),
+        .target(name: "HDF5", dependencies: ["CHDF5", "JSON"]),
         // HDF5 run files: schema, writers, readers, provenance.
         .target(name: "RunStore", dependencies: ["HDF5"]),
 
         // Specs, sweeps, run ids, executors, verification.
         .target(name: "Experiments", dependencies: ["Training", "RunStore", "HDF5", "Config", "Yams"]),
         // Tables, CSV and notebook export.
-        .target(name: "Analysis", dependencies: ["RunStore", "Config"]),
+        .target(name: "Analysis", dependencies: ["RunStore", "Config", "JSON"]),
         // `ablate serve`: an HTTP/1.1 server on POSIX sockets and the live dashboard's pages.
-        .target(name: "Dashboard", dependencies: ["Analysis", "RunStore"]),
+        .target(name: "Dashboard", dependencies: ["Analysis", "RunStore", "JSON"]),
 
         // Benchmarks (timings, never tests): kept out of the library targets; `ablate bench` runs them.
         .target(name: "Benchmarks", dependencies: ["Training", "Models", "Tensor", "KernelCore", "Config"]),
@@ -91,8 +94,8 @@ let package = Package(
         .testTarget(name: "KernelCoreTests", dependencies: ["KernelCore", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Config"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Training", "RunStore", "Config", "TestSupport"]),
-        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "RunStore", "TestSupport"]),
-        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "RunStore", "TestSupport"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "RunStore", "JSON", "TestSupport"]),
+        .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "RunStore", "JSON", "TestSupport"]),
         // Runs the release binary that the test command builds (ABLATE_BIN).
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "RunStore"]),
     ]

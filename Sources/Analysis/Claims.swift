@@ -88,7 +88,7 @@ public enum ClaimEvaluation {
             result.spread = d.summary.std
             if claim.expect == .equivalent, let margin = claim.minEffect {
                 result.p = d.equivalenceP(margin: margin)
-                result.test = "two one-sided paired t-tests, margin ±\(JSONValue.number(margin).canonical), \(d.pairs) seeds"
+                result.test = "two one-sided paired t-tests, margin ±\(JSONValue.double(margin).canonical), \(d.pairs) seeds"
                 if result.spread > 0 {
                     result.seedsNeeded = Power.smallestN(target: power) { Power.equivalence(margin: margin, sigma: result.spread, n: $0, alpha: planningAlpha) }
                 }
@@ -139,15 +139,15 @@ extension ClaimResult {
 
     /// One JSON object per claim, for scripts (`ablate table DIR --claims --format json`).
     public var json: JSONValue {
-        func number(_ x: Double) -> JSONValue { x.isFinite ? .number(x) : .null }
+        func number(_ x: Double) -> JSONValue { x.isFinite ? .double(x) : .null }
         var object: [String: JSONValue] = [
             "name": .string(spec.name), "metric": .string(spec.metric), "expect": .string(spec.expect.rawValue),
             "verdict": .string(verdict.rawValue), "estimate": number(estimate),
-            "ci": .array([number(interval.low), number(interval.high)]), "p": number(p), "p_adjusted": number(pAdjusted),
-            "pairs": .number(Double(pairs)), "seeds_needed": seedsNeeded.map { .number(Double($0)) } ?? .null,
-            "min_effect": spec.minEffect.map { .number($0) } ?? .null, "test": .string(test),
+            "ci": .list([number(interval.low), number(interval.high)]), "p": number(p), "p_adjusted": number(pAdjusted),
+            "pairs": .int(pairs), "seeds_needed": seedsNeeded.map { .int($0) } ?? .null,
+            "min_effect": spec.minEffect.map { .double($0) } ?? .null, "test": .string(test),
         ]
         if let problem { object["problem"] = .string(problem) }
-        return .object(object)
+        return .map(object)
     }
 }

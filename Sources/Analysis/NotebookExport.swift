@@ -51,9 +51,9 @@ public enum NotebookExport {
         if sweep.manifest.specFile.isEmpty {
             // Plain `ablate run` directories have no sweep.json: the notebook carries the manifest.
             let embedded = String(decoding: try JSONEncoder().encode(sweep.manifest), as: UTF8.self)
-            code("SWEEP_DIR = \(JSONValue.quote(sweepPath))\nEMBEDDED_MANIFEST = \(JSONValue.quote(embedded))  # no sweep.json there")
+            code("SWEEP_DIR = \(CanonicalJSON.quote(sweepPath))\nEMBEDDED_MANIFEST = \(CanonicalJSON.quote(embedded))  # no sweep.json there")
         } else {
-            code("SWEEP_DIR = \(JSONValue.quote(sweepPath))")
+            code("SWEEP_DIR = \(CanonicalJSON.quote(sweepPath))")
         }
         code(setup)
         if sections.lossCurves {

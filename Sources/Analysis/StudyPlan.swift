@@ -67,7 +67,7 @@ public struct StudyPlan: Sendable {
 
     public var text: String {
         let k = max(lines.count, 1)
-        var out = "seeds per row for \(Int((power * 100).rounded()))% power at each claim's min_effect, α = \(JSONValue.number(alpha).canonical)/\(k) per claim (Bonferroni; \(correction.rawValue) in the verdicts is at least as powerful)\n"
+        var out = "seeds per row for \(Int((power * 100).rounded()))% power at each claim's min_effect, α = \(JSONValue.double(alpha).canonical)/\(k) per claim (Bonferroni; \(correction.rawValue) in the verdicts is at least as powerful)\n"
         if let s = secondsPerRun {
             out += String(format: "pilot: %.0f s per run", s) + (tokensPerSecond.map { String(format: " (%.0f tokens/s)", $0) } ?? "")
                 + ", \(jobs) job(s) side by side\n\n"
@@ -80,7 +80,7 @@ public struct StudyPlan: Sendable {
             let c = line.claim
             let needed = line.seedsNeeded.map(String.init) ?? (c.spec.minEffect == nil ? "no min_effect" : (c.spread.isFinite && c.spread > 0 ? "> 10000" : "unknown"))
             out += "| \(c.spec.name) | \(c.verdict.rawValue) | \(c.spread.isFinite ? String(format: "%.4g", c.spread) : "—") | "
-                + "\(c.spec.minEffect.map { JSONValue.number($0).canonical } ?? "—") | \(line.seedsNow) | \(needed) | \(line.rows) | "
+                + "\(c.spec.minEffect.map { JSONValue.double($0).canonical } ?? "—") | \(line.seedsNow) | \(needed) | \(line.rows) | "
                 + "\(Self.duration(line.totalSeconds)) | \(Self.duration(line.extraSeconds)) |\n"
         }
         if let most = lines.compactMap(\.seedsNeeded).max() {

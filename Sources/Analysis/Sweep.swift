@@ -95,7 +95,7 @@ public struct SweepData: Sendable {
         var order: [String] = []
         var byKey: [String: SweepGroup] = [:]
         for result in results {
-            let key = JSONValue.object(result.assignments).canonical
+            let key = JSONValue.map(result.assignments).canonical
             if byKey[key] == nil {
                 order.append(key)
                 byKey[key] = SweepGroup(assignments: result.assignments,
@@ -185,7 +185,7 @@ public struct RunFileContents: Sendable, Equatable {
 
     /// One line of JSON (numbers at full precision; NaN as null).
     public var json: JSONValue {
-        func number(_ x: Double) -> JSONValue { x.isFinite ? .number(x) : .null }
+        func number(_ x: Double) -> JSONValue { x.isFinite ? .double(x) : .null }
         var state: [String: JSONValue]
         switch self.state {
         case .missing: state = ["kind": .string("missing")]
@@ -193,12 +193,12 @@ public struct RunFileContents: Sendable, Equatable {
         case .read(let status): state = ["kind": .string("read"), "status": .string(status.rawValue)]
         }
         var object: [String: JSONValue] = [
-            "state": .object(state), "last_step": .number(Double(lastStep)), "metrics": .object(metrics.mapValues(number)),
-            "derived": .object(derived.mapValues { .string(String($0)) }), "has_moe": .bool(hasMoE), "has_bias": .bool(hasBias),
+            "state": .map(state), "last_step": .int(lastStep), "metrics": .map(metrics.mapValues(number)),
+            "derived": .map(derived.mapValues { .int(Int($0)) }), "has_moe": .bool(hasMoE), "has_bias": .bool(hasBias),
         ]
         if let tokenUnit { object["token_unit"] = .string(tokenUnit) }
-        if let wallSeconds { object["wall_seconds"] = .number(wallSeconds) }
-        return .object(object)
+        if let wallSeconds { object["wall_seconds"] = .double(wallSeconds) }
+        return .map(object)
     }
 
     public init(json: JSONValue) throws {
@@ -212,8 +212,8 @@ public struct RunFileContents: Sendable, Equatable {
         default: throw AnalysisError("run file contents: unknown state '\(kind)'")
         }
         lastStep = Int(json["last_step"]?.numberValue ?? -1)
-        if case .object(let m)? = json["metrics"] { for (k, v) in m { metrics[k] = v.numberValue ?? .nan } }
-        if case .object(let d)? = json["derived"] { for (k, v) in d { if let x = v.stringValue.flatMap({ Int64($0) }) { derived[k] = x } } }
+        if case .map(let m)? = json["metrics"] { for (k, v) in m { metrics[k] = v.numberValue ?? .nan } }
+        if case .map(let d)? = json["derived"] { for (k, v) in d { if let x = v.intValue { derived[k] = Int64(x) } } }
         hasMoE = json["has_moe"] == .bool(true)
         hasBias = json["has_bias"] == .bool(true)
         tokenUnit = json["token_unit"]?.stringValue

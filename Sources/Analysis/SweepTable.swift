@@ -143,7 +143,7 @@ public struct SweepTable: Sendable {
         for (index, reference) in settings.reference.enumerated() {
             let matching = rows.indices.filter { rows[$0].group.matches(reference.match) }
             if matching.isEmpty {
-                notes.append("reference row \(index) (\(JSONValue.object(reference.match).canonical)) matches no row of the sweep")
+                notes.append("reference row \(index) (\(JSONValue.map(reference.match).canonical)) matches no row of the sweep")
             }
             for i in matching {
                 rows[i].reference.merge(reference.values) { _, new in new }
@@ -163,7 +163,7 @@ public struct SweepTable: Sendable {
         var comparedMetrics: [String] = []
         if let baseline = settings.baseline {
             let matching = rows.indices.filter { rows[$0].group.matches(baseline.match) }
-            let description = JSONValue.object(baseline.match).canonical
+            let description = JSONValue.map(baseline.match).canonical
             guard matching.count == 1 else {
                 let found = matching.isEmpty ? "no row" : "\(matching.count) rows (" + matching.map { rows[$0].group.label }.joined(separator: "; ") + ")"
                 throw AnalysisError("table.baseline \(description) matches \(found); it must name exactly one row of \(rows.map(\.group.label))")
@@ -350,7 +350,7 @@ extension SweepTable {
                 cells.append(TableCell(text, value: s.mean, low: ci.low, high: ci.high, bold: row.best.contains(metric.id)))
                 if referenceMetrics.contains(metric.id) {
                     if let value = row.reference[metric.id] {
-                        cells.append(TableCell(row.referenceText[metric.id] ?? JSONValue.number(value).canonical, value: value))
+                        cells.append(TableCell(row.referenceText[metric.id] ?? JSONValue.double(value).canonical, value: value))
                     } else {
                         cells.append(TableCell("—"))
                     }
@@ -369,7 +369,7 @@ extension SweepTable {
             body.append(cells)
         }
         var legend = ["mean ± half-width of its 95% t interval over the completed seeds (df = n − 1; no ± with n = 1); n = completed/cells of the row (n=k in a cell: only k finite values)"]
-        legend.append("bold: the best mean of a column, only when its paired difference with every other row is significant at α = \(JSONValue.number(alpha).canonical) after \(correction.description) over those comparisons")
+        legend.append("bold: the best mean of a column, only when its paired difference with every other row is significant at α = \(JSONValue.double(alpha).canonical) after \(correction.description) over those comparisons")
         if !referenceMetrics.isEmpty {
             legend.append("paper: the reference numbers" + (settingsSource.isEmpty ? "" : " from \(settingsSource)") + ", as printed there; not comparable in level")
         }
@@ -412,7 +412,7 @@ extension SweepTable {
         let family = rows.filter { !$0.isBaseline }.count * comparedMetrics.count
         let legend = [
             "Δ = row − \(baseLabel), the mean paired difference over the seeds both completed (same seed = same initialisation and data order), with its 95% t interval",
-            "p: two-sided paired t-test (df = pairs − 1); p adj: \(correction.description) over the \(family) contrasts of this table; bold when below α = \(JSONValue.number(alpha).canonical)",
+            "p: two-sided paired t-test (df = pairs − 1); p adj: \(correction.description) over the \(family) contrasts of this table; bold when below α = \(JSONValue.double(alpha).canonical)",
         ]
         return TableSection(id: "contrasts", title: "contrasts against \(baseLabel)", columns: columns, rows: body, legend: legend)
     }
@@ -447,7 +447,7 @@ extension SweepTable {
                          TableCell(claim.test + (claim.problem.map { "; \($0)" } ?? ""))])
         }
         let legend = [
-            "verdicts at α = \(JSONValue.number(alpha).canonical) after \(correction.description) over the \(claims.count) claims: holds = significant in the expected direction (equivalent: two one-sided tests within ±min_effect); contradicted = significant the other way (equivalent: the 1 − α/k interval wholly outside ±min_effect); otherwise inconclusive",
+            "verdicts at α = \(JSONValue.double(alpha).canonical) after \(correction.description) over the \(claims.count) claims: holds = significant in the expected direction (equivalent: two one-sided tests within ±min_effect); contradicted = significant the other way (equivalent: the 1 − α/k interval wholly outside ±min_effect); otherwise inconclusive",
             "seeds for 80% power: per row, to detect min_effect at α/\(claims.count) (Bonferroni, conservative) given the observed spread (paired differences, or the trend's residuals)",
         ]
         return TableSection(id: "claims", title: "claims", columns: columns, rows: body, legend: legend)
@@ -463,7 +463,7 @@ extension SweepTable {
         case .csv: return claimsOnly ? renderClaimsCSV() : renderCSV()
         case .md: return chosen.map { Self.markdown($0) }.joined(separator: "\n")
         case .latex: return chosen.map { Self.latex($0, title: title) }.joined(separator: "\n")
-        case .json: return (claimsOnly ? JSONValue.array(claims.map(\.json)) : json).pretty + "\n"
+        case .json: return (claimsOnly ? JSONValue.list(claims.map(\.json)) : json).pretty + "\n"
         }
     }
 
@@ -495,55 +495,55 @@ extension SweepTable {
     /// The whole table for scripts, the dashboard and notebooks: the sections' typed cells, every
     /// row's numbers (per seed too), the claims, the settings.
     public var json: JSONValue {
-        func number(_ x: Double?) -> JSONValue { x.map { $0.isFinite ? .number($0) : .null } ?? .null }
+        func number(_ x: Double?) -> JSONValue { x.map { $0.isFinite ? .double($0) : .null } ?? .null }
         func cell(_ c: TableCell) -> JSONValue {
             var o: [String: JSONValue] = ["text": .string(c.text)]
-            if let v = c.value { o["value"] = .number(v) }
-            if let l = c.low, let h = c.high { o["ci"] = .array([.number(l), .number(h)]) }
+            if let v = c.value { o["value"] = .double(v) }
+            if let l = c.low, let h = c.high { o["ci"] = .list([.double(l), .double(h)]) }
             if c.bold { o["bold"] = .bool(true) }
-            return .object(o)
+            return .map(o)
         }
         let sectionsJSON: [JSONValue] = sections.map { s in
-            .object(["id": .string(s.id), "title": .string(s.title), "legend": .array(s.legend.map { .string($0) }),
-                     "columns": .array(s.columns.map { .object(["id": .string($0.id), "title": .string($0.title), "unit": .string($0.unit),
+            .map(["id": .string(s.id), "title": .string(s.title), "legend": .list(s.legend.map { .string($0) }),
+                     "columns": .list(s.columns.map { .map(["id": .string($0.id), "title": .string($0.title), "unit": .string($0.unit),
                                                                 "heading": .string($0.heading), "numeric": .bool($0.numeric)]) }),
-                     "rows": .array(s.rows.map { .array($0.map(cell)) })])
+                     "rows": .list(s.rows.map { .list($0.map(cell)) })])
         }
         let rowsJSON: [JSONValue] = rows.map { row in
             var metricsJSON: [String: JSONValue] = [:]
             for metric in metrics {
                 let s = row.stats[metric.id]!, ci = row.intervals[metric.id]!
-                var m: [String: JSONValue] = ["mean": number(s.mean), "std": number(s.std), "n": .number(Double(s.n)),
-                                              "ci": ci.exists ? .array([.number(ci.low), .number(ci.high)]) : .null,
-                                              "seeds": .array(row.values[metric.id]!.map { .object(["seed": .number(Double($0.seed)), "value": number($0.value)]) }),
+                var m: [String: JSONValue] = ["mean": number(s.mean), "std": number(s.std), "n": .int(s.n),
+                                              "ci": ci.exists ? .list([.double(ci.low), .double(ci.high)]) : .null,
+                                              "seeds": .list(row.values[metric.id]!.map { .map(["seed": .int($0.seed), "value": number($0.value)]) }),
                                               "best": .bool(row.best.contains(metric.id))]
-                if let r = row.reference[metric.id] { m["reference"] = .number(r) }
+                if let r = row.reference[metric.id] { m["reference"] = .double(r) }
                 if let c = row.contrasts[metric.id] {
-                    m["contrast"] = .object(["diff": number(c.differences.estimate), "pairs": .number(Double(c.differences.pairs)),
-                                             "ci": c.interval.exists ? .array([.number(c.interval.low), .number(c.interval.high)]) : .null,
+                    m["contrast"] = .map(["diff": number(c.differences.estimate), "pairs": .int(c.differences.pairs),
+                                             "ci": c.interval.exists ? .list([.double(c.interval.low), .double(c.interval.high)]) : .null,
                                              "p": number(c.p), "p_adjusted": number(c.pAdjusted)])
                 }
-                metricsJSON[metric.id] = .object(m)
+                metricsJSON[metric.id] = .map(m)
             }
             var o: [String: JSONValue] = ["label": .string(row.label), "group_label": .string(row.group.label),
-                                          "assignments": .object(row.group.assignments), "completed": .number(Double(row.completed)),
-                                          "cells": .number(Double(row.cells)), "baseline": .bool(row.isBaseline),
-                                          "metrics": .object(metricsJSON),
-                                          "derived": .object(row.derived.mapValues { .number(Double($0)) })]
+                                          "assignments": .map(row.group.assignments), "completed": .int(row.completed),
+                                          "cells": .int(row.cells), "baseline": .bool(row.isBaseline),
+                                          "metrics": .map(metricsJSON),
+                                          "derived": .map(row.derived.mapValues { .int(Int($0)) })]
             if let solve = row.solve {
-                o["solve"] = .object(["solved": .number(Double(solve.solved)), "runs": .number(Double(solve.runs)),
-                                      "ci": solve.interval.exists ? .array([.number(solve.interval.low), .number(solve.interval.high)]) : .null])
+                o["solve"] = .map(["solved": .int(solve.solved), "runs": .int(solve.runs),
+                                      "ci": solve.interval.exists ? .list([.double(solve.interval.low), .double(solve.interval.high)]) : .null])
             }
-            return .object(o)
+            return .map(o)
         }
-        return .object([
-            "title": .string(title), "alpha": .number(alpha), "correct": .string(correction.rawValue),
-            "token_unit": .string(tokenUnit), "varying_keys": .array(varyingKeys.map { .string($0) }),
-            "metrics": .array(metrics.map { .object(["id": .string($0.id), "title": .string($0.title), "unit": .string($0.unit(tokenUnit)),
+        return .map([
+            "title": .string(title), "alpha": .double(alpha), "correct": .string(correction.rawValue),
+            "token_unit": .string(tokenUnit), "varying_keys": .list(varyingKeys.map { .string($0) }),
+            "metrics": .list(metrics.map { .map(["id": .string($0.id), "title": .string($0.title), "unit": .string($0.unit(tokenUnit)),
                                                      "lower_is_better": .bool($0.lowerIsBetter)]) }),
-            "sections": .array(sectionsJSON), "rows": .array(rowsJSON), "claims": .array(claims.map(\.json)),
-            "notes": .array(notes.map { .string($0) }), "reference_source": .string(settings.referenceSource),
-            "excluded": .object(excluded.mapValues { .number(Double($0)) }),
+            "sections": .list(sectionsJSON), "rows": .list(rowsJSON), "claims": .list(claims.map(\.json)),
+            "notes": .list(notes.map { .string($0) }), "reference_source": .string(settings.referenceSource),
+            "excluded": .map(excluded.mapValues { .int($0) }),
         ])
     }
 

@@ -69,7 +69,7 @@ public struct TableSettings: Sendable, Equatable {
             self.atLeast = atLeast
         }
         public func solved(_ value: Double) -> Bool { atLeast ? value >= threshold : value <= threshold }
-        public var text: String { "\(metric) \(atLeast ? "≥" : "≤") \(JSONValue.number(threshold).canonical)" }
+        public var text: String { "\(metric) \(atLeast ? "≥" : "≤") \(JSONValue.double(threshold).canonical)" }
     }
 
     /// Where the reference numbers come from (shown under the table).
@@ -120,13 +120,13 @@ public struct TableSettings: Sendable, Equatable {
     public static func parse(_ value: JSONValue) throws -> TableSettings {
         var settings = TableSettings()
         if value == .null { return settings }
-        guard case .object(let table) = value else { throw AnalysisError("table: expected a mapping, got \(value)") }
+        guard case .map(let table) = value else { throw AnalysisError("table: expected a mapping, got \(value)") }
         for key in table.keys.sorted() where !keys.contains(key) {
             throw AnalysisError("table.\(key): unknown key (expected \(keys.joined(separator: ", ")))")
         }
         switch table["alpha"] {
         case nil, .null?: break
-        case .number(let a)? where a > 0 && a < 1: settings.alpha = a
+        case .double(let a)? where a > 0 && a < 1: settings.alpha = a
         case let other?: throw AnalysisError("table.alpha: expected a number between 0 and 1 (e.g. 0.05), got \(other)")
         }
         switch table["correct"] {
@@ -138,10 +138,10 @@ public struct TableSettings: Sendable, Equatable {
         }
         switch table["labels"] {
         case nil, .null?: break
-        case .array(let items)?:
+        case .list(let items)?:
             for (index, item) in items.enumerated() {
                 let path = "table.labels[\(index)]"
-                guard case .object(let fields) = item, let label = fields["label"]?.stringValue, !label.isEmpty else {
+                guard case .map(let fields) = item, let label = fields["label"]?.stringValue, !label.isEmpty else {
                     throw AnalysisError("\(path): expected {match: {path: value}, label: text}")
                 }
                 for key in fields.keys.sorted() where key != "match" && key != "label" {
@@ -153,7 +153,7 @@ public struct TableSettings: Sendable, Equatable {
         }
         switch table["reference"] {
         case nil, .null?: break
-        case .object(let reference)?:
+        case .map(let reference)?:
             for key in reference.keys.sorted() where !["source", "rows", "units"].contains(key) {
                 throw AnalysisError("table.reference.\(key): unknown key (expected source, units, rows)")
             }
@@ -164,7 +164,7 @@ public struct TableSettings: Sendable, Equatable {
             }
             switch reference["units"] {
             case nil, .null?: break
-            case .object(let units)?:
+            case .map(let units)?:
                 for (key, unit) in units {
                     _ = try metric(.string(key), path: "table.reference.units.\(key)")
                     guard let text = unit.stringValue else { throw AnalysisError("table.reference.units.\(key): expected text, got \(unit)") }
@@ -172,13 +172,13 @@ public struct TableSettings: Sendable, Equatable {
                 }
             case let other?: throw AnalysisError("table.reference.units: expected {metric: unit text}, got \(other)")
             }
-            guard case .array(let rows)? = reference["rows"] else {
+            guard case .list(let rows)? = reference["rows"] else {
                 throw AnalysisError("table.reference.rows: expected a list of {match: {…}, <metric>: number, …}")
             }
             for (index, row) in rows.enumerated() {
                 let path = "table.reference.rows[\(index)]"
-                guard case .object(let fields) = row else { throw AnalysisError("\(path): expected a mapping") }
-                let match = try matchMapping(fields["match"] ?? .object([:]), path: path + ".match")
+                guard case .map(let fields) = row else { throw AnalysisError("\(path): expected a mapping") }
+                let match = try matchMapping(fields["match"] ?? .map([:]), path: path + ".match")
                 var values: [String: Double] = [:], texts: [String: String] = [:]
                 for (key, value) in fields where key != "match" {
                     _ = try metric(.string(key), path: "\(path).\(key)")
@@ -198,13 +198,13 @@ public struct TableSettings: Sendable, Equatable {
         }
         switch table["baseline"] {
         case nil, .null?: break
-        case .object(let fields)? where fields["match"] != nil:
+        case .map(let fields)? where fields["match"] != nil:
             for key in fields.keys.sorted() where key != "match" && key != "metrics" {
                 throw AnalysisError("table.baseline.\(key): unknown key (expected match, metrics)")
             }
             var metrics = ["final_loss"]
             if let list = fields["metrics"] {
-                guard case .array(let items) = list, !items.isEmpty else {
+                guard case .list(let items) = list, !items.isEmpty else {
                     throw AnalysisError("table.baseline.metrics: expected a non-empty list of metric names")
                 }
                 metrics = try items.enumerated().map { try metric($1, path: "table.baseline.metrics[\($0)]") }
@@ -215,7 +215,7 @@ public struct TableSettings: Sendable, Equatable {
         }
         switch table["solve"] {
         case nil, .null?: break
-        case .object(let fields)?:
+        case .map(let fields)?:
             for key in fields.keys.sorted() where !["metric", "at_least", "at_most"].contains(key) {
                 throw AnalysisError("table.solve.\(key): unknown key (expected metric, at_least or at_most)")
             }
@@ -229,7 +229,7 @@ public struct TableSettings: Sendable, Equatable {
         }
         switch table["claims"] {
         case nil, .null?: break
-        case .array(let items)?:
+        case .list(let items)?:
             var names: Set<String> = []
             for (index, item) in items.enumerated() {
                 let claim = try ClaimSpec.parse(item, path: "table.claims[\(index)]")
@@ -244,7 +244,7 @@ public struct TableSettings: Sendable, Equatable {
     }
 
     static func matchMapping(_ value: JSONValue, path: String) throws -> [String: JSONValue] {
-        guard case .object(let map) = value else {
+        guard case .map(let map) = value else {
             throw AnalysisError("\(path): expected a mapping of dotted key path → value, got \(value)")
         }
         return map
@@ -258,14 +258,14 @@ public struct TableSettings: Sendable, Equatable {
         var problems: [(String, String)] = []
         func count(_ match: [String: JSONValue]) -> Int { groups.filter { $0.matches(match) }.count }
         if let baseline, count(baseline.match) != 1 {
-            problems.append(("table.baseline", "\(JSONValue.object(baseline.match).canonical) matches \(count(baseline.match)) rows; it must name exactly one"))
+            problems.append(("table.baseline", "\(JSONValue.map(baseline.match).canonical) matches \(count(baseline.match)) rows; it must name exactly one"))
         }
         for (index, claim) in claims.enumerated() {
             let path = "table.claims[\(index)]"
             switch claim.test {
             case .contrast(let a, let b):
                 for (side, match) in [("a", a), ("b", b)] where count(match) != 1 {
-                    problems.append(("\(path).\(side)", "claim '\(claim.name)': \(JSONValue.object(match).canonical) matches \(count(match)) rows; it must name exactly one"))
+                    problems.append(("\(path).\(side)", "claim '\(claim.name)': \(JSONValue.map(match).canonical) matches \(count(match)) rows; it must name exactly one"))
                 }
             case .trend(let axis, _, let match):
                 let rows = groups.filter { $0.matches(match) }
@@ -336,7 +336,7 @@ public struct ClaimSpec: Sendable, Equatable {
     }
 
     static func parse(_ value: JSONValue, path: String) throws -> ClaimSpec {
-        guard case .object(let fields) = value else { throw AnalysisError("\(path): expected a mapping {name, metric, a, b | trend, expect, min_effect}") }
+        guard case .map(let fields) = value else { throw AnalysisError("\(path): expected a mapping {name, metric, a, b | trend, expect, min_effect}") }
         let known = ["name", "metric", "a", "b", "trend", "expect", "min_effect"]
         for key in fields.keys.sorted() where !known.contains(key) {
             throw AnalysisError("\(path).\(key): unknown key (expected \(known.joined(separator: ", ")))")
@@ -350,7 +350,7 @@ public struct ClaimSpec: Sendable, Equatable {
         var minEffect: Double?
         switch fields["min_effect"] {
         case nil, .null?: break
-        case .number(let x)? where x > 0 && x.isFinite: minEffect = x
+        case .double(let x)? where x > 0 && x.isFinite: minEffect = x
         case let other?: throw AnalysisError("\(path).min_effect: expected a positive number in the metric's unit, got \(other)")
         }
         if expect == .equivalent && minEffect == nil {
@@ -360,7 +360,7 @@ public struct ClaimSpec: Sendable, Equatable {
         switch (fields["a"], fields["b"], fields["trend"]) {
         case (let a?, let b?, nil):
             test = .contrast(a: try selector(a, path: "\(path).a"), b: try selector(b, path: "\(path).b"))
-        case (nil, nil, .object(let trend)?):
+        case (nil, nil, .map(let trend)?):
             for key in trend.keys.sorted() where !["axis", "scale", "match"].contains(key) {
                 throw AnalysisError("\(path).trend.\(key): unknown key (expected axis, scale, match)")
             }
@@ -373,7 +373,7 @@ public struct ClaimSpec: Sendable, Equatable {
                 scale = parsed
             }
             if expect == .equivalent { throw AnalysisError("\(path).expect: a trend claim expects less or greater") }
-            test = .trend(axis: axis, scale: scale, match: try TableSettings.matchMapping(trend["match"] ?? .object([:]), path: "\(path).trend.match"))
+            test = .trend(axis: axis, scale: scale, match: try TableSettings.matchMapping(trend["match"] ?? .map([:]), path: "\(path).trend.match"))
         default:
             throw AnalysisError("\(path): expected either a and b (two rows, each {match: {…}}) or trend: {axis, scale}")
         }
@@ -381,7 +381,7 @@ public struct ClaimSpec: Sendable, Equatable {
     }
 
     static func selector(_ value: JSONValue, path: String) throws -> [String: JSONValue] {
-        guard case .object(let fields) = value, let match = fields["match"] else {
+        guard case .map(let fields) = value, let match = fields["match"] else {
             throw AnalysisError("\(path): expected {match: {path: value}}")
         }
         for key in fields.keys.sorted() where key != "match" { throw AnalysisError("\(path).\(key): unknown key (expected match)") }

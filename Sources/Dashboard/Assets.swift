@@ -50,6 +50,10 @@ svg.chart path.band { opacity: 0.18; stroke: none; }
 svg.chart .hline { stroke: #000; stroke-dasharray: 6,3; stroke-width: 1; } svg.chart .hline-label { fill: #000; }
 pre { background: #fff; border: 1px solid #e3e3e3; padding: 8px; max-height: 400px; overflow: auto; font-size: 12px; }
 table.kv th { background: #f4f4f4; font-weight: 600; }
+.verdict { margin: 2px 0; }
+.verdict-holds b { color: #1a7f37; }
+.verdict-contradicted b { color: #b42318; }
+.verdict-inconclusive b { color: #8a6d00; }
 """#
 
     static let script = #"""
@@ -300,25 +304,34 @@ function renderSweep(d) {
     const series = [];
     groups.forEach(g => {
       const color = PALETTE[g.index % PALETTE.length], b = g[which];
-      series.push({ name: g.label, xs: b.steps, ys: b.mean, lo: b.mean.map((m, i) => b.n[i] > 1 ? m - b.std[i] : null),
-                    hi: b.mean.map((m, i) => b.n[i] > 1 ? m + b.std[i] : null), color, cls: "group-curve", width: 2 });
+      series.push({ name: g.label, xs: b.steps, ys: b.mean, lo: b.mean.map((m, i) => b.n[i] > 1 ? b.ci_low[i] : null),
+                    hi: b.mean.map((m, i) => b.n[i] > 1 ? b.ci_high[i] : null), color, cls: "group-curve", width: 2 });
       for (const i of g.cells) {
         if (!ui.cells[i]) continue;
         const c = d.cells.find(c => c.index === i);
         series.push({ name: c.label, xs: c[which].steps, ys: c[which].loss, color, cls: "cell-curve", width: 0.8, dash: "3,2", noLegend: true });
       }
     });
-    charts.append(lineChart({ width: 600, height: 320, id: which + "-chart", title: `${which} loss (mean ± std over seeds)`, series, x0: 0,
+    charts.append(lineChart({ width: 600, height: 320, id: which + "-chart", title: `${which} loss (mean and 95% CI over seeds)`, series, x0: 0,
                               hlines: d.optimum !== null ? [{ y: d.optimum, label: optLabel }] : [] }));
   }
   out.push(h("h2", {}, "Table"), h("p", { class: "muted" }, "the same numbers as ", h("code", {}, `ablate table ${d.path}`)));
   if (d.table.error) out.push(h("p", { class: "error" }, d.table.error));
   else {
-    const bold = t => t.startsWith("**") ? h("b", {}, t.replace(/\*\*/g, "")) : t;
-    out.push(h("div", { class: "table-wrap" }, h("table", { class: "sweep-table" },
-      h("thead", {}, h("tr", {}, d.table.header.map(t => h("th", {}, t)))),
-      h("tbody", {}, d.table.rows.map(r => h("tr", { class: "group-row" }, r.map(t => h("td", {}, bold(t)))))))));
-    out.push(h("ul", { class: "legend-notes" }, d.table.legend.map(l => h("li", {}, l.replace(/^\s*- /, "")))));
+    const claims = d.table.claims || [];
+    if (claims.length) {
+      out.push(h("div", { class: "verdicts" }, claims.map(c => h("p", { class: "verdict verdict-" + c.verdict, "data-claim": c.name },
+        h("b", {}, c.verdict === "inconclusive" ? "inconclusive at this scale" : c.verdict), ": " + c.name))));
+    }
+    for (const sec of d.table.sections) {
+      if (sec.id !== "rows") out.push(h("h3", {}, sec.title));
+      const cell = c => c.bold ? h("b", {}, c.text) : c.text;
+      out.push(h("div", { class: "table-wrap" }, h("table", { class: "sweep-table", "data-section": sec.id },
+        h("thead", {}, h("tr", {}, sec.columns.map(col => h("th", { class: col.numeric ? "num" : "" }, col.heading)))),
+        h("tbody", {}, sec.rows.map(r => h("tr", { class: sec.id === "rows" ? "group-row" : sec.id + "-row" },
+          r.map((c, i) => h("td", { class: sec.columns[i].numeric ? "num" : "" }, cell(c)))))))));
+      out.push(h("ul", { class: "legend-notes" }, sec.legend.map(l => h("li", {}, l.trim()))));
+    }
   }
   out.push(h("h2", {}, "Cells"), h("p", { class: "muted" }, "tick a cell to draw it on its own (dashed)"));
   out.push(h("table", { class: "cells" },

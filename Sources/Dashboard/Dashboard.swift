@@ -1,8 +1,8 @@
 // `ablate serve`'s request handling: the pages (one HTML shell and its own script, drawn in the
-// browser from the JSON endpoints) and the endpoints
+// browser from the JSONValue endpoints) and the endpoints
 //
 //   GET /api/home                     sweeps and single runs under RUNS_DIR, each cell's state
-//   GET /api/sweep?path=<dir>         a sweep: cells, curves, mean ± std per group, the table
+//   GET /api/sweep?path=<dir>         a sweep: cells, curves, mean ± 95% CI per group, the table and claims
 //   GET /api/run?path=<dir or .h5>    one run: spec, provenance, metrics, MoE, tensors
 //
 // Every path parameter is relative to RUNS_DIR and checked by `PathGuard`. Nothing here writes.
@@ -62,9 +62,9 @@ public final class Dashboard: @unchecked Sendable {
 
     /// The directories under RUNS_DIR: those with a sweep.json are sweeps; in the others, each
     /// `<id>/run.h5` is a single run (`ablate run`), listed under its directory.
-    func home() -> JSON {
-        var sweeps: [JSON] = []
-        var singles: [JSON] = []
+    func home() -> JSONValue {
+        var sweeps: [JSONValue] = []
+        var singles: [JSONValue] = []
         for name in listing(paths.root) {
             guard case .success(let real) = paths.resolve(name), isDirectory(real) else { continue }
             let manifestPath = real + "/" + SweepManifest.fileName
@@ -76,22 +76,22 @@ public final class Dashboard: @unchecked Sendable {
             if runs.isEmpty { continue }
             singles.append(["name": .string(name), "path": .string(name),
                             "note": .string("no \(SweepManifest.fileName): single runs (or a sweep whose manifest is missing)"),
-                            "runs": .array(runs.map { runEntry($0.real, relative: $0.relative, cell: nil) })])
+                            "runs": .list(runs.map { runEntry($0.real, relative: $0.relative, cell: nil) })])
         }
-        return ["root": .string(paths.root), "sweeps": .array(sweeps), "groups": .array(singles)]
+        return ["root": .string(paths.root), "sweeps": .list(sweeps), "groups": .list(singles)]
     }
 
-    func sweepSummary(_ real: String, relative: String) -> JSON {
+    func sweepSummary(_ real: String, relative: String) -> JSONValue {
         do {
             let manifest = try SweepManifest.read(directory: real)
             let cells = manifest.cells.map { cell in
                 runEntry(runFile(real, cell), relative: relative + "/" + cell.runFile, cell: cell)
             }
-            return ["name": .string(manifest.spec), "path": .string(relative), "cells": .array(cells),
+            return ["name": .string(manifest.spec), "path": .string(relative), "cells": .list(cells),
                     "varying_keys": .strings(manifest.varyingKeys)]
         } catch {
             return ["name": .string(relative), "path": .string(relative), "manifest_error": .string("\(error)"),
-                    "cells": .array(runDirectories(real, relative: relative).map { runEntry($0.real, relative: $0.relative, cell: nil) })]
+                    "cells": .list(runDirectories(real, relative: relative).map { runEntry($0.real, relative: $0.relative, cell: nil) })]
         }
     }
 
@@ -106,8 +106,8 @@ public final class Dashboard: @unchecked Sendable {
 
     /// One cell or run: its state (from the run file; from sweep.json while the file does not
     /// exist), step, latest loss.
-    func runEntry(_ file: String, relative: String, cell: SweepManifest.Cell?) -> JSON {
-        var entry: JSON.KeyValuePairs = [:]
+    func runEntry(_ file: String, relative: String, cell: SweepManifest.Cell?) -> JSONValue {
+        var entry: [String: JSONValue] = [:]
         if let cell {
             entry.append("index", .int(cell.index))
             entry.append("label", .string(cell.label))
@@ -124,10 +124,10 @@ public final class Dashboard: @unchecked Sendable {
             }
             entry.append("step", .int(s.trainSteps.last.map { Int($0) + 1 } ?? 0))
             entry.append("steps", s.totalSteps.map { .int($0) } ?? .null)
-            entry.append("loss", .number(s.trainLoss.last ?? .nan))
-            entry.append("eval_loss", .number(s.evalLoss.last ?? .nan))
+            entry.append("loss", .double(s.trainLoss.last ?? .nan))
+            entry.append("eval_loss", .double(s.evalLoss.last ?? .nan))
         }
-        return .object(entry)
+        return .map(entry)
     }
 
     /// What the pages call a cell's state: the run file's status, unless the file says
@@ -148,13 +148,13 @@ public final class Dashboard: @unchecked Sendable {
 
     /// `curvesOf`: the cell indices whose own downsampled curves are included (every cell's curve
     /// goes into its group's band either way); the others get empty `train`/`eval`.
-    func sweep(_ real: String, relative: String, curvesOf shown: Set<Int> = []) -> JSON {
+    func sweep(_ real: String, relative: String, curvesOf shown: Set<Int> = []) -> JSONValue {
         let manifest: SweepManifest
         do {
             manifest = try SweepManifest.read(directory: real)
         } catch {
             return ["path": .string(relative), "name": .string(relative), "manifest_error": .string("\(error)"),
-                    "cells": .array(runDirectories(real, relative: relative).map { runEntry($0.real, relative: $0.relative, cell: nil) })]
+                    "cells": .list(runDirectories(real, relative: relative).map { runEntry($0.real, relative: $0.relative, cell: nil) })]
         }
         let summaries = manifest.cells.map { cache.summary(runFile(real, $0)) }
         let maxStep = summaries.compactMap { $0.value?.trainSteps.last }.max() ?? 0
@@ -179,7 +179,7 @@ public final class Dashboard: @unchecked Sendable {
         let varying = manifest.varyingKeys.filter { $0 != "seed" }
         var trainPoints: [[(bucket: Int64, step: Int64, value: Double)]] = []
         var evalPoints: [[(bucket: Int64, step: Int64, value: Double)]] = []
-        var cells: [JSON] = []
+        var cells: [JSONValue] = []
         for (i, cell) in manifest.cells.enumerated() {
             let s = summaries[i].value
             let train = s.map { Downsample.series(steps: $0.trainSteps, values: $0.trainLoss, width: width) } ?? []
@@ -187,7 +187,7 @@ public final class Dashboard: @unchecked Sendable {
             trainPoints.append(train)
             evalPoints.append(eval)
             let sent = shown.contains(cell.index)
-            var entry: JSON.KeyValuePairs = [
+            var entry: [String: JSONValue] = [
                 "index": .int(cell.index), "label": .string(cell.label), "seed": .int(cell.seed),
                 "run_id": .string(cell.runID), "path": .string(relative + "/" + cell.runFile), "group": .int(groupOf[i]),
                 "state": .string(state(summaries[i], cell: cell)),
@@ -196,16 +196,16 @@ public final class Dashboard: @unchecked Sendable {
                 "eval": ["steps": .ints(sent ? eval.map(\.step) : []), "loss": .numbers(sent ? eval.map(\.value) : [])],
             ]
             if let error = summaries[i].error, error != "missing" { entry.append("read_error", .string(error)) }
-            cells.append(.object(entry))
+            cells.append(.map(entry))
         }
-        let groups: [JSON] = groupCells.enumerated().map { g, members in
+        let groups: [JSONValue] = groupCells.enumerated().map { g, members in
             let first = manifest.cells[members[0]]
-            let assignments = JSON.KeyValuePairs(varying.map { key in (key, .string(first.assignments[key].map(Self.display) ?? "default")) })
+            let assignments = Dictionary(uniqueKeysWithValues: varying.map { key in (key, JSONValue.string(first.assignments[key].map(Self.display) ?? "default")) })
             return ["index": .int(g), "label": .string(Self.groupLabel(first, varying: varying)),
-                    "assignments": .object(assignments), "cells": .ints(members.map { manifest.cells[$0].index }),
+                    "assignments": .map(assignments), "cells": .ints(members.map { manifest.cells[$0].index }),
                     "train": band(members.map { trainPoints[$0] }), "eval": band(members.map { evalPoints[$0] })]
         }
-        var values: JSON.KeyValuePairs = [:]
+        var values: [String: JSONValue] = [:]
         for key in varying {
             var seen: [String] = []
             for cell in manifest.cells {
@@ -217,51 +217,45 @@ public final class Dashboard: @unchecked Sendable {
         let optima = summaries.compactMap { $0.value?.optimum }
         let optimum = optima.isEmpty ? nil : optima.reduce(0, +) / Double(optima.count)
         return ["path": .string(relative), "name": .string(manifest.spec), "spec_file": .string(manifest.specFile),
-                "varying_keys": .strings(varying), "values": .object(values),
-                "optimum": optimum.map { .number($0) } ?? .null, "optimum_varies": .bool(Set(optima).count > 1),
+                "varying_keys": .strings(varying), "values": .map(values),
+                "optimum": optimum.map { .double($0) } ?? .null, "optimum_varies": .bool(Set(optima).count > 1),
                 "max_step": .int(Int(maxStep)),
-                "cells": .array(cells), "groups": .array(groups), "table": table(real, manifest)]
+                "cells": .list(cells), "groups": .list(groups), "table": table(real, manifest)]
     }
 
-    /// Mean ± sample std over the cells of a group at each bucket where at least one has data.
-    func band(_ series: [[(bucket: Int64, step: Int64, value: Double)]]) -> JSON {
+    /// Mean, sample std and 95% t interval over the cells of a group at each bucket where at
+    /// least one has data (Analysis's `Summary`, as the table computes them).
+    func band(_ series: [[(bucket: Int64, step: Int64, value: Double)]]) -> JSONValue {
         var byBucket: [Int64: (steps: [Int64], values: [Double])] = [:]
         for points in series {
             for p in points { byBucket[p.bucket, default: ([], [])].steps.append(p.step); byBucket[p.bucket]!.values.append(p.value) }
         }
         let buckets = byBucket.keys.sorted()
-        var steps: [Int64] = [], mean: [Double] = [], std: [Double] = [], n: [Int] = []
+        var steps: [Int64] = [], mean: [Double] = [], std: [Double] = [], low: [Double] = [], high: [Double] = [], n: [Int] = []
         for b in buckets {
             let (s, v) = byBucket[b]!
-            let m = v.reduce(0, +) / Double(v.count)
+            let summary = Summary(v), interval = summary.meanInterval()
             steps.append(s.max()!)
-            mean.append(m)
-            std.append(v.count > 1 ? (v.reduce(0) { $0 + ($1 - m) * ($1 - m) } / Double(v.count - 1)).squareRoot() : 0)
-            n.append(v.count)
+            mean.append(summary.mean)
+            std.append(summary.n > 1 ? summary.std : 0)
+            low.append(interval.low)
+            high.append(interval.high)
+            n.append(summary.n)
         }
-        return ["steps": .ints(steps), "mean": .numbers(mean), "std": .numbers(std), "n": .ints(n)]
+        return ["steps": .ints(steps), "mean": .numbers(mean), "std": .numbers(std), "ci_low": .numbers(low),
+                "ci_high": .numbers(high), "n": .ints(n)]
     }
 
-    /// The sweep's `ablate table` (Markdown, the command's default), and its rows split into cells.
-    func table(_ real: String, _ manifest: SweepManifest) -> JSON {
+    /// The sweep's `ablate table` as Analysis lays it out: sections of headed columns and typed
+    /// cells (bold marks included), the claims' verdicts, and the Markdown `ablate table` prints.
+    func table(_ real: String, _ manifest: SweepManifest) -> JSONValue {
         do {
             let results = try manifest.cells.map { try cache.result(runFile(real, $0), cell: $0) }
             let data = SweepData(directory: real, manifest: manifest, results: results)
             let table = try SweepTable.build(data, settings: tableSettings(manifest))
-            let markdown = table.render(.md)
-            let lines = markdown.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)
-            let tableLines = lines.prefix { $0.hasPrefix("|") }
-            func cells(_ line: String) -> [String] {
-                var inner = Substring(line)
-                if inner.hasPrefix("| ") { inner = inner.dropFirst(2) }
-                if inner.hasSuffix(" |") { inner = inner.dropLast(2) }
-                return inner.components(separatedBy: " | ").map { $0.replacingOccurrences(of: "\\|", with: "|") }
-            }
-            let header = tableLines.first.map(cells) ?? []
-            let rows = tableLines.dropFirst(2).map(cells)
-            let legend = lines.dropFirst(tableLines.count).filter { !$0.isEmpty }
-            return ["markdown": .string(markdown), "header": .strings(header),
-                    "rows": .array(rows.map(JSON.strings)), "legend": .strings(legend)]
+            guard case .map(var object) = table.json else { return ["error": "table has no sections"] }
+            object["markdown"] = .string(table.render(.md))
+            return .map(object)
         } catch {
             return ["error": .string("\(error)")]
         }
@@ -278,17 +272,17 @@ public final class Dashboard: @unchecked Sendable {
             guard paths.contains(PathGuard.realPath(file) ?? real) else { return .error(403, PathGuard.Refusal.outside(rel).description) }
         }
         guard FileManager.default.fileExists(atPath: file) else {
-            return .json(JSON.object(["path": .string(rel), "state": .string("missing"),
+            return .json(JSONValue.map(["path": .string(rel), "state": .string("missing"),
                                       "read_error": .string("no run file '\(rel)' (yet)")]).text)
         }
         let read = cache.detail(file, relative: rel)
         guard let text = read.value else {
-            return .json(JSON.object(["path": .string(rel), "state": .string("unreadable"),
+            return .json(JSONValue.map(["path": .string(rel), "state": .string("unreadable"),
                                       "read_error": .string(read.error ?? "unknown")]).text)
         }
         if let error = read.error {
             // The last good read, marked stale: `"stale":"<why>",` spliced after the opening brace.
-            return .json("{\"stale\":" + JSON.string(error).text + "," + text.dropFirst())
+            return .json("{\"stale\":" + JSONValue.string(error).text + "," + text.dropFirst())
         }
         return .json(text)
     }
@@ -312,7 +306,7 @@ public final class Dashboard: @unchecked Sendable {
         return FileManager.default.fileExists(atPath: path, isDirectory: &flag) && flag.boolValue
     }
 
-    /// A JSON text value as a table shows it: strings bare.
+    /// A JSONValue text value as a table shows it: strings bare.
     static func display(_ text: String) -> String {
         (try? JSONValue.parse(text))?.display ?? text
     }

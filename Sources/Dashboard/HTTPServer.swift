@@ -60,7 +60,7 @@ public struct HTTPResponse: Sendable {
     }
 
     public static func error(_ status: Int, _ message: String) -> HTTPResponse {
-        json(JSON.object(["error": .string(message), "status": .int(status)]).text, status: status)
+        json(JSONValue.map(["error": .string(message), "status": .int(status)]).text, status: status)
     }
 
     static func reason(_ status: Int) -> String {

@@ -9,7 +9,7 @@ enum RunDetail {
     static let curvePoints = 500
     static let heatmapColumns = 160
 
-    static func read(_ path: String, relative: String) throws -> JSON {
+    static func read(_ path: String, relative: String) throws -> JSONValue {
         let reader = try RunFileReader(path: path)
         defer { reader.close() }
         let a = try reader.attributes()
@@ -32,21 +32,21 @@ enum RunDetail {
             ("hdf5", a.provenance.hdf5Version), ("created", a.createdUTC), ("updated", a.updatedUTC),
             ("finished", a.finishedUTC),
         ]
-        var out: JSON.KeyValuePairs = [
+        var out: [String: JSONValue] = [
             "path": .string(relative), "run_id": .string(a.run.runID), "spec_name": .string(a.run.specName),
             "label": .string(a.run.label), "seed": .int(a.run.seed), "status": .string(a.status.rawValue),
             "last_step": .int(a.lastStep), "total_steps": SpecText.trainSteps(spec.resolved).map { .int($0) } ?? .null,
             "diverged_step": .int(a.divergedStep), "error": .string(a.error),
-            "provenance": .array(provenance.map { .array([.string($0.0), .string($0.1)]) }),
-            "model": .object(JSON.KeyValuePairs(a.run.modelStats.keys.sorted().map { ($0, .int(Int(a.run.modelStats[$0]!))) })),
+            "provenance": .list(provenance.map { .list([.string($0.0), .string($0.1)]) }),
+            "model": .map(Dictionary(uniqueKeysWithValues: a.run.modelStats.keys.sorted().map { ($0, .int(Int(a.run.modelStats[$0]!))) })),
             "spec": ["given": .string(spec.given), "overrides": .strings(spec.overrides), "resolved": .string(spec.resolved)],
         ]
         out.append("train", metrics(train, width: width))
         out.append("eval", metrics(eval, width: eval.steps.count > curvePoints ? width : 1))
-        out.append("optimum", (eval.columns["optimum"] ?? []).last(where: \.isFinite).map { .number($0) } ?? .null)
+        out.append("optimum", (eval.columns["optimum"] ?? []).last(where: \.isFinite).map { .double($0) } ?? .null)
 
         let mapWidth = Downsample.width(maxStep: train.steps.last ?? 0, buckets: heatmapColumns)
-        out.append("moe", .array(layers.map { layer in
+        out.append("moe", .list(layers.map { layer in
             let e = layer.experts
             let n = min(train.steps.count, e > 0 ? layer.load.count / e : 0)
             // Load as a multiple of the balanced share: 1 = every expert gets tokens/E.
@@ -61,17 +61,17 @@ enum RunDetail {
             let maxvio = Downsample.series(steps: steps, values: Array(layer.maxvio.prefix(n)), width: width)
             return [
                 "layer": .int(layer.layer), "experts": .int(e),
-                "load_steps": .ints(heat.steps), "load_share": .array(heat.rows.map(JSON.numbers)),
-                "bias_steps": .ints(bias.steps), "bias": .array(bias.rows.map(JSON.numbers)),
+                "load_steps": .ints(heat.steps), "load_share": .list(heat.rows.map(JSONValue.numbers)),
+                "bias_steps": .ints(bias.steps), "bias": .list(bias.rows.map(JSONValue.numbers)),
                 "maxvio_steps": .ints(maxvio.map(\.step)), "maxvio": .numbers(maxvio.map(\.value)),
             ]
         }))
-        out.append("tensors", .array(tensors.map(tensor)))
-        return .object(out)
+        out.append("tensors", .list(tensors.map(tensor)))
+        return .map(out)
     }
 
-    static func metrics(_ table: MetricTable, width: Int64) -> JSON {
-        var columns: JSON.KeyValuePairs = [:]
+    static func metrics(_ table: MetricTable, width: Int64) -> JSONValue {
+        var columns: [String: JSONValue] = [:]
         var steps: [Int64] = []
         for name in table.columns.keys.sorted() {
             let points = Downsample.series(steps: table.steps, values: table.columns[name]!, width: width)
@@ -79,40 +79,40 @@ enum RunDetail {
             if points.count > steps.count { steps = points.map(\.step) }
         }
         return ["rows": .int(table.steps.count), "last_step": table.steps.last.map { .int(Int($0)) } ?? .null,
-                "columns": .object(columns)]
+                "columns": .map(columns)]
     }
 
     /// One tensor: its steps and what the page draws. c_kv spectra are small ([k, d_c]) and
     /// sent whole; attention maps send the last snapshot ([head, sequence, query, key]: every
     /// head of the first probe sequence); router probabilities the mean over tokens per snapshot.
-    static func tensor(_ series: TensorSeries) -> JSON {
+    static func tensor(_ series: TensorSeries) -> JSONValue {
         let k = series.steps.count
         let size = series.shape.reduce(1, *)
-        var out: JSON.KeyValuePairs = ["name": .string(series.name), "axes": .strings(series.axes),
+        var out: [String: JSONValue] = ["name": .string(series.name), "axes": .strings(series.axes),
                                        "shape": .ints(series.shape), "steps": .ints(series.steps)]
         guard k > 0, size > 0, series.values.count >= k * size else {
             out.append("kind", .string("empty"))
-            return .object(out)
+            return .map(out)
         }
         func snapshot(_ j: Int) -> ArraySlice<Float> { series.values[(j * size)..<((j + 1) * size)] }
         if series.name.hasPrefix("ckv_spectrum") {
             out.append("kind", .string("spectrum"))
-            out.append("values", .array((0..<k).map { j in .numbers(snapshot(j).map(Double.init)) }))
+            out.append("values", .list((0..<k).map { j in .numbers(snapshot(j).map(Double.init)) }))
         } else if series.name.hasPrefix("attention"), series.shape.count == 4 {
             let (heads, t) = (series.shape[0], series.shape[2])
             let last = Array(snapshot(k - 1))
             let perHead = series.shape[1] * t * series.shape[3]
             out.append("kind", .string("attention"))
             out.append("step", .int(Int(series.steps[k - 1])))
-            out.append("maps", .array((0..<heads).map { h in
-                .array((0..<t).map { q in
+            out.append("maps", .list((0..<heads).map { h in
+                .list((0..<t).map { q in
                     .numbers((0..<series.shape[3]).map { key in Double(last[h * perHead + q * series.shape[3] + key]) })
                 })
             }))
         } else if series.name.hasPrefix("router"), series.shape.count == 2 {
             let (tokens, experts) = (series.shape[0], series.shape[1])
             out.append("kind", .string("router"))
-            out.append("values", .array((0..<k).map { j in
+            out.append("values", .list((0..<k).map { j in
                 let s = Array(snapshot(j))
                 return .numbers((0..<experts).map { e in
                     (0..<tokens).reduce(0.0) { $0 + Double(s[$1 * experts + e]) } / Double(max(tokens, 1))
@@ -121,6 +121,6 @@ enum RunDetail {
         } else {
             out.append("kind", .string("other"))
         }
-        return .object(out)
+        return .map(out)
     }
 }

@@ -63,13 +63,13 @@ final class RunFileCache {
         load(path, &summaries) { try Self.readSummary($0) }
     }
 
-    /// The run page's JSON text.
+    /// The run page's JSONValue text.
     func detail(_ path: String, relative: String) -> Cached<String> {
         load(path, &details) { try RunDetail.read($0, relative: relative).text }
     }
 
     /// Analysis's view of one cell (for the table), cached like the rest. RunResult.load never
-    /// throws for an unreadable file (it is a state); it does for assignments that are not JSON.
+    /// throws for an unreadable file (it is a state); it does for assignments that are not JSONValue.
     func result(_ path: String, cell: SweepManifest.Cell) throws -> RunResult {
         let stamp = FileStamp.of(path)
         if let stamp, let hit = results[path], hit.stamp == stamp, hit.cell == cell { return hit.result }

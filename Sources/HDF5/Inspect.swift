@@ -1,4 +1,5 @@
 import Foundation
+import JSON
 
 /// A snapshot of a file's structure for `ablate inspect`: groups, datasets (shape, type,
 /// chunking, compression) and attributes. Objects that cannot be read (a dangling link, a
@@ -33,38 +34,15 @@ public struct H5TreeNode: Codable, Sendable, Equatable {
     }
 }
 
-/// A minimal JSON value for attribute values in `--json` output.
-public enum JSONValue: Codable, Sendable, Equatable {
-    case string(String), int(Int64), double(Double), array([JSONValue]), null
-
-    public init(from decoder: Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() { self = .null }
-        else if let value = try? container.decode(Int64.self) { self = .int(value) }
-        else if let value = try? container.decode(Double.self) { self = .double(value) }
-        else if let value = try? container.decode(String.self) { self = .string(value) }
-        else { self = .array(try container.decode([JSONValue].self)) }
-    }
-
-    public func encode(to encoder: Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .string(let v): try container.encode(v)
-        case .int(let v): try container.encode(v)
-        case .double(let v): v.isFinite ? try container.encode(v) : try container.encode(String(v))
-        case .array(let v): try container.encode(v)
-        case .null: try container.encodeNil()
-        }
-    }
-
+extension JSONValue {
     init(_ value: H5AttributeValue) {
         switch value {
         case .string(let v): self = .string(v)
-        case .int(let v): self = .int(v)
+        case .int(let v): self = .int(Int(v))
         case .double(let v): self = .double(v)
-        case .strings(let v): self = .array(v.map { .string($0) })
-        case .ints(let v): self = .array(v.map { .int($0) })
-        case .doubles(let v): self = .array(v.map { .double($0) })
+        case .strings(let v): self = .list(v.map { .string($0) })
+        case .ints(let v): self = .list(v.map { .int(Int($0)) })
+        case .doubles(let v): self = .list(v.map { .double($0) })
         case .other: self = .null
         }
     }
@@ -245,7 +223,9 @@ public enum H5Inspector {
             return "\"\(escaped)\""
         case .int(let v): return String(v)
         case .double(let v): return "\(v)"
-        case .array(let v): return "[" + v.map(render).joined(separator: ", ") + "]"
+        case .list(let v): return "[" + v.map(render).joined(separator: ", ") + "]"
+        case .bool(let v): return v ? "true" : "false"
+        case .map: return value.canonical
         case .null: return "null"
         }
     }

@@ -71,8 +71,7 @@ struct Serve: ParsableCommand {
     @Sendable static func tableSettings(_ manifest: SweepManifest) -> TableSettings {
         guard FileManager.default.fileExists(atPath: manifest.specFile),
               let spec = try? SpecLoader.load(manifest.specFile, overrides: manifest.overrides),
-              let table = spec.resolved["table"],
-              let settings = try? TableSettings.parse(json: CanonicalJSON.encode(table)) else { return TableSettings() }
+              let settings = try? specTableSettings(spec) else { return TableSettings() }
         return settings
     }
 }

@@ -115,7 +115,7 @@ func resolveSweep(_ argument: String, runs: String) throws -> ResolvedSweep {
     var settings = TableSettings()
     if let spec {
         do {
-            settings = try tableSettings(spec)
+            settings = try specTableSettings(spec)
         } catch {
             throw fail("\(spec.file): \(error)", code: 2)
         }

@@ -72,15 +72,15 @@ func loadSpec(_ path: String, overrides: [String]) throws -> Spec {
 }
 
 /// The spec's `table` settings, as Analysis reads them.
-func tableSettings(_ spec: Spec) throws -> TableSettings {
+func specTableSettings(_ spec: Spec) throws -> TableSettings {
     guard let table = spec.resolved["table"] else { return TableSettings() }
-    return try TableSettings.parse(json: CanonicalJSON.encode(table))
+    return try TableSettings.parse(table)
 }
 
 func tableProblems(_ spec: Spec) -> [ConfigProblem] {
     let settings: TableSettings
     do {
-        settings = try tableSettings(spec)
+        settings = try specTableSettings(spec)
     } catch {
         return [ConfigProblem(file: spec.file, path: "", "\(error)")]
     }
@@ -89,9 +89,9 @@ func tableProblems(_ spec: Spec) -> [ConfigProblem] {
     for cell in spec.cells {
         var row: [String: JSONValue] = [:]
         for (path, value) in cell.assignments where path != "seed" {
-            row[path] = try? JSONValue.parse(CanonicalJSON.encode(value))
+            row[path] = value
         }
-        if seen.insert(JSONValue.object(row).canonical).inserted { rows.append(row) }
+        if seen.insert(JSONValue.map(row).canonical).inserted { rows.append(row) }
     }
     var problems = settings.selectorProblems(rows: rows).map { ConfigProblem(file: spec.file, path: $0.path, $0.message) }
     // Metrics the data or model cannot give.
