@@ -9,21 +9,21 @@ import TestSupport
 @testable import Analysis
 
 @Suite struct ScipyCheckTests {
-    static func number(_ x: Double) -> JSONValue { x.isFinite ? .number(x) : .null }
-    static func numbers(_ xs: [Double]) -> JSONValue { .array(xs.map(number)) }
+    static func number(_ x: Double) -> JSONValue { x.isFinite ? .double(x) : .null }
+    static func numbers(_ xs: [Double]) -> JSONValue { .list(xs.map(number)) }
 
     static func cases() -> [JSONValue] {
         var cases: [JSONValue] = []
         func add(_ name: String, _ kind: String, _ input: [String: JSONValue], _ output: [String: JSONValue], tolerance: Double = 1e-9) {
-            cases.append(.object(["name": .string(name), "kind": .string(kind), "input": .object(input),
-                                  "output": .object(output), "tolerance": .number(tolerance)]))
+            cases.append(.map(["name": .string(name), "kind": .string(kind), "input": .map(input),
+                                  "output": .map(output), "tolerance": .double(tolerance)]))
         }
         for (p, df) in [(0.975, 1.0), (0.975, 2), (0.995, 3.5), (0.6, 8), (0.025, 30), (0.999, 4), (0.5, 7)] {
-            add("t quantile p=\(p) df=\(df)", "t_quantile", ["p": .number(p), "df": .number(df)],
-                ["q": .number(StudentT.quantile(p, df: df))])
+            add("t quantile p=\(p) df=\(df)", "t_quantile", ["p": .double(p), "df": .double(df)],
+                ["q": .double(StudentT.quantile(p, df: df))])
         }
         for (t, df) in [(-2.5, 3.0), (0.7, 12), (4.2, 2)] {
-            add("t cdf t=\(t) df=\(df)", "t_cdf", ["t": .number(t), "df": .number(df)], ["cdf": .number(StudentT.cdf(t, df: df))])
+            add("t cdf t=\(t) df=\(df)", "t_cdf", ["t": .double(t), "df": .double(df)], ["cdf": .double(StudentT.cdf(t, df: df))])
         }
         let samples: [(String, [Double])] = [
             ("n=1", [5.0]), ("n=2", [1.0, 2.5]), ("zero variance", [3, 3, 3]),
@@ -45,7 +45,7 @@ import TestSupport
             let d = PairedDifferences(a: Dictionary(uniqueKeysWithValues: a.enumerated().map { ($0, $1) }),
                                       b: Dictionary(uniqueKeysWithValues: b.enumerated().map { ($0, $1) }))
             let ci = d.interval()
-            add("paired \(name)", "paired", ["a": numbers(a), "b": numbers(b), "margin": .number(margin)],
+            add("paired \(name)", "paired", ["a": numbers(a), "b": numbers(b), "margin": .double(margin)],
                 ["estimate": number(d.estimate), "p": number(d.p), "low": number(ci.low), "high": number(ci.high),
                  "tost_p": number(d.equivalenceP(margin: margin))])
         }
@@ -63,12 +63,12 @@ import TestSupport
         }
         for (k, n) in [(0, 3), (1, 3), (3, 3), (5, 12), (0, 1), (1, 1), (7, 40)] {
             let ci = ClopperPearson.interval(successes: k, trials: n)
-            add("Clopper-Pearson \(k)/\(n)", "clopper_pearson", ["k": .number(Double(k)), "n": .number(Double(n))],
+            add("Clopper-Pearson \(k)/\(n)", "clopper_pearson", ["k": .int(k), "n": .int(n)],
                 ["low": number(ci.low), "high": number(ci.high)])
         }
         for (p, a, b) in [(0.025, 1.0, 3.0), (0.975, 2.0, 2.0), (0.5, 0.5, 7.0)] {
-            add("beta quantile \(p) \(a) \(b)", "beta_quantile", ["p": .number(p), "a": .number(a), "b": .number(b)],
-                ["q": .number(IncompleteBeta.quantile(p, a: a, b: b))])
+            add("beta quantile \(p) \(a) \(b)", "beta_quantile", ["p": .double(p), "a": .double(a), "b": .double(b)],
+                ["q": .double(IncompleteBeta.quantile(p, a: a, b: b))])
         }
         // The trend: 4 levels × 3 seeds, and the same with one run missing.
         let levels = [4.0, 8, 16, 32]
@@ -82,27 +82,27 @@ import TestSupport
         for (name, used) in [("balanced", points), ("one missing", Array(points.dropLast()))] {
             let trend = BlockTrend(used)
             let ci = trend.interval()
-            add("trend \(name)", "trend", ["seeds": .array(used.map { .number(Double($0.seed)) }), "x": numbers(used.map(\.x)), "y": numbers(used.map(\.y))],
-                ["slope": number(trend.slope), "se": number(trend.standardError), "p": number(trend.p), "df": .number(Double(trend.df)),
+            add("trend \(name)", "trend", ["seeds": .list(used.map { .double(Double($0.seed)) }), "x": numbers(used.map(\.x)), "y": numbers(used.map(\.y))],
+                ["slope": number(trend.slope), "se": number(trend.standardError), "p": number(trend.p), "df": .double(Double(trend.df)),
                  "low": number(ci.low), "high": number(ci.high)], tolerance: 1e-8)
         }
         for (t, df, nc) in [(2.0, 2.0, 1.5), (-1.0, 5, 0.5), (3.1, 29, 4), (2.306, 8, 0), (1.0, 1, 2.0), (4.3, 2, 3.0), (2.0, 200, 2.5)] {
-            add("nct cdf t=\(t) df=\(df) nc=\(nc)", "nct_cdf", ["t": .number(t), "df": .number(df), "nc": .number(nc)],
-                ["cdf": .number(NoncentralT.cdf(t, df: df, noncentrality: nc))], tolerance: 1e-8)
+            add("nct cdf t=\(t) df=\(df) nc=\(nc)", "nct_cdf", ["t": .double(t), "df": .double(df), "nc": .double(nc)],
+                ["cdf": .double(NoncentralT.cdf(t, df: df, noncentrality: nc))], tolerance: 1e-8)
         }
         for (d, n, alpha) in [(0.5, 10, 0.05), (1.2, 3, 0.0167), (0.3, 90, 0.05), (2.0, 4, 0.0125)] {
-            add("power paired d=\(d) n=\(n)", "power_paired", ["d": .number(d), "n": .number(Double(n)), "alpha": .number(alpha)],
-                ["power": .number(Power.pairedT(effectSize: d, n: n, alpha: alpha))], tolerance: 1e-7)
+            add("power paired d=\(d) n=\(n)", "power_paired", ["d": .double(d), "n": .double(Double(n)), "alpha": .double(alpha)],
+                ["power": .double(Power.pairedT(effectSize: d, n: n, alpha: alpha))], tolerance: 1e-7)
         }
         for (d, alpha, power) in [(0.5, 0.05, 0.8), (1.0, 0.0125, 0.8), (0.25, 0.05, 0.9), (3.0, 0.05, 0.8)] {
             let n = Power.smallestN(target: power) { Power.pairedT(effectSize: d, n: $0, alpha: alpha) }
-            add("seeds paired d=\(d) alpha=\(alpha)", "seeds_paired", ["d": .number(d), "alpha": .number(alpha), "power": .number(power)],
-                ["n": n.map { .number(Double($0)) } ?? .null], tolerance: 0)
+            add("seeds paired d=\(d) alpha=\(alpha)", "seeds_paired", ["d": .double(d), "alpha": .double(alpha), "power": .double(power)],
+                ["n": n.map { .int($0) } ?? .null], tolerance: 0)
         }
         for (m, sigma, n, alpha) in [(0.1, 0.08, 10, 0.05), (0.05, 0.02, 4, 0.025), (0.2, 0.3, 40, 0.05)] {
             add("power equivalence m=\(m) n=\(n)", "power_equivalence",
-                ["margin": .number(m), "sigma": .number(sigma), "n": .number(Double(n)), "alpha": .number(alpha)],
-                ["power": .number(Power.equivalence(margin: m, sigma: sigma, n: n, alpha: alpha))], tolerance: 1e-7)
+                ["margin": .double(m), "sigma": .double(sigma), "n": .double(Double(n)), "alpha": .double(alpha)],
+                ["power": .double(Power.equivalence(margin: m, sigma: sigma, n: n, alpha: alpha))], tolerance: 1e-7)
         }
         return cases
     }
@@ -111,7 +111,7 @@ import TestSupport
         let directory = try TestEnvironment.temporaryDirectory("stats-check")
         let file = directory.appendingPathComponent("cases.json").path
         let cases = Self.cases()
-        try JSONValue.object(["cases": .array(cases)]).canonical.write(toFile: file, atomically: true, encoding: .utf8)
+        try JSONValue.map(["cases": .list(cases)]).canonical.write(toFile: file, atomically: true, encoding: .utf8)
         let script = TestEnvironment.packageRoot.appendingPathComponent("tools/stats-check/check_stats.py").path
         let result = try runProcess(try TestEnvironment.python(), [script, file])
         #expect(result.status == 0, "\(result.stdout)\(result.stderr)")

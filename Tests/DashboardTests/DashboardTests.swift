@@ -96,11 +96,18 @@ func get(_ dashboard: Dashboard, _ target: String) -> HTTPResponse {
         let evalBand = try #require(groups[0]["eval"] as? [String: Any])
         #expect(evalBand["steps"] as? [Int] == [4, 9])
         #expect(evalBand["mean"] as? [Double] == [10.5, 10.5])
-        // The table: one row per group, the same text as `ablate table` (Markdown).
+        // Group 0's band is the 95% t interval: mean ± t(0.975, 1) · √0.5/√2 = mean ± 12.706 · 0.5.
+        let low = try #require(band["ci_low"] as? [Double]), high = try #require(band["ci_high"] as? [Double])
+        #expect(zip(zip(low, high), mean).allSatisfy { abs(($0.1 - $0.0) / 2 - 12.706204736174707 * 0.5) < 1e-9 && abs(($0.0 + $0.1) / 2 - $1) < 1e-12 })
+        // The table: Analysis's sections of typed cells, one row per group, and the Markdown of `ablate table`.
         let table = try #require(sweep["table"] as? [String: Any])
-        let rows = try #require(table["rows"] as? [[String]])
+        let sections = try #require(table["sections"] as? [[String: Any]])
+        #expect(sections.map { $0["id"] as? String } == ["rows"])
+        let rows = try #require(sections[0]["rows"] as? [[[String: Any]]])
         #expect(rows.count == 2)
-        #expect(rows.map(\.first) == ["false", "true"])
+        #expect(rows.map { $0.first?["text"] as? String } == ["false", "true"])
+        let columns = try #require(sections[0]["columns"] as? [[String: Any]])
+        #expect(columns.contains { $0["id"] as? String == "final_loss" && $0["unit"] as? String == "nats/token" })
         #expect((table["markdown"] as? String)?.contains("| false |") == true)
         let cells = try #require(sweep["cells"] as? [[String: Any]])
         #expect(cells.map { $0["group"] as? Int } == [0, 0, 1, 1])
@@ -154,7 +161,7 @@ func get(_ dashboard: Dashboard, _ target: String) -> HTTPResponse {
 
         let sweep = try object(get(fresh, "/api/sweep?path=fake"))
         #expect((sweep["cells"] as? [[String: Any]])?.map { $0["state"] as? String } == ["completed", "running", "unreadable", "pending"])
-        #expect((sweep["table"] as? [String: Any])?["rows"] is [[String]])
+        #expect((sweep["table"] as? [String: Any])?["sections"] is [[String: Any]])
         let orphan = try object(get(fresh, "/api/sweep?path=nomanifest"))
         #expect((orphan["manifest_error"] as? String)?.contains("no sweep manifest") == true)
         let bad = try object(get(fresh, "/api/run?path=fake/run2"))

@@ -1,0 +1,173 @@
+// Pre-registered claims: parsing with errors that name the claim, selectors checked against the
+// rows before any work, and verdicts computed from corrected tests on sweeps of known values.
+import Foundation
+import RunStore
+import Testing
+@testable import Analysis
+
+@Suite struct ClaimsTests {
+    func settings(_ json: String) throws -> TableSettings { try TableSettings.parse(json: json) }
+
+    func message(_ json: String) -> String {
+        do { _ = try TableSettings.parse(json: json); return "" } catch { return "\(error)" }
+    }
+
+    @Test func claimsParseAndErrorsNameTheClaim() throws {
+        let s = try settings(#"""
+            {"alpha":0.01,"correct":"bh","claims":[
+              {"name":"x beats y","metric":"final_loss","a":{"match":{"variant":"x"}},"b":{"match":{"variant":"y"}},"expect":"less","min_effect":0.01},
+              {"name":"trend","metric":"maxvio_global","trend":{"axis":"model.ffn.moe.experts","scale":"log2"},"expect":"greater"}]}
+            """#)
+        #expect(s.alpha == 0.01 && s.correction == .bh && s.claims.count == 2)
+        #expect(s.claims[0].test == .contrast(a: ["variant": "x"], b: ["variant": "y"]) && s.claims[0].minEffect == 0.01)
+        #expect(s.claims[1].test == .trend(axis: "model.ffn.moe.experts", scale: .log2, match: [:]) && s.claims[1].expect == .greater)
+        #expect(message(#"{"claims":[{"name":"c","metric":"loss","a":{"match":{}},"b":{"match":{}},"expect":"less"}]}"#)
+            .hasPrefix("table.claims[0] ('c').metric: unknown metric 'loss'"))
+        #expect(message(#"{"claims":[{"name":"c","metric":"ppl","a":{"match":{}},"b":{"match":{}},"expect":"equivalent"}]}"#)
+            .hasPrefix("table.claims[0] ('c').min_effect: an equivalent claim needs its margin"))
+        #expect(message(#"{"claims":[{"name":"c","metric":"ppl","a":{"match":{}},"expect":"less"}]}"#)
+            .hasPrefix("table.claims[0] ('c'): expected either a and b"))
+        #expect(message(#"{"claims":[{"name":"c","metric":"ppl","trend":{"axis":"k","scale":"log3"},"expect":"less"}]}"#)
+            .hasPrefix("table.claims[0] ('c').trend.scale: expected linear, log2, log10 or ln"))
+        #expect(message(#"{"alpha":1.5}"#).hasPrefix("table.alpha: expected a number between 0 and 1"))
+        #expect(message(#"{"correct":"bonferroni"}"#).hasPrefix("table.correct: expected holm, bh or none"))
+        #expect(message(#"{"claims":[{"name":"c","metric":"ppl","a":{"match":{}},"b":{"match":{}},"expect":"less"},{"name":"c","metric":"ppl","a":{"match":{}},"b":{"match":{}},"expect":"less"}]}"#)
+            .contains("is used by an earlier claim"))
+    }
+
+    @Test func selectorsThatMatchNoRowAreProblems() throws {
+        let s = try settings(#"""
+            {"baseline":{"variant":"z"},"claims":[
+              {"name":"ok","metric":"final_loss","a":{"match":{"variant":"x"}},"b":{"match":{"variant":"y"}},"expect":"less"},
+              {"name":"typo","metric":"final_loss","a":{"match":{"variant":"xx"}},"b":{"match":{"variant":"y"}},"expect":"less"},
+              {"name":"flat","metric":"final_loss","trend":{"axis":"variant"},"expect":"less"}]}
+            """#)
+        let problems = s.selectorProblems(rows: [["variant": "x"], ["variant": "y"]])
+        #expect(problems.map(\.path) == ["table.baseline", "table.claims[1].a", "table.claims[2].trend.axis"])
+        #expect(problems[1].message.contains("claim 'typo'") && problems[1].message.contains("matches 0 rows"))
+    }
+
+    func claim(_ name: String, _ a: String, _ b: String, _ expect: ClaimSpec.Expectation, _ minEffect: Double? = nil) -> ClaimSpec {
+        ClaimSpec(name: name, metric: "final_loss", test: .contrast(a: ["variant": .string(a)], b: ["variant": .string(b)]),
+                  expect: expect, minEffect: minEffect)
+    }
+
+    @Test func verdictsFollowTheCorrectedTests() throws {
+        let sweep = try TableFixtures.sweep([
+            "low": [1.00, 1.10, 1.20, 1.05, 1.15],
+            "high": [2.00, 2.12, 2.18, 2.07, 2.16],
+            "noisy": [0.5, 2.6, 1.1, 1.9, 1.4],
+            "same": [1.01, 1.11, 1.19, 1.06, 1.14],
+        ])
+        let claims = [claim("low < high", "low", "high", .less, 0.1),
+                      claim("low > high", "low", "high", .greater, 0.1),
+                      claim("noisy < high", "noisy", "high", .less, 0.05),
+                      claim("same ≈ low", "same", "low", .equivalent, 0.05),
+                      claim("high ≈ low", "high", "low", .equivalent, 0.05)]
+        let results = ClaimEvaluation.evaluate(claims, groups: sweep.groups, alpha: 0.05, correction: .holm)
+        #expect(results.map(\.verdict) == [.holds, .contradicted, .inconclusive, .holds, .contradicted])
+        // p adjusted by Holm over the five claims; estimate and interval as PairedDifferences gives them.
+        #expect(results.map(\.pAdjusted) == Correction.holm.adjust(results.map(\.p)))
+        let d = PairedDifferences(a: [0: 1.00, 1: 1.10, 2: 1.20, 3: 1.05, 4: 1.15], b: [0: 2.00, 1: 2.12, 2: 2.18, 3: 2.07, 4: 2.16])
+        #expect(results[0].estimate == d.estimate && results[0].interval == d.interval() && results[0].p == d.p && results[0].pairs == 5)
+        #expect(abs(results[3].p - PairedDifferences(a: [0: 1.01, 1: 1.11, 2: 1.19, 3: 1.06, 4: 1.14],
+                                                     b: [0: 1.00, 1: 1.10, 2: 1.20, 3: 1.05, 4: 1.15]).equivalenceP(margin: 0.05)) < 1e-15)
+        // An inconclusive claim says how many seeds 80% power at min_effect needs, at α/5.
+        let spread = results[2].spread
+        #expect(results[2].seedsNeeded == Power.smallestN(target: 0.8) { Power.pairedT(effectSize: 0.05 / spread, n: $0, alpha: 0.01) })
+        #expect((results[2].seedsNeeded ?? 0) > 5)
+        // Without correction the noisy claim's p is its own.
+        let uncorrected = ClaimEvaluation.evaluate(claims, groups: sweep.groups, alpha: 0.05, correction: .none)
+        #expect(uncorrected[2].pAdjusted == uncorrected[2].p)
+    }
+
+    /// Slope on log2 of the axis with seeds as blocks: a seed offset common to all levels does not
+    /// blur the slope.
+    @Test func trendClaimUsesSeedsAsBlocks() throws {
+        let levels: [(JSONValue, [Double])] = [4, 8, 16, 32].enumerated().map { i, e in
+            (.int(e), (0..<3).map { seed in 2.0 - 0.02 * Double(i) + 0.1 * Double(seed) + [0.001, -0.002, 0.0015][(i + seed) % 3] })
+        }
+        let sweep = try TableFixtures.sweep(levels, key: "model.ffn.moe.experts")
+        let spec = ClaimSpec(name: "more experts, lower loss", metric: "final_loss",
+                             test: .trend(axis: "model.ffn.moe.experts", scale: .log2, match: [:]), expect: .less, minEffect: 0.005)
+        let r = ClaimEvaluation.evaluate([spec], groups: sweep.groups, alpha: 0.05, correction: .holm)[0]
+        #expect(r.verdict == .holds && abs(r.estimate - -0.02) < 0.002 && r.pairs == 12)
+        #expect(r.test.contains("per doubling of moe.experts") && r.test.contains("df 8"))
+        let greater = ClaimSpec(name: "g", metric: "final_loss", test: spec.test, expect: .greater, minEffect: 0.005)
+        #expect(ClaimEvaluation.evaluate([greater], groups: sweep.groups, alpha: 0.05, correction: .holm)[0].verdict == .contradicted)
+    }
+
+    /// Edges: one seed, zero variance, every cell diverged.
+    @Test func edgesGiveInconclusiveNotACrash() throws {
+        let one = try TableFixtures.sweep(["x": [1.0], "y": [2.0]])
+        let r1 = ClaimEvaluation.evaluate([claim("c", "x", "y", .less, 0.1)], groups: one.groups, alpha: 0.05, correction: .holm)[0]
+        #expect(r1.verdict == .inconclusive && r1.pairs == 1 && r1.p.isNaN && r1.problem != nil && r1.seedsNeeded == nil)
+        let constant = try TableFixtures.sweep(["x": [1.0, 2.0, 3.0], "y": [1.5, 2.5, 3.5]])
+        let r2 = ClaimEvaluation.evaluate([claim("c", "x", "y", .less, 0.1)], groups: constant.groups, alpha: 0.05, correction: .holm)[0]
+        #expect(r2.verdict == .holds && r2.p == 0 && r2.interval.low == -0.5 && r2.interval.high == -0.5)
+        let diverged = try TableFixtures.sweep(["x": [1.0, 1.1], "y": [2.0, 2.1]],
+                                               states: ["x": [0: .diverged, 1: .diverged], "y": [0: .diverged, 1: .diverged]])
+        let table = try SweepTable.build(diverged, settings: TableSettings(claims: [claim("c", "x", "y", .less, 0.1)]), metrics: ["final_loss"])
+        #expect(table.excluded == ["diverged": 4])
+        #expect(table.rows.allSatisfy { $0.completed == 0 && $0.stats["final_loss"]!.n == 0 && $0.best.isEmpty })
+        #expect(table.claims[0].verdict == .inconclusive && table.claims[0].pairs == 0)
+        #expect(table.render(.md).contains("excluded from the statistics: 4 of 4 cells (4 diverged)"))
+    }
+
+    @Test func claimsJSONHasTheDocumentedFields() throws {
+        let sweep = try TableFixtures.sweep(["low": [1.0, 1.1, 1.2], "high": [2.0, 2.1, 2.3]])
+        let table = try SweepTable.build(sweep, settings: TableSettings(claims: [claim("low < high", "low", "high", .less, 0.1)]))
+        let parsed = try JSONValue.parse(table.render(.json, claimsOnly: true))
+        guard case .list(let items) = parsed, case .map(let object)? = items.first else { Issue.record("not a list of objects"); return }
+        for key in ["name", "verdict", "estimate", "ci", "p", "p_adjusted", "pairs", "seeds_needed"] { #expect(object[key] != nil, "\(key)") }
+        #expect(object["verdict"] == "holds" && object["pairs"] == .int(3))
+        let md = table.render(.md, claimsOnly: true)
+        #expect(md.contains("| low < high |") && md.contains("**holds**"))
+    }
+
+    @Test func solveRateHasAnExactIntervalAndEverySeed() throws {
+        let sweep = try TableFixtures.sweep(["a": [1.0, 0.55, 0.54], "b": [1.0, 0.995, 0.999]], metric: "accuracy")
+        let table = try SweepTable.build(sweep, settings: TableSettings(solve: .init(metric: "accuracy", threshold: 0.99, atLeast: true)),
+                                         metrics: ["accuracy"])
+        #expect(table.rows[0].solve?.solved == 1 && table.rows[0].solve?.runs == 3)
+        #expect(table.rows[0].solve?.interval == ClopperPearson.interval(successes: 1, trials: 3))
+        #expect(table.rows[1].solve?.solved == 3)
+        let md = table.render(.md)
+        #expect(md.contains("1/3 [0.01, 0.91]") && md.contains("1.000, 0.550, 0.540"))
+    }
+
+    @Test func labelsReplaceKeysAndSwitchedOffKeysAreBlank() throws {
+        let rows: [(JSONValue, [Double])] = [(.map(["enabled": false, "rate": 0.001]), [1.0, 1.1]), (.map(["enabled": true, "rate": 0.001]), [0.9, 1.0])]
+        var sweep = try TableFixtures.sweep(rows, key: "model.balance")
+        // As sweeps over several keys record them: one assignment per key.
+        sweep.varyingKeys = ["model.balance.enabled", "model.balance.rate"]
+        let plain = try SweepTable.build(sweep, metrics: ["final_loss"])
+        #expect(plain.rows.map(\.keyValues) == [["false", ""], ["true", "0.001"]])
+        let labelled = try SweepTable.build(sweep, settings: TableSettings(labels: [.init(match: ["model.balance.enabled": false], label: "off")]),
+                                            metrics: ["final_loss"])
+        #expect(labelled.rows.map(\.label) == ["off", labelled.rows[1].group.label])   // unlabelled rows keep key=value
+        #expect(labelled.render(.md).hasPrefix("| variant |") && labelled.render(.md).contains("| off |"))
+    }
+
+    /// A run file that crashes the reader process marks its cell unreadable; the helper is
+    /// restarted for the files after it, and every other file is read.
+    @Test func aReaderThatDiesOnAFileMarksOnlyThatCell() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reader-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        let script = directory.appendingPathComponent("reader.sh").path
+        // Answers "missing" for every path, and dies by SIGSEGV on one whose name says crash.
+        try """
+            #!/bin/sh
+            while read -r path; do
+              case "$path" in *crash*) kill -SEGV $$ ;; esac
+              echo '{"state":{"kind":"missing"},"last_step":-1,"metrics":{},"derived":{},"has_moe":false,"has_bias":false}'
+            done
+            """.write(toFile: script, atomically: true, encoding: .utf8)
+        chmod(script, 0o755)
+        let contents = RunFileSource.helper(executable: script, arguments: []).read(["/a", "/b-crash", "/c", "/d-crash", "/e"])
+        #expect(contents.count == 5)
+        #expect(contents.map { if case .unreadable = $0.state { true } else { false } } == [false, true, false, true, false])
+        if case .unreadable(let why) = contents[1].state { #expect(why.contains("signal 11") && why.contains("damaged")) }
+        #expect(contents[0].state == .missing && contents[4].state == .missing)
+    }
+}
