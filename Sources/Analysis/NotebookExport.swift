@@ -19,7 +19,10 @@ public enum NotebookExport {
 
     /// The notebook as JSON text. `sweepPath` is written into SWEEP_DIR as given (make it
     /// relative to the notebook's folder so that the notebook runs where it is saved).
-    public static func notebook(_ sweep: SweepData, sweepPath: String, command: String) throws -> String {
+    /// `tablePath`: the JSON `ablate table --format json` gives for this sweep, written beside the
+    /// notebook (relative to its folder); the notebook shows and plots those numbers instead of
+    /// recomputing them.
+    public static func notebook(_ sweep: SweepData, sweepPath: String, tablePath: String, command: String) throws -> String {
         let sections = Sections(sweep)
         var cells: [[String: Any]] = []
         func markdown(_ text: String) { cells.append(["cell_type": "markdown", "metadata": [String: Any](), "source": lines(text)]) }
@@ -42,8 +45,10 @@ public enum NotebookExport {
             \(done) completed when exported; varying \(sweep.manifest.varyingKeys.isEmpty ? "nothing" : sweep.manifest.varyingKeys.map { "`\($0)`" }.joined(separator: ", ")).
 
             The notebook reads `sweep.json` and the run files (schema: `docs/hdf5-schema.md`) from `SWEEP_DIR` below; \
-            change it to point at another copy of the sweep. Groups are cells that differ only by seed; \
-            bands are ± one sample standard deviation over seeds. A seed sets the model's initialisation and, \
+            change it to point at another copy of the sweep. The final numbers (means, 95% intervals, every \
+            seed's value, contrasts and the claims' verdicts) come from `TABLE_JSON`, written by the same export \
+            with `ablate table`'s statistics, so nothing here recomputes them. Groups are cells that differ only \
+            by seed; bands on curves are ± one sample standard deviation over seeds. A seed sets the model's initialisation and, \
             unless the spec fixes `data.seed`, the data (its order, and its sources or samples) as well: the ± then \
             shows the variance over both, and a paired difference between groups at the same seed \
             (`ablate table`'s Δ and p) cancels the part the groups share.
@@ -51,19 +56,19 @@ public enum NotebookExport {
         if sweep.manifest.specFile.isEmpty {
             // Plain `ablate run` directories have no sweep.json: the notebook carries the manifest.
             let embedded = String(decoding: try JSONEncoder().encode(sweep.manifest), as: UTF8.self)
-            code("SWEEP_DIR = \(CanonicalJSON.quote(sweepPath))\nEMBEDDED_MANIFEST = \(CanonicalJSON.quote(embedded))  # no sweep.json there")
+            code("SWEEP_DIR = \(CanonicalJSON.quote(sweepPath))\nTABLE_JSON = \(CanonicalJSON.quote(tablePath))\nEMBEDDED_MANIFEST = \(CanonicalJSON.quote(embedded))  # no sweep.json there")
         } else {
-            code("SWEEP_DIR = \(CanonicalJSON.quote(sweepPath))")
+            code("SWEEP_DIR = \(CanonicalJSON.quote(sweepPath))\nTABLE_JSON = \(CanonicalJSON.quote(tablePath))")
         }
         code(setup)
         if sections.lossCurves {
             markdown("## Loss curves\n\nTraining loss (smoothed over ~2% of the steps) and evaluation loss per group: mean over seeds with a ± std band; the dashed line is the Bayes-optimal loss where the data has one.")
             code(lossCurves)
-            markdown("## Final evaluation metrics\n\nCompleted runs only; mean, sample std and count over seeds per group (the same numbers as `ablate table`).")
+            markdown("## Final evaluation metrics and claims\n\n`ablate table`'s numbers, read from `TABLE_JSON`: per row n, the mean and its 95% t interval, every seed's value; then the spec's claims with their verdicts.")
             code(finalTable)
         }
         if sections.finalLossVsAxis {
-            markdown("## Final eval loss against each varying key\n\nOne panel per varying key (keys that always change together, as in a `zip`, share a panel); one line per combination of the other keys; error bars ± std over seeds.")
+            markdown("## Final eval loss against each varying key\n\nOne panel per varying key (keys that always change together, as in a `zip`, share a panel); one line per combination of the other keys; each seed a dot, the mean with its 95% t interval (from `TABLE_JSON`).")
             code(finalVsAxis)
         }
         if sections.expertLoad {
@@ -77,11 +82,11 @@ public enum NotebookExport {
             code(biases)
         }
         if sections.kvCacheVsLoss {
-            markdown("## KV cache against loss\n\nKV-cache elements per token (from the run files' `model_kv_cache_per_token`: MHA 2·n_h·d_h·l, GQA 2·n_g·d_h·l, MQA 2·d_h·l, MLA (d_c + d_rope)·l) against the final eval loss, and against the MQAR accuracy where the data has it; mean ± std over seeds per group.")
+            markdown("## KV cache against loss\n\nKV-cache elements per token (from the run files' `model_kv_cache_per_token`: MHA 2·n_h·d_h·l, GQA 2·n_g·d_h·l, MQA 2·d_h·l, MLA (d_c + d_rope)·l) against the final eval loss, and against the MQAR accuracy where the data has it; each seed a dot, the mean with its 95% t interval per group (from `TABLE_JSON`).")
             code(kvCache)
         }
         if sections.parametersVsLoss {
-            markdown("## Parameters against loss\n\nFinal eval loss against the total trained parameters and against the parameters active per token (`model_total_parameters`, `model_active_parameters`); mean ± std over seeds per group.")
+            markdown("## Parameters against loss\n\nFinal eval loss against the total trained parameters and against the parameters active per token (`model_total_parameters`, `model_active_parameters`); each seed a dot, the mean with its 95% t interval per group (from `TABLE_JSON`).")
             code(parameters)
         }
         for index in cells.indices { cells[index]["id"] = "cell-\(index)" }
@@ -192,18 +197,28 @@ public enum NotebookExport {
                 ax.fill_between(mean.index, mean - std, mean + std, alpha=0.25, color=line.get_color())
             return line
 
-        def against(ax, x_key, column, xlabel, ylabel):
-            """One point per group: x from the run files' model_* attribute, y = final eval `column`, ± std over seeds."""
-            points = pd.DataFrame([dict(group=r["group"], x=r["model"].get(x_key, np.nan), y=final(r, column)) for r in completed])
-            points = points[np.isfinite(points["y"])] if len(points) else points
-            if not len(points):
+        with open(TABLE_JSON) as f:
+            TABLE = json.load(f)  # `ablate table SWEEP --format json`: rows, claims, sections
+        ROWS = [row for row in TABLE["rows"] if row["completed"] > 0]
+
+        def seeds_and_ci(ax, x, stats, color=None, label=None):
+            """Every seed's value as a dot, and the mean with its 95% t interval (from TABLE_JSON)."""
+            values = [s["value"] for s in stats["seeds"] if s["value"] is not None]
+            line = ax.errorbar([x], [stats["mean"]], marker="o", capsize=3, color=color, label=label,
+                               yerr=[[stats["mean"] - stats["ci"][0]], [stats["ci"][1] - stats["mean"]]] if stats["ci"] else None)
+            ax.scatter([x] * len(values), values, s=10, alpha=0.5, color=line[0].get_color())
+            return line[0].get_color()
+
+        def against(ax, x_key, metric, xlabel, ylabel):
+            """One point per row: x from the run files' model_* attribute; y = the row's metric, seeds and CI."""
+            rows = [r for r in ROWS if metric in r["metrics"] and r["metrics"][metric]["mean"] is not None and x_key in r["derived"]]
+            if not rows:
                 ax.set_visible(False)
                 return
-            stats = points.groupby("group", sort=False).agg(x=("x", "first"), mean=("y", "mean"), std=("y", "std"))
-            for group, row in stats.iterrows():
-                ax.errorbar([row["x"]], [row["mean"]], yerr=[0 if np.isnan(row["std"]) else row["std"]],
-                            marker="o", capsize=3, label=group)
-            if stats["x"].max() > 4 * stats["x"].min() > 0:
+            xs = [r["derived"][x_key] for r in rows]
+            for r, x in zip(rows, xs):
+                seeds_and_ci(ax, x, r["metrics"][metric], label=r["label"])
+            if max(xs) > 4 * min(xs) > 0:
                 ax.set_xscale("log", base=2)
             ax.set_xlabel(xlabel)
             ax.set_ylabel(ylabel)
@@ -238,27 +253,30 @@ public enum NotebookExport {
         """#
 
     static let finalTable = #"""
-        finals = pd.DataFrame([dict(group=r["group"], seed=r["seed"], final_loss=final(r, "loss"),
-                                    best_loss=float(r["eval"]["loss"].min()) if "loss" in r["eval"] else float("nan"),
-                                    ppl=final(r, "ppl"), gap=final(r, "gap"), accuracy=final(r, "accuracy"),
-                                    maxvio_global=final(r, "maxvio_global"), **r["model"]) for r in completed])
-        if len(finals):
-            metrics = [c for c in ["final_loss", "best_loss", "ppl", "gap", "accuracy", "maxvio_global"] if finals[c].notna().any()]
-            summary = finals.groupby("group", sort=False)[metrics].agg(["mean", "std", "count"])
-            display(summary)
-        else:
-            print("no completed run yet")
+        metric_ids = [m["id"] for m in TABLE["metrics"]]
+        summary = pd.DataFrame([
+            {"row": r["label"], "n": f'{r["completed"]}/{r["cells"]}',
+             **{f"{m} mean": r["metrics"][m]["mean"] for m in metric_ids},
+             **{f"{m} 95% CI": (None if r["metrics"][m]["ci"] is None else tuple(round(c, 4) for c in r["metrics"][m]["ci"])) for m in metric_ids},
+             **{f"{m} by seed": [None if s["value"] is None else round(s["value"], 4) for s in r["metrics"][m]["seeds"]] for m in metric_ids[:2]}}
+            for r in TABLE["rows"]])
+        display(summary)
+        if TABLE["claims"]:
+            display(pd.DataFrame([{k: c[k] for k in ["name", "verdict", "estimate", "ci", "p", "p_adjusted", "pairs", "seeds_needed"]}
+                                  for c in TABLE["claims"]]))
+        for note in TABLE["notes"]:
+            print(note)
         """#
 
     static let finalVsAxis = #"""
-        def axis_value(run, key):
-            value = run["assignments"].get(key, "default")
+        def axis_value(row, key):
+            value = row["assignments"].get(key, "default")
             return value if isinstance(value, (int, float)) and not isinstance(value, bool) else show(value)
 
         def determines(a, b):
-            """True when b's value is a function of a's over the completed runs (zipped keys)."""
+            """True when b's value is a function of a's over the rows (zipped keys)."""
             seen = {}
-            return all(seen.setdefault(axis_value(r, a), axis_value(r, b)) == axis_value(r, b) for r in completed)
+            return all(seen.setdefault(axis_value(r, a), axis_value(r, b)) == axis_value(r, b) for r in ROWS)
 
         # Keys that move together (a sweep's zip) share one panel.
         panels = []
@@ -266,32 +284,28 @@ public enum NotebookExport {
             if not any(determines(key, k) and determines(k, key) for k, _ in panels):
                 panels.append((key, [k for k in VARYING if k != key and determines(key, k) and determines(k, key)]))
 
-        if completed:
+        loss_rows = [r for r in ROWS if "final_loss" in r["metrics"] and r["metrics"]["final_loss"]["mean"] is not None]
+        if loss_rows:
             fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
             for ax, (key, aliases) in zip(axes[0], panels):
                 others = [k for k in VARYING if k != key and k not in aliases]
-                data = pd.DataFrame([dict(x=axis_value(r, key),
-                                          tick=" / ".join(str(axis_value(r, k)) for k in [key] + aliases),
-                                          series=",".join(f"{short(k)}={axis_value(r, k)}" for k in others) or "all",
-                                          loss=final(r, "loss")) for r in completed])
-                numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in data["x"])
-                categories = list(dict.fromkeys(data["x"]))
-                ticks = dict(zip(data["x"], data["tick"]))
-                for series, part in data.groupby("series", sort=False):
-                    stats = part.groupby("x", sort=False)["loss"].agg(["mean", "std"])
-                    if numeric:
-                        stats = stats.sort_index()
-                        xs = list(stats.index)
-                    else:
-                        xs = [categories.index(x) for x in stats.index]
-                    ax.errorbar(xs, stats["mean"], yerr=stats["std"].fillna(0), marker="o", capsize=3, label=series)
+                xs = [axis_value(r, key) for r in loss_rows]
+                numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs)
+                categories = list(dict.fromkeys(xs))
+                ticks = {axis_value(r, key): " / ".join(str(axis_value(r, k)) for k in [key] + aliases) for r in loss_rows}
+                colors = {}
+                for r in sorted(loss_rows, key=lambda r: axis_value(r, key) if numeric else 0):
+                    series = ",".join(f"{short(k)}={axis_value(r, k)}" for k in others) or "all"
+                    x = axis_value(r, key) if numeric else categories.index(axis_value(r, key))
+                    colors[series] = seeds_and_ci(ax, x, r["metrics"]["final_loss"], color=colors.get(series),
+                                                  label=None if series in colors else series)
                 if not numeric:
                     ax.set_xticks(range(len(categories)))
                     ax.set_xticklabels([ticks[c] for c in categories], rotation=20, ha="right")
                 elif min(categories) > 0 and max(categories) / min(categories) >= 16:
                     ax.set_xscale("log", base=2)
                 ax.set_xlabel(" / ".join([key] + aliases))
-                ax.set_ylabel("final eval loss")
+                ax.set_ylabel(f"final eval loss [{TABLE['metrics'][0]['unit'] if TABLE['metrics'] else 'nats'}]")
                 ax.legend(fontsize=8)
             plt.tight_layout()
             plt.show()
@@ -363,7 +377,7 @@ public enum NotebookExport {
         if completed:
             has_accuracy = any("accuracy" in r["eval"] and r["eval"]["accuracy"].notna().any() for r in completed)
             fig, axes = plt.subplots(1, 2 if has_accuracy else 1, figsize=(13 if has_accuracy else 7, 4.5), squeeze=False)
-            against(axes[0][0], "kv_cache_per_token", "loss", "KV-cache elements per token", "final eval loss")
+            against(axes[0][0], "kv_cache_per_token", "final_loss", "KV-cache elements per token", "final eval loss")
             if has_accuracy:
                 against(axes[0][1], "kv_cache_per_token", "accuracy", "KV-cache elements per token", "final MQAR accuracy")
             plt.tight_layout()
@@ -375,8 +389,8 @@ public enum NotebookExport {
     static let parameters = #"""
         if completed:
             fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), squeeze=False)
-            against(axes[0][0], "total_parameters", "loss", "total parameters", "final eval loss")
-            against(axes[0][1], "active_parameters", "loss", "active parameters per token", "final eval loss")
+            against(axes[0][0], "total_parameters", "final_loss", "total parameters", "final eval loss")
+            against(axes[0][1], "active_parameters", "final_loss", "active parameters per token", "final eval loss")
             plt.tight_layout()
             plt.show()
         else:

@@ -258,6 +258,7 @@ function counts(cells) {
 
 function renderHome(d) {
   const out = [h("h1", {}, "Ablate runs"), h("p", { class: "root" }, d.root)];
+  if (d.waiting) { out.push(h("p", { class: "waiting" }, d.waiting)); return out; }
   if (!d.sweeps.length && !d.groups.length) out.push(h("p", { class: "empty" }, "nothing here yet: start `ablate sweep SPEC` or `ablate run SPEC`"));
   if (d.sweeps.length) out.push(h("h2", {}, "Sweeps"));
   for (const sw of d.sweeps) {

@@ -11,7 +11,12 @@ import Foundation
 import RunStore
 
 public final class Dashboard: @unchecked Sendable {
-    public let paths: PathGuard
+    /// The runs directory as given.
+    public let root: String
+    /// Set once the runs directory exists (`ablate serve` may start before the first sweep makes it).
+    private var guardStorage: PathGuard?
+    /// The guarded runs directory; only used after `ready()` said it exists.
+    public var paths: PathGuard { guardStorage! }
     /// The spec's `table` settings for a sweep (the CLI loads the spec the manifest names);
     /// defaults when it cannot.
     let tableSettings: @Sendable (SweepManifest) -> TableSettings
@@ -19,8 +24,23 @@ public final class Dashboard: @unchecked Sendable {
     private let cache = RunFileCache()
 
     public init(root: String, tableSettings: @escaping @Sendable (SweepManifest) -> TableSettings = { _ in TableSettings() }) throws {
-        paths = try PathGuard(root: root)
+        self.root = root
         self.tableSettings = tableSettings
+        var isDirectory: ObjCBool = false
+        if FileManager.default.fileExists(atPath: root, isDirectory: &isDirectory) {
+            guardStorage = try PathGuard(root: root)   // a file where the directory should be is an error
+        }
+    }
+
+    /// True once the runs directory exists (checked again on every request until it does).
+    func ready() -> Bool {
+        if guardStorage == nil { guardStorage = try? PathGuard(root: root) }
+        return guardStorage != nil
+    }
+
+    /// What the server shows while the runs directory does not exist yet.
+    public var waitingText: String {
+        "waiting for '\(root)' to appear: nothing has been run there yet (start `ablate sweep SPEC` or `ablate run SPEC`; this page updates by itself)"
     }
 
     /// Reads done so far (cache misses).
@@ -39,8 +59,9 @@ public final class Dashboard: @unchecked Sendable {
         case "/app.css":
             return HTTPResponse(status: 200, contentType: "text/css; charset=utf-8", text: Assets.style)
         case "/api/home":
-            return .json(lock.withLock { home() }.text)
+            return .json(lock.withLock { ready() ? home() : ["root": .string(root), "waiting": .string(waitingText), "sweeps": [], "groups": []] }.text)
         case "/api/sweep", "/api/run":
+            guard lock.withLock({ ready() }) else { return .error(404, waitingText) }
             switch paths.resolve(request.query["path"] ?? "") {
             case .failure(let refusal):
                 return .error(refusal.status, refusal.description)

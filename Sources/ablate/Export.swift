@@ -11,7 +11,9 @@ struct Export: ParsableCommand {
         nbformat-4 notebook that loads the run files with h5py and pandas (SWEEP_DIR at the top, \
         relative to the notebook) and plots loss curves, final loss against the varying keys, \
         expert loads, MaxVio, balancing biases and KV cache against loss, as far as the sweep has \
-        the data. See docs/analysis.md.
+        the data. Beside the notebook it writes NAME.table.json (`ablate table --format json`): the \
+        notebook shows and plots those numbers (means, 95% intervals, every seed, claims) rather \
+        than recomputing them. See docs/analysis.md.
         """)
 
     @Argument(help: "A sweep directory (<runs>/<spec name>, holding sweep.json) or the spec file (YAML).")
@@ -42,15 +44,19 @@ struct Export: ParsableCommand {
                 let folder = URL(fileURLWithPath: notebook).deletingLastPathComponent().path
                 try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
                 let command = (["ablate"] + CommandLine.arguments.dropFirst()).joined(separator: " ")
+                // The table's numbers, as `ablate table --format json` gives them, beside the notebook.
+                let tableFile = URL(fileURLWithPath: notebook).deletingPathExtension().lastPathComponent + ".table.json"
+                let table = try SweepTable.build(data, settings: resolved.settings)
+                try table.render(.json).write(toFile: folder + "/" + tableFile, atomically: true, encoding: .utf8)
                 let text = try NotebookExport.notebook(data, sweepPath: NotebookExport.relativePath(resolved.directory, from: folder),
-                                                       command: command)
+                                                       tablePath: tableFile, command: command)
                 try text.write(toFile: notebook, atomically: true, encoding: .utf8)
                 let sections = NotebookExport.Sections(data)
                 let names = [("loss curves", sections.lossCurves), ("final loss vs keys", sections.finalLossVsAxis),
                              ("expert load", sections.expertLoad), ("MaxVio", sections.maxVio),
                              ("biases", sections.biasTrajectories), ("KV cache vs loss", sections.kvCacheVsLoss),
                              ("parameters vs loss", sections.parametersVsLoss)]
-                print("wrote \(notebook): sections " + names.filter(\.1).map(\.0).joined(separator: ", "))
+                print("wrote \(notebook) and \(folder)/\(tableFile): sections " + names.filter(\.1).map(\.0).joined(separator: ", "))
             }
         } catch {
             throw fail("\(error)")

@@ -45,7 +45,7 @@ struct Serve: ParsableCommand {
         if !Self.isLoopback(host) {
             FileHandle.standardError.write(Data("""
             warning: listening on \(host), not on loopback: anyone who can reach this machine on port \(server.port) \
-            can read every run under \(dashboard.paths.root) (there is no authentication)\n
+            can read every run under \(dashboard.root) (there is no authentication)\n
             """.utf8))
         }
         // Ctrl-C and SIGTERM stop the server, whatever mask or dispositions the parent left.
@@ -59,7 +59,10 @@ struct Serve: ParsableCommand {
         // Training processes come first: the dashboard yields the CPU to them.
         _ = setpriority(__priority_which_t(PRIO_PROCESS.rawValue), 0, 10)
         let shown = host.contains(":") ? "[\(host)]" : host
-        FileHandle.standardOutput.write(Data("serving \(dashboard.paths.root) at http://\(shown):\(server.port)/ (read-only; Ctrl-C stops)\n".utf8))
+        FileHandle.standardOutput.write(Data("serving \(dashboard.root) at http://\(shown):\(server.port)/ (read-only; Ctrl-C stops)\n".utf8))
+        if !FileManager.default.fileExists(atPath: runsDir) {
+            FileHandle.standardOutput.write(Data("\(dashboard.waitingText)\n".utf8))
+        }
         server.run()
     }
 

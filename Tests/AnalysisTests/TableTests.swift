@@ -185,11 +185,11 @@ import TestSupport
         let sections = NotebookExport.Sections(sweep)
         #expect(sections == NotebookExport.Sections(lossCurves: true, finalLossVsAxis: true, expertLoad: true, maxVio: true,
                                                     biasTrajectories: true, kvCacheVsLoss: true, parametersVsLoss: true))
-        let text = try NotebookExport.notebook(sweep, sweepPath: "../runs/fake", command: "ablate export")
+        let text = try NotebookExport.notebook(sweep, sweepPath: "../runs/fake", tablePath: "fake.table.json", command: "ablate export")
         let document = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
         #expect(document?["nbformat"] as? Int == 4)
         let cells = document?["cells"] as? [[String: Any]] ?? []
-        #expect((cells[1]["source"] as? [String]) == [#"SWEEP_DIR = "../runs/fake""#])
+        #expect((cells[1]["source"] as? [String]) == [#"SWEEP_DIR = "../runs/fake""# + "\n", #"TABLE_JSON = "fake.table.json""#])
         #expect(NotebookExport.relativePath("/a/runs/x", from: "/a/notebooks-export") == "../runs/x")
     }
 
