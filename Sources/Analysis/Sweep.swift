@@ -173,14 +173,22 @@ public struct RunFileContents: Sendable, Equatable {
             result.hasBias = layers.contains { $0.bias.contains { $0 != 0 } }
             let resolvedSpec = try reader.spec().resolved
             result.tokenUnit = attributes.run.dataSHA256.isEmpty && !resolvedSpec.contains("kind: text") ? "token" : "byte"
-            let iso = ISO8601DateFormatter()
-            if let start = iso.date(from: attributes.createdUTC), let end = iso.date(from: attributes.finishedUTC) {
+            if let start = Self.date(attributes.createdUTC), let end = Self.date(attributes.finishedUTC) {
                 result.wallSeconds = end.timeIntervalSince(start)
             }
         } catch {
             result.state = .unreadable("\(error)")
         }
         return result
+    }
+
+    /// A run file's UTC time stamp ("2026-12-07T04:00:45.514Z"; fractional seconds optional).
+    static func date(_ text: String) -> Date? {
+        let iso = ISO8601DateFormatter()
+        iso.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        if let date = iso.date(from: text) { return date }
+        iso.formatOptions = [.withInternetDateTime]
+        return iso.date(from: text)
     }
 
     /// One line of JSON (numbers at full precision; NaN as null).

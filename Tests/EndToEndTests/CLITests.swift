@@ -37,6 +37,31 @@ import TestSupport
         }
     }
 
+    /// A claim that names no row, or a metric the data cannot give, is refused before any work,
+    /// naming the claim and the key; `run` and `sweep` refuse the same spec.
+    @Test func validateRefusesClaimsThatMatchNoRow() throws {
+        let directory = try TestEnvironment.temporaryDirectory("claims-validate")
+        let expertCount = TestEnvironment.packageRoot.appendingPathComponent("experiments/expert-count.yaml").path
+        let good = try ablate("validate", expertCount)
+        #expect(good.status == 0, "\(good.stderr)")
+        var text = try String(contentsOfFile: expertCount, encoding: .utf8)
+        text = text.replacingOccurrences(of: "a: {match: {model.ffn.moe.experts: 32}}", with: "a: {match: {model.ffn.moe.experts: 64}}")
+            .replacingOccurrences(of: "metric: maxvio_global", with: "metric: accuracy")
+        let spec = directory.appendingPathComponent("bad-claims.yaml").path
+        try text.write(toFile: spec, atomically: true, encoding: .utf8)
+        let bad = try ablate("validate", spec)
+        #expect(bad.status == 2, "\(bad.stdout)")
+        #expect(bad.stderr.contains("table.claims[1].a") && bad.stderr.contains("claim 'E = 32 has a lower loss than E = 4'")
+                && bad.stderr.contains("matches 0 rows"), "\(bad.stderr)")
+        #expect(bad.stderr.contains("table.claims[2].metric") && bad.stderr.contains("accuracy needs MQAR data"), "\(bad.stderr)")
+        let sweep = try ablate("sweep", spec, "--runs", directory.appendingPathComponent("runs").path)
+        #expect(sweep.status == 2 && !FileManager.default.fileExists(atPath: directory.appendingPathComponent("runs").path))
+        let unknown = directory.appendingPathComponent("unknown-metric.yaml").path
+        try text.replacingOccurrences(of: "metric: final_loss", with: "metric: loss").write(toFile: unknown, atomically: true, encoding: .utf8)
+        let refused = try ablate("validate", unknown)
+        #expect(refused.status == 2 && refused.stderr.contains("metric: unknown metric 'loss'"), "\(refused.stderr)")
+    }
+
     @Test func smokeJobWritesAFileInspectCanRead() throws {
         let directory = try TestEnvironment.temporaryDirectory("smoke")
         let out = directory.appendingPathComponent("smoke.h5").path

@@ -37,6 +37,18 @@ import TestSupport
             source: test numbers
             rows: [{match: {model.attention.kv_rank: 8}, final_loss: 2.5}]
           baseline: {model.attention.kv_rank: 8}
+          claims:
+            - name: rank 4 costs nothing against rank 8
+              metric: final_loss
+              a: {match: {model.attention.kv_rank: 4}}
+              b: {match: {model.attention.kv_rank: 8}}
+              expect: equivalent
+              min_effect: 0.5
+            - name: loss falls with the rank
+              metric: final_loss
+              trend: {axis: model.attention.kv_rank, scale: log2}
+              expect: less
+              min_effect: 0.01
         """
 
     static let execute = """
@@ -67,6 +79,40 @@ import TestSupport
         return (spec, runs + "/tinysweep")
     }
 
+    /// Claims on a real sweep: one JSON object per claim for scripts, and `ablate plan`'s seeds and hours.
+    @Test func claimsAndPlanOnARealSweep() throws {
+        let directory = try TestEnvironment.temporaryDirectory("claims")
+        let (_, sweep) = try trainSweep(directory)
+        let binary = try TestEnvironment.ablateBinary()
+        let claims = try runProcess(binary, ["table", sweep, "--claims", "--format", "json"])
+        #expect(claims.status == 0, "\(claims.stderr)")
+        let objects = try #require(try JSONSerialization.jsonObject(with: Data(claims.stdout.utf8)) as? [[String: Any]])
+        #expect(objects.map { $0["name"] as? String } == ["rank 4 costs nothing against rank 8", "loss falls with the rank"])
+        for object in objects {
+            for key in ["name", "verdict", "estimate", "ci", "p", "p_adjusted", "pairs", "seeds_needed"] {
+                #expect(object.keys.contains(key), "\(key) missing in \(object)")
+            }
+            #expect(["holds", "contradicted", "inconclusive"].contains(object["verdict"] as? String ?? ""))
+        }
+        #expect(objects[0]["pairs"] as? Int == 2 && objects[1]["pairs"] as? Int == 4)
+        // Holm over the two claims: the adjusted p-values are Holm's of the raw ones.
+        let p = objects.map { $0["p"] as? Double ?? .nan }, adjusted = objects.map { $0["p_adjusted"] as? Double ?? .nan }
+        let smaller = p[0] <= p[1] ? 0 : 1
+        #expect(abs(adjusted[smaller] - min(1, 2 * p[smaller])) < 1e-12)
+        let text = try runProcess(binary, ["table", sweep, "--claims"])
+        #expect(text.status == 0 && text.stdout.contains("| claim | metric |") && !text.stdout.contains("| attention.kv_rank |"), "\(text.stdout)")
+        let none = try runProcess(binary, ["table", sweep, "--correct", "none", "--claims", "--format", "json"])
+        let noneObjects = try #require(try JSONSerialization.jsonObject(with: Data(none.stdout.utf8)) as? [[String: Any]])
+        #expect(noneObjects.map { $0["p_adjusted"] as? Double } == p.map { $0 })
+
+        let plan = try runProcess(binary, ["plan", sweep, "--jobs", "2"])
+        #expect(plan.status == 0, "\(plan.stderr)")
+        #expect(plan.stdout.contains("| rank 4 costs nothing against rank 8 |") && plan.stdout.contains("| loss falls with the rank |"), "\(plan.stdout)")
+        #expect(plan.stdout.contains("pilot: ") && plan.stdout.contains("s per run") && plan.stdout.contains("2 job(s)"), "\(plan.stdout)")
+        let badPower = try runProcess(binary, ["plan", sweep, "--power", "1.5"])
+        #expect(badPower.status == 2 && badPower.stderr.contains("--power"))
+    }
+
     @Test func tableExportAndHeadlessNotebookOnARealSweep() throws {
         let directory = try TestEnvironment.temporaryDirectory("notebook")
         let (spec, sweep) = try trainSweep(directory)
@@ -76,9 +122,10 @@ import TestSupport
         let table = try runProcess(binary, ["table", sweep])
         #expect(table.status == 0, "\(table.stderr)")
         let lines = table.stdout.split(separator: "\n").map(String.init)
-        #expect(lines.first?.hasPrefix("| attention.kv_rank | params | active params | KV cache/token | FLOPs/token | n | final eval loss | final eval loss (ref) |") == true, "\(table.stdout)")
-        #expect(lines.count > 3 && lines[2].hasPrefix("| 4 |") && lines[2].contains("| 2/2 |") && lines[3].contains("| baseline |"), "\(table.stdout)")
-        #expect(lines[3].contains("| 2.5000 |"))
+        #expect(lines.first?.hasPrefix("| attention.kv_rank | params | active params | KV cache/token | FLOPs/token | n | final eval loss [nats/token] | final eval loss (paper) |") == true, "\(table.stdout)")
+        #expect(lines.count > 3 && lines[2].hasPrefix("| 4 |") && lines[2].contains("| 2/2 |"), "\(table.stdout)")
+        #expect(lines[3].contains("| 2.5 |"))   // the reference as the spec wrote it
+        #expect(table.stdout.contains("**contrasts against attention.kv_rank=8**") && table.stdout.contains("| attention.kv_rank=8 (baseline) | baseline |"), "\(table.stdout)")
         let fromSpec = try runProcess(binary, ["table", spec, "--runs", directory.appendingPathComponent("runs").path])
         #expect(fromSpec.stdout == table.stdout, "\(fromSpec.stderr)")
         let latex = try runProcess(binary, ["table", sweep, "--format", "latex", "--metrics", "final_loss,ppl"])
@@ -91,6 +138,10 @@ import TestSupport
         let export = try runProcess(binary, ["export", sweep, "--csv", csv, "--notebook", notebook])
         #expect(export.status == 0, "\(export.stderr)")
         #expect(export.stdout.contains("sections loss curves, final loss vs keys, expert load, MaxVio, biases, KV cache vs loss, parameters vs loss"), "\(export.stdout)")
+        // The notebook's numbers come from the table JSON beside it, the same JSON `ablate table --format json` prints.
+        let tableJSON = directory.appendingPathComponent("notebooks/tinysweep.table.json").path
+        let printed = try runProcess(binary, ["table", sweep, "--format", "json"])
+        #expect(printed.status == 0 && (try? String(contentsOfFile: tableJSON, encoding: .utf8)) == printed.stdout)
         #expect(try String(contentsOfFile: csv, encoding: .utf8).hasPrefix("run_id,model.attention.kv_rank,seed,split,step,metric,value\n"))
 
         let run = try runPython(Self.execute, [notebook])

@@ -21,18 +21,18 @@ import TestSupport
             ("attention", ["model.attention", "params", "KV cache/token", "final eval loss", "ppl", "Δ final eval loss", "p"], 4),
             ("attention-mqar", ["model.attention", "params", "KV cache/token", "final eval loss", "MQAR acc", "Δ MQAR acc"], 4)]),
         Study(name: "loss-free-balancing", tables: [
-            ("loss-free-balancing", ["balance.aux", "loss_free.enabled", "loss_free.rate", "loss_free.rule", "ppl", "ppl (ref)",
-                                     "MaxVio_global", "MaxVio_global (ref)", "MaxVio_batch", "Δ ppl", "Δ MaxVio_global"], 5)]),
+            ("loss-free-balancing", ["variant", "ppl", "ppl (paper)", "MaxVio_global", "MaxVio_global (paper)", "MaxVio_batch",
+                                     "Δ ppl", "Δ MaxVio_global", "p adj", "claim", "verdict", "seeds for 80% power"], 5)]),
         Study(name: "deepseekmoe-granularity", tables: [
             ("deepseekmoe-granularity", ["moe.expert_hidden", "moe.experts", "moe.shared_experts", "moe.top_k", "params", "active params",
-                                         "final eval loss", "final eval loss (ref)", "MaxVio_global", "Δ final eval loss"], 6)]),
+                                         "final eval loss", "final eval loss (paper)", "MaxVio_global", "Δ final eval loss"], 6)]),
         Study(name: "mla-latent-rank", tables: [
             ("mla-latent-rank", ["attention.kv_rank", "params", "KV cache/token", "final eval loss", "Δ final eval loss"], 5),
             ("mla-latent-rank-mqar", ["attention.kv_rank", "KV cache/token", "final eval loss", "MQAR acc", "Δ MQAR acc"], 5)]),
         Study(name: "expert-count", tables: [
-            ("expert-count", ["moe.experts", "params", "active params", "final eval loss", "Δ final eval loss"], 4)]),
+            ("expert-count", ["variant", "params", "active params", "final eval loss", "Δ final eval loss", "claim", "verdict"], 4)]),
         Study(name: "balance-scope", tables: [
-            ("balance-scope", ["balance.aux", "loss_free.enabled", "final eval loss", "final eval loss (ref)", "MaxVio_global",
+            ("balance-scope", ["balance.aux", "loss_free.enabled", "final eval loss", "final eval loss (paper)", "MaxVio_global",
                                "MaxVio_batch", "Δ final eval loss", "Δ MaxVio_global"], 3)]),
     ]
 
@@ -58,11 +58,27 @@ import TestSupport
             let start = try #require(result.range(of: "<!-- table \(table.sweep) "), "no table block for \(table.sweep)")
             let block = result[start.upperBound...]
             let end = try #require(block.range(of: "<!-- /table -->"))
-            let lines = block[..<end.lowerBound].split(separator: "\n").map(String.init).filter { $0.hasPrefix("|") }
+            // The block holds the rows table, then (with a baseline) the contrasts and (with claims) the claims.
+            var tables: [[String]] = []
+            var previousWasTable = false
+            for line in block[..<end.lowerBound].split(separator: "\n", omittingEmptySubsequences: false).map(String.init) {
+                if line.hasPrefix("|") {
+                    if !previousWasTable { tables.append([]) }
+                    tables[tables.count - 1].append(line)
+                }
+                previousWasTable = line.hasPrefix("|")
+            }
+            let lines = tables.first ?? []
             try #require(lines.count >= 2, "empty table for \(table.sweep):\n\(block[..<end.lowerBound])")
-            let header = lines[0].split(separator: "|").map { $0.trimmingCharacters(in: .whitespaces) }
+            // Headings without their unit ("final eval loss [nats/byte]" → "final eval loss").
+            let headers = tables.flatMap { table in
+                table[0].split(separator: "|").map { cell -> String in
+                    let text = cell.trimmingCharacters(in: .whitespaces)
+                    return text.range(of: " [").map { String(text[..<$0.lowerBound]) } ?? text
+                }
+            }
             for column in table.columns {
-                #expect(header.contains(column), "\(table.sweep): no column '\(column)' in \(lines[0])")
+                #expect(headers.contains(column), "\(table.sweep): no column '\(column)' in \(tables.map { $0[0] })")
             }
             #expect(lines.count - 2 == table.rows, "\(table.sweep): \(lines.count - 2) rows, expected \(table.rows)")
             #expect(lines.dropFirst(2).allSatisfy { $0.contains("| 1/1 |") }, "\(table.sweep): a row is not complete:\n\(lines.joined(separator: "\n"))")

@@ -90,9 +90,11 @@ func rawHTTP(port: Int, _ requestLine: String) throws -> (status: Int, body: Str
     }
 
     @Test func badInputIsAClearError() throws {
-        let missing = try runProcess(binary, ["serve", directory.appendingPathComponent("nothing").path, "--port", "0"])
-        #expect(missing.status == 2)
-        #expect(missing.stderr.contains("no runs directory"), "\(missing.stderr)")
+        let file = directory.appendingPathComponent("a-file")
+        try "x".write(to: file, atomically: true, encoding: .utf8)
+        let notDirectory = try runProcess(binary, ["serve", file.path, "--port", "0"])
+        #expect(notDirectory.status == 2)
+        #expect(notDirectory.stderr.contains("is not a directory"), "\(notDirectory.stderr)")
 
         let runs = directory.appendingPathComponent("runs")
         try FileManager.default.createDirectory(at: runs, withIntermediateDirectories: true)
@@ -215,6 +217,14 @@ seeds: [0, 1]
 sweep:
   grid:
     model.ffn.moe.balance.loss_free.enabled: [false, true]
+table:
+  claims:
+    - name: loss-free balances better
+      metric: maxvio_global
+      a: {match: {model.ffn.moe.balance.loss_free.enabled: true}}
+      b: {match: {model.ffn.moe.balance.loss_free.enabled: false}}
+      expect: less
+      min_effect: 0.1
 """
 
 @Suite(.serialized, .enabled(if: Chromium.available, Chromium.skipReason))
@@ -225,6 +235,12 @@ struct ServeBrowserTests {
         let spec = directory.appendingPathComponent("live.yaml")
         try liveSpec.write(to: spec, atomically: true, encoding: .utf8)
         let runs = directory.appendingPathComponent("runs")
+        // The server starts first, on a runs directory that does not exist yet (the README's order
+        // in reverse): it says it waits, then shows the sweep once the sweep has made it.
+        let server = try ServeProcess(binary, [runs.path, "--port", "0"])
+        defer { server.stop() }
+        let waiting = try rawHTTP(port: server.port, "GET /api/home")
+        #expect(waiting.status == 200 && waiting.body.contains("waiting for"), "\(waiting.body)")
         let sweep = Process()
         sweep.executableURL = URL(fileURLWithPath: binary)
         sweep.arguments = ["sweep", spec.path, "--runs", runs.path, "--jobs", "4"]
@@ -248,8 +264,6 @@ struct ServeBrowserTests {
         while logged() < 4 && Date() < deadline { usleep(100_000) }
         #expect(logged() == 4, "the sweep's 4 cells did not all start evaluating within 90 s")
 
-        let server = try ServeProcess(binary, [runs.path, "--port", "0"])
-        defer { server.stop() }
         let base = "http://127.0.0.1:\(server.port)"
         let profile = directory.appendingPathComponent("chromium-profile")
         let artifacts = TestEnvironment.packageRoot.appendingPathComponent("ci-artifacts/dashboard")
@@ -271,9 +285,12 @@ struct ServeBrowserTests {
         for chart in ["train-chart", "eval-chart"] {
             let element = svg(chart, in: first)
             #expect(count(#"<path[^>]*class="curve group-curve""#, in: element) == 2, "\(chart): one path per group curve")
-            #expect(count(#"<path[^>]*class="band""#, in: element) == 2, "\(chart): a mean ± std band per group")
+            #expect(count(#"<path[^>]*class="band""#, in: element) == 2, "\(chart): a 95% interval band per group")
         }
         #expect(count(#"class="hline""#, in: svg("train-chart", in: first)) == 1, "the Bayes-optimum line")
+        // The claim's verdict: nothing is complete while the sweep trains, so inconclusive.
+        #expect(first.contains("data-claim=\"loss-free balances better\"") && first.contains("verdict-inconclusive"), "the claim's verdict")
+        #expect(first.contains("data-section=\"claims\""), "the claims table")
         #expect(first.contains("fieldset data-key=\"model.ffn.moe.balance.loss_free.enabled\""), "the picker")
         let before = captures(#"data-last-step="(\d+)""#, in: svg("train-chart", in: first)).compactMap(Int.init)
         sleep(3)
