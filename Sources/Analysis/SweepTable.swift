@@ -437,7 +437,10 @@ extension SweepTable {
             let estimate = Self.signed(claim.estimate, digits) + (claim.interval.exists ? " " + Self.bracket(claim.interval, digits, signed: true) : "")
             var seeds = "—"
             if claim.verdict == .inconclusive {
-                if let n = claim.seedsNeeded { seeds = "\(n)" } else if claim.spec.minEffect == nil { seeds = "no min_effect" } else { seeds = "> 10000" }
+                if let n = claim.seedsNeeded { seeds = "\(n)" }
+                else if claim.spec.minEffect == nil { seeds = "no min_effect" }
+                else if !(claim.spread.isFinite && claim.spread > 0) { seeds = "— (no spread yet)" }
+                else { seeds = "> 10000" }
             }
             body.append([TableCell(claim.spec.name), TableCell(what),
                          TableCell(estimate, value: claim.estimate, low: claim.interval.low, high: claim.interval.high),

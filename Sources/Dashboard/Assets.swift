@@ -305,15 +305,15 @@ function renderSweep(d) {
     const series = [];
     groups.forEach(g => {
       const color = PALETTE[g.index % PALETTE.length], b = g[which];
-      series.push({ name: g.label, xs: b.steps, ys: b.mean, lo: b.mean.map((m, i) => b.n[i] > 1 ? b.ci_low[i] : null),
-                    hi: b.mean.map((m, i) => b.n[i] > 1 ? b.ci_high[i] : null), color, cls: "group-curve", width: 2 });
+      series.push({ name: g.label, xs: b.steps, ys: b.mean, lo: b.mean.map((m, i) => b.n[i] > 1 ? m - b.std[i] : null),
+                    hi: b.mean.map((m, i) => b.n[i] > 1 ? m + b.std[i] : null), color, cls: "group-curve", width: 2 });
       for (const i of g.cells) {
         if (!ui.cells[i]) continue;
         const c = d.cells.find(c => c.index === i);
         series.push({ name: c.label, xs: c[which].steps, ys: c[which].loss, color, cls: "cell-curve", width: 0.8, dash: "3,2", noLegend: true });
       }
     });
-    charts.append(lineChart({ width: 600, height: 320, id: which + "-chart", title: `${which} loss (mean and 95% CI over seeds)`, series, x0: 0,
+    charts.append(lineChart({ width: 600, height: 320, id: which + "-chart", title: `${which} loss (mean ± std over seeds)`, series, x0: 0,
                               hlines: d.optimum !== null ? [{ y: d.optimum, label: optLabel }] : [] }));
   }
   out.push(h("h2", {}, "Table"), h("p", { class: "muted" }, "the same numbers as ", h("code", {}, `ablate table ${d.path}`)));

@@ -2,7 +2,7 @@
 // browser from the JSONValue endpoints) and the endpoints
 //
 //   GET /api/home                     sweeps and single runs under RUNS_DIR, each cell's state
-//   GET /api/sweep?path=<dir>         a sweep: cells, curves, mean ± 95% CI per group, the table and claims
+//   GET /api/sweep?path=<dir>         a sweep: cells, curves, mean ± std (and 95% CI) per group, the table and claims
 //   GET /api/run?path=<dir or .h5>    one run: spec, provenance, metrics, MoE, tensors
 //
 // Every path parameter is relative to RUNS_DIR and checked by `PathGuard`. Nothing here writes.
@@ -245,7 +245,8 @@ public final class Dashboard: @unchecked Sendable {
     }
 
     /// Mean, sample std and 95% t interval over the cells of a group at each bucket where at
-    /// least one has data (Analysis's `Summary`, as the table computes them).
+    /// least one has data (Analysis's `Summary`, as the table computes them). The page draws
+    /// curves as mean ± std (a 2-seed t interval is 12.7 std errors wide); tables carry the intervals.
     func band(_ series: [[(bucket: Int64, step: Int64, value: Double)]]) -> JSONValue {
         var byBucket: [Int64: (steps: [Int64], values: [Double])] = [:]
         for points in series {

@@ -285,7 +285,7 @@ struct ServeBrowserTests {
         for chart in ["train-chart", "eval-chart"] {
             let element = svg(chart, in: first)
             #expect(count(#"<path[^>]*class="curve group-curve""#, in: element) == 2, "\(chart): one path per group curve")
-            #expect(count(#"<path[^>]*class="band""#, in: element) == 2, "\(chart): a 95% interval band per group")
+            #expect(count(#"<path[^>]*class="band""#, in: element) == 2, "\(chart): a mean ± std band per group")
         }
         #expect(count(#"class="hline""#, in: svg("train-chart", in: first)) == 1, "the Bayes-optimum line")
         // The claim's verdict: nothing is complete while the sweep trains, so inconclusive.
