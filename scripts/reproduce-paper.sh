@@ -95,6 +95,32 @@ EOF
 mv "$result.tmp" "$result"
 echo "== $STUDY: wrote $result"
 
+# The README's findings table: a study's <!-- verdicts STUDY --> … <!-- /verdicts --> span takes
+# the verdicts `ablate table --claims --format json` computes from the spec's claims (never
+# written by hand). Only when writing into the repository (not with --out).
+if [ "$OUT" = "." ] && grep -q "<!-- verdicts $STUDY -->" README.md; then
+    "$PYTHON" - README.md "$ABLATE" "$RUNS/$STUDY" "$STUDY" <<'EOF'
+import json, re, subprocess, sys
+readme, ablate, sweep, study = sys.argv[1:5]
+claims = json.loads(subprocess.run([ablate, "table", sweep, "--claims", "--format", "json"],
+                                   check=True, capture_output=True, text=True).stdout)
+def number(x):
+    return "n/a" if x is None else f"{x:+.3g}"
+def line(c):
+    ci = c["ci"] if c["ci"] and None not in c["ci"] else None
+    text = f'**{c["verdict"]}**' + (" at this scale" if c["verdict"] == "inconclusive" else "") + f': {c["name"]} ({number(c["estimate"])}'
+    text += (f' [{number(ci[0])}, {number(ci[1])}]' if ci else "") + (f', p adj {c["p_adjusted"]:.3f}' if c["p_adjusted"] is not None and c["p_adjusted"] >= 0.001 else (", p adj <0.001" if c["p_adjusted"] is not None else ""))
+    if c["verdict"] == "inconclusive" and c["seeds_needed"]:
+        text += f'; {c["seeds_needed"]} seeds for 80% power'
+    return text + ")"
+span = "; ".join(line(c) for c in claims).replace("|", "\\|")
+text = open(readme, encoding="utf-8").read()
+pattern = re.compile(rf"(<!-- verdicts {re.escape(study)} -->)(.*?)(<!-- /verdicts -->)", re.S)
+open(readme, "w", encoding="utf-8").write(pattern.sub(lambda m: m.group(1) + span + m.group(3), text))
+EOF
+    echo "== $STUDY: README findings row from the claims' verdicts"
+fi
+
 for spec in "${specs[@]}"; do
     sweep="$(basename "$spec" .yaml)"
     notebook="$OUT/notebooks-export/$sweep.ipynb"
