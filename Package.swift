@@ -66,10 +66,10 @@ let package = Package(
         // The only Swift code that touches the HDF5 C API.
         .target(name: "HDF5", dependencies: ["CHDF5", "JSON"]),
         // HDF5 run files: schema, writers, readers, provenance.
-        .target(name: "RunStore", dependencies: ["HDF5"]),
+        .target(name: "RunStore", dependencies: ["HDF5", "JSON"]),
 
         // Specs, sweeps, run ids, executors, verification.
-        .target(name: "Experiments", dependencies: ["Training", "RunStore", "HDF5", "Config", "Yams"]),
+        .target(name: "Experiments", dependencies: ["Training", "RunStore", "HDF5", "Config", "JSON", "Yams"]),
         // Tables, CSV and notebook export.
         .target(name: "Analysis", dependencies: ["RunStore", "Config", "JSON"]),
         // `ablate serve`: an HTTP/1.1 server on POSIX sockets and the live dashboard's pages.

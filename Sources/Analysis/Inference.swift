@@ -152,22 +152,6 @@ public struct PairedDifferences: Sendable, Equatable {
     }
 }
 
-extension PairedComparison {
-    init(differences summary: Summary) {
-        pairs = summary.n
-        meanDifference = summary.mean
-        stdDifference = summary.std
-        guard pairs >= 2 else { t = .nan; p = .nan; return }
-        if summary.std == 0 {
-            t = summary.mean == 0 ? 0 : (summary.mean > 0 ? .infinity : -.infinity)
-            p = summary.mean == 0 ? 1 : 0
-            return
-        }
-        t = summary.mean / (summary.std / Double(pairs).squareRoot())
-        p = StudentT.twoSidedP(t, df: Double(pairs - 1))
-    }
-}
-
 /// The exact (Clopper–Pearson) interval of a binomial proportion k/n
 /// (statsmodels `proportion_confint(k, n, alpha, method='beta')`).
 public enum ClopperPearson {

@@ -110,12 +110,11 @@ public struct PairedComparison: Sendable, Equatable {
 
     /// `row` and `baseline` map seed → value.
     public init(row: [Int: Double], baseline: [Int: Double]) {
-        let seeds = Set(row.keys).intersection(baseline.keys).sorted()
-        let differences = seeds.compactMap { seed -> Double? in
-            let d = row[seed]! - baseline[seed]!
-            return d.isFinite ? d : nil
-        }
-        let summary = Summary(differences)
+        self.init(differences: PairedDifferences(a: row, b: baseline).summary)
+    }
+
+    /// The test on the summary of the paired differences.
+    init(differences summary: Summary) {
         pairs = summary.n
         meanDifference = summary.mean
         stdDifference = summary.std

@@ -229,72 +229,38 @@ public struct RunFileContents: Sendable, Equatable {
     }
 }
 
-/// Where run files are read: in this process, or in a helper process that answers one JSON line
-/// per path (`ablate read-runs`). libhdf5 can still crash on some damaged files (a flipped byte
-/// in a string's heap index); with the helper, such a file marks its cell unreadable, the helper
-/// is restarted for the files after it, and the command carries on.
+/// Where run files are read: in this process, or by a reader process (`ablate read-runs`, see
+/// RunStore's ReaderProcess) that answers what a table needs of each file as JSON. libhdf5 can
+/// still crash on some damaged files (a flipped byte in a string's heap index); with the reader
+/// process, such a file marks its cell unreadable, the next file starts a new reader, and the
+/// command carries on.
 public enum RunFileSource: Sendable {
     case inProcess
-    /// The helper: an executable and its arguments; it reads paths on stdin, one per line, and
-    /// writes `RunFileContents.json` for each, one line each, in order.
-    case helper(executable: String, arguments: [String])
+    case reader(ReaderProcess)
+
+    /// The request kind the reader process answers with `RunFileContents.json`.
+    public static let kind = "table"
 
     public func read(_ paths: [String]) -> [RunFileContents] {
         switch self {
         case .inProcess:
             return paths.map(RunFileContents.read)
-        case .helper(let executable, let arguments):
-            var out: [RunFileContents] = []
-            var attempts = 0
-            while out.count < paths.count {
-                let remaining = Array(paths[out.count...])
-                let (answers, ending) = Self.runHelper(executable, arguments, remaining)
-                out += answers
-                if out.count < paths.count && answers.count < remaining.count {
-                    // The helper died on the next file: that file is the damaged one.
-                    var crashed = RunFileContents()
-                    crashed.state = .unreadable("reading it ended the reader process (\(ending)); the file is damaged")
-                    out.append(crashed)
-                    attempts += 1
-                    if attempts > paths.count { break }
+        case .reader(let reader):
+            return paths.map { path in
+                // A missing file is not opened by anyone.
+                guard FileManager.default.fileExists(atPath: path) else { return RunFileContents() }
+                var contents = RunFileContents()
+                switch reader.read(Self.kind, path) {
+                case .value(let value):
+                    do { return try RunFileContents(json: value) } catch { contents.state = .unreadable("\(error)") }
+                case .failed(let why):
+                    contents.state = .unreadable(why)
+                case .crashed(let how):
+                    contents.state = .unreadable("reading it ended the reader process (\(how)); the file is damaged")
                 }
+                return contents
             }
-            return out
         }
-    }
-
-    /// Runs the helper over `paths`; the answers it gave before it ended, and how it ended.
-    static func runHelper(_ executable: String, _ arguments: [String], _ paths: [String]) -> ([RunFileContents], String) {
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = arguments
-        let input = Pipe(), output = Pipe()
-        process.standardInput = input
-        process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
-        do {
-            try process.run()
-        } catch {
-            // No helper: read in this process rather than not at all.
-            return (paths.map(RunFileContents.read), "not started: \(error)")
-        }
-        let writer = input.fileHandleForWriting
-        let text = paths.joined(separator: "\n") + "\n"
-        signal(SIGPIPE, SIG_IGN)   // a helper that dies must not take this process with it
-        DispatchQueue.global().async {
-            try? writer.write(contentsOf: Data(text.utf8))
-            try? writer.close()
-        }
-        let data = output.fileHandleForReading.readDataToEndOfFile()
-        process.waitUntilExit()
-        var answers: [RunFileContents] = []
-        for line in String(decoding: data, as: UTF8.self).split(separator: "\n") {
-            guard let value = try? JSONValue.parse(String(line)), let contents = try? RunFileContents(json: value) else { break }
-            answers.append(contents)
-        }
-        let ending = process.terminationReason == .uncaughtSignal
-            ? "signal \(process.terminationStatus)" : "exit \(process.terminationStatus)"
-        return (Array(answers.prefix(paths.count)), ending)
     }
 }
 

@@ -21,9 +21,25 @@ public final class Dashboard: @unchecked Sendable {
     /// defaults when it cannot.
     let tableSettings: @Sendable (SweepManifest) -> TableSettings
     private let lock = NSLock()
-    private let cache = RunFileCache()
+    private let cache: RunFileCache
 
-    public init(root: String, tableSettings: @escaping @Sendable (SweepManifest) -> TableSettings = { _ in TableSettings() }) throws {
+    /// The read kinds the reader process answers for the dashboard.
+    public static let summaryKind = "summary", detailKind = "detail"
+
+    /// One read of a run file, as the dashboard needs it: in this process, or in the reader
+    /// process (`ablate read-runs`) that calls this.
+    public static func read(_ kind: String, _ path: String, relative: String) throws -> JSONValue {
+        switch kind {
+        case summaryKind: return try RunFileCache.readSummary(path)
+        case detailKind: return try RunDetail.read(path, relative: relative)
+        default: throw ServerError("unknown read kind '\(kind)'")
+        }
+    }
+
+    /// `reader`: the process that reads run files (nil: read them in this process).
+    public init(root: String, reader: ReaderProcess? = nil,
+                tableSettings: @escaping @Sendable (SweepManifest) -> TableSettings = { _ in TableSettings() }) throws {
+        cache = RunFileCache(reader: reader)
         self.root = root
         self.tableSettings = tableSettings
         var isDirectory: ObjCBool = false

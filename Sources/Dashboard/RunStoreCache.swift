@@ -50,6 +50,10 @@ struct Cached<Value: Sendable>: Sendable {
 /// The cache of everything read from run files. Not thread-safe by itself: the dashboard calls
 /// it with its one lock held (the HDF5 library in Debian is built without thread safety).
 final class RunFileCache {
+    /// Where files are read: nil = in this process; else the reader process (`ablate read-runs`).
+    let reader: ReaderProcess?
+    init(reader: ReaderProcess? = nil) { self.reader = reader }
+
     private var summaries: [String: Cached<RunSummary>] = [:]
     private var results: [String: (stamp: FileStamp, cell: SweepManifest.Cell, result: RunResult)] = [:]
     private var details: [String: Cached<String>] = [:]
@@ -60,12 +64,23 @@ final class RunFileCache {
     static let retryMicroseconds: UInt32 = 30_000
 
     func summary(_ path: String) -> Cached<RunSummary> {
-        load(path, &summaries) { try Self.readSummary($0) }
+        load(path, &summaries) { try RunSummary(json: self.read(Dashboard.summaryKind, $0, relative: "")) }
     }
 
-    /// The run page's JSONValue text.
+    /// The run page's JSON text.
     func detail(_ path: String, relative: String) -> Cached<String> {
-        load(path, &details) { try RunDetail.read($0, relative: relative).text }
+        load(path, &details) { try self.read(Dashboard.detailKind, $0, relative: relative).text }
+    }
+
+    /// One read, here or in the reader process. A file that ends the reader process is damaged:
+    /// it throws (and is not tried again until it changes).
+    func read(_ kind: String, _ path: String, relative: String) throws -> JSONValue {
+        guard let reader else { return try Dashboard.read(kind, path, relative: relative) }
+        switch reader.read(kind, path, relative: relative) {
+        case .value(let value): return value
+        case .failed(let why): throw ServerError(why)
+        case .crashed(let how): throw DamagedFile(description: "reading it ended the reader process (\(how)); the file is damaged")
+        }
     }
 
     /// Analysis's view of one cell (for the table), cached like the rest. RunResult.load never
@@ -73,14 +88,16 @@ final class RunFileCache {
     func result(_ path: String, cell: SweepManifest.Cell) throws -> RunResult {
         let stamp = FileStamp.of(path)
         if let stamp, let hit = results[path], hit.stamp == stamp, hit.cell == cell { return hit.result }
-        var result = try RunResult.load(path: path, cell: cell)
+        let source: RunFileSource = reader.map { .reader($0) } ?? .inProcess
+        func load() throws -> RunResult { try RunResult(cell: cell, contents: source.read([path])[0]) }
+        var result = try load()
         guard let stamp else { return result }   // a missing file is not opened
         reads += 1
         let attempts = results[path] == nil ? Self.firstAttempts : Self.attempts
         for _ in 1..<attempts {
-            guard case .unreadable = result.state else { break }
+            guard case .unreadable(let why) = result.state, !why.contains("ended the reader process") else { break }
             usleep(Self.retryMicroseconds)
-            result = try RunResult.load(path: path, cell: cell)
+            result = try load()
             reads += 1
         }
         if case .read = result.state {
@@ -109,7 +126,7 @@ final class RunFileCache {
                 do {
                     value = try read(path)
                     break
-                } catch where attempt < attempts {
+                } catch where attempt < attempts && !(error is DamagedFile) {
                     attempt += 1
                     usleep(Self.retryMicroseconds)
                 }
@@ -126,7 +143,7 @@ final class RunFileCache {
         }
     }
 
-    static func readSummary(_ path: String) throws -> RunSummary {
+    static func readSummary(_ path: String) throws -> JSONValue {
         let reader = try RunFileReader(path: path)
         defer { reader.close() }
         let attributes = try reader.attributes()
@@ -138,7 +155,47 @@ final class RunFileCache {
                           totalSteps: SpecText.trainSteps(spec.resolved),
                           trainSteps: train.steps, trainLoss: train.columns["loss"] ?? [],
                           evalSteps: eval.steps, evalLoss: eval.columns["loss"] ?? [],
-                          optimum: (eval.columns["optimum"] ?? []).last(where: \.isFinite))
+                          optimum: (eval.columns["optimum"] ?? []).last(where: \.isFinite)).json
+    }
+}
+
+/// A read that ended the reader process: the file is damaged; reading it again will not help.
+struct DamagedFile: Error, CustomStringConvertible { var description: String }
+
+extension RunSummary {
+    /// The per-step series (a long run has hundreds of thousands of rows) travel as base64 of
+    /// their little-endian bytes: exact, non-finite values included, and fast to decode.
+    var json: JSONValue {
+        return .map(["run_id": .string(runID), "spec_name": .string(specName), "label": .string(label), "seed": .int(seed),
+                     "status": .string(status.rawValue), "last_step": .int(lastStep), "total_steps": totalSteps.map { .int($0) } ?? .null,
+                     "train_steps": Self.packed(trainSteps), "train_loss": Self.packed(trainLoss), "eval_steps": Self.packed(evalSteps),
+                     "eval_loss": Self.packed(evalLoss), "optimum": optimum.map { .double($0) } ?? .null])
+    }
+
+    static func packed<T: FixedWidthInteger>(_ values: [T]) -> JSONValue {
+        .string(values.map(\.littleEndian).withUnsafeBytes { Data($0) }.base64EncodedString())
+    }
+
+    static func packed(_ values: [Double]) -> JSONValue { packed(values.map(\.bitPattern)) }
+
+    static func unpacked<T: FixedWidthInteger>(_ value: JSONValue?, as: T.Type) -> [T] {
+        guard let text = value?.stringValue, let data = Data(base64Encoded: text) else { return [] }
+        let count = data.count / MemoryLayout<T>.size
+        var out = [T](repeating: 0, count: count)
+        _ = out.withUnsafeMutableBytes { data.copyBytes(to: $0) }
+        return out.map { T(littleEndian: $0) }
+    }
+
+    init(json: JSONValue) throws {
+        func numbers(_ v: JSONValue?) -> [Double] { Self.unpacked(v, as: UInt64.self).map(Double.init(bitPattern:)) }
+        func ints(_ v: JSONValue?) -> [Int64] { Self.unpacked(v, as: Int64.self) }
+        guard let runID = json["run_id"]?.stringValue, let status = json["status"]?.stringValue.flatMap(RunStatus.init(rawValue:)) else {
+            throw ServerError("a run summary without run_id or status")
+        }
+        self.init(runID: runID, specName: json["spec_name"]?.stringValue ?? "", label: json["label"]?.stringValue ?? "",
+                  seed: json["seed"]?.intValue ?? 0, status: status, lastStep: json["last_step"]?.intValue ?? -1,
+                  totalSteps: json["total_steps"]?.intValue, trainSteps: ints(json["train_steps"]), trainLoss: numbers(json["train_loss"]),
+                  evalSteps: ints(json["eval_steps"]), evalLoss: numbers(json["eval_loss"]), optimum: json["optimum"]?.doubleValue)
     }
 }
 

@@ -128,19 +128,27 @@ enum RunFileRead {
         return StoredCheckpoint(slot: index, checkpoint: checkpoint, alignedRows: aligned)
     }
 
-    /// A metric group: `step` plus float64 columns, all of one length.
-    static func metricTable(_ root: H5Group, _ groupPath: String, path: String) throws -> MetricTable {
+    /// A metric group: `step` plus float64 columns, all of one length. `live`: the file is being
+    /// written (status running), and the writer extends one dataset after another at each flush,
+    /// so a read between two of them sees some columns longer than others; the rows every column
+    /// has are complete, and the table is cut to them. In a finished file, unequal lengths are damage.
+    static func metricTable(_ root: H5Group, _ groupPath: String, path: String, live: Bool = false) throws -> MetricTable {
         guard try root.contains(groupPath) else { return MetricTable() }
         let group = try root.group(groupPath)
         var table = MetricTable()
         if try group.contains("step") { table.steps = try group.dataset("step").read(as: Int64.self) }
         for name in try group.linkNames() where name != "step" {
             let column = try group.dataset(name).read(as: Double.self)
-            guard column.count == table.steps.count else {
+            guard column.count == table.steps.count || live else {
                 throw RunStoreError(.corrupt, path: path,
                                     "'\(path)': /\(groupPath)/\(name) has \(column.count) rows but /\(groupPath)/step has \(table.steps.count)")
             }
             table.columns[name] = column
+        }
+        if live {
+            let rows = table.columns.values.map(\.count).reduce(table.steps.count, min)
+            table.steps = Array(table.steps.prefix(rows))
+            for name in table.columns.keys { table.columns[name] = Array(table.columns[name]!.prefix(rows)) }
         }
         return table
     }
@@ -153,18 +161,30 @@ enum RunFileRead {
             .sorted()
     }
 
-    static func moeSeries(_ root: H5Group, layer: Int, path: String) throws -> MoELayerSeries {
+    /// One MoE layer's series; `live` cuts a file being written to the rows every dataset has
+    /// (as `metricTable`).
+    static func moeSeries(_ root: H5Group, layer: Int, path: String, live: Bool = false) throws -> MoELayerSeries {
         let group = try root.group("\(Layout.moe)/\(Layout.layerName(layer))")
         let loadSet = try group.dataset("load")
         let shape = try loadSet.shape()
-        let series = MoELayerSeries(
+        var series = MoELayerSeries(
             layer: layer, experts: shape.count == 2 ? shape[1] : 0,
             load: try loadSet.read(as: Int64.self), bias: try group.dataset("bias").read(as: Float.self),
             maxvio: try group.dataset("maxvio").read(as: Double.self),
             entropy: try group.dataset("entropy").read(as: Double.self),
             dropped: try group.dataset("dropped").read(as: Double.self))
-        let rows = shape.first ?? 0
+        let loadRows = series.load.count / max(series.experts, 1)
         let lengths = [series.bias.count / max(series.experts, 1), series.maxvio.count, series.entropy.count, series.dropped.count]
+        if live {
+            let rows = lengths.reduce(loadRows, min), e = series.experts
+            series.load = Array(series.load.prefix(rows * e))
+            series.bias = Array(series.bias.prefix(rows * e))
+            series.maxvio = Array(series.maxvio.prefix(rows))
+            series.entropy = Array(series.entropy.prefix(rows))
+            series.dropped = Array(series.dropped.prefix(rows))
+            return series
+        }
+        let rows = shape.first ?? 0
         guard lengths.allSatisfy({ $0 == rows }) else {
             throw RunStoreError(.corrupt, path: path, "'\(path)': the datasets of /moe/layer_\(layer) have different lengths")
         }

@@ -86,15 +86,19 @@ public final class RunFileReader {
                   resolved: try root.dataset("spec/resolved").readString())
     }
 
-    /// /metrics/train: steps and every metric column (empty before the first row).
-    public func trainMetrics() throws -> MetricTable { try RunFileRead.metricTable(root, Layout.train, path: path) }
+    /// /metrics/train: steps and every metric column (empty before the first row). In a file
+    /// still being written, cut to the rows every column has (a flush may be half done).
+    public func trainMetrics() throws -> MetricTable { try RunFileRead.metricTable(root, Layout.train, path: path, live: isLive) }
 
     /// /metrics/eval.
-    public func evalMetrics() throws -> MetricTable { try RunFileRead.metricTable(root, Layout.eval, path: path) }
+    public func evalMetrics() throws -> MetricTable { try RunFileRead.metricTable(root, Layout.eval, path: path, live: isLive) }
+
+    /// The file says it is being written (status running).
+    var isLive: Bool { (try? status()) == .running }
 
     /// Every /moe/layer_<l>, by layer; rows aligned with `trainMetrics().steps`.
     public func moeLayers() throws -> [MoELayerSeries] {
-        try RunFileRead.moeLayers(root).map { try RunFileRead.moeSeries(root, layer: $0, path: path) }
+        try RunFileRead.moeLayers(root).map { try RunFileRead.moeSeries(root, layer: $0, path: path, live: isLive) }
     }
 
     public func tensorNames() throws -> [String] { try RunFileRead.tensorNames(root) }

@@ -1,33 +1,43 @@
 import Analysis
 import ArgumentParser
+import Dashboard
+import Experiments
 import Foundation
+import RunStore
 
-/// The helper process behind `table`, `plan`, `export` and `serve`: reads run files named on
-/// stdin, one per line, and prints what Analysis needs of each as one JSON line, in order. A
-/// file that crashes libhdf5 ends only this process; the caller marks that cell unreadable.
+/// The reader process behind `table`, `plan`, `status`, `export` and `serve`: answers requests
+/// on stdin, one JSON line each (kind, path), with what that command needs of the run file, as
+/// one JSON line (RunStore's ReaderProcess). A file that crashes libhdf5 ends only this process;
+/// the command marks that cell unreadable and carries on.
 struct ReadRuns: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "read-runs",
-        abstract: "Read run files named on stdin; print one JSON line each (the helper process of table, plan, export, serve).",
+        abstract: "Answer run-file read requests on stdin, one JSON line each (the reader process of table, plan, status, export, serve).",
         shouldDisplay: false)
 
     func run() throws {
         setenv("HDF5_USE_FILE_LOCKING", "FALSE", 0)
-        while let line = readLine() {
-            guard !line.isEmpty else { continue }
-            let contents = RunFileContents.read(line)
-            FileHandle.standardOutput.write(Data((contents.json.canonical + "\n").utf8))
-        }
+        ReaderProcess.serve(localRead)
     }
 }
 
-/// Run files are read by a helper process (this binary's `read-runs`), so one damaged file
-/// cannot take the command down (docs/reliability.md).
-var isolatedRunFiles: RunFileSource {
-    .helper(executable: "/proc/self/exe", arguments: ["read-runs"])
+/// Every kind of read a command asks of the reader process.
+let localRead: ReaderProcess.Read = { kind, path, relative in
+    switch kind {
+    case RunFileSource.kind: return RunFileContents.read(path).json
+    case SweepStatus.readKind: return SweepStatus.fileStatus(path).json
+    case Dashboard.summaryKind, Dashboard.detailKind: return try Dashboard.read(kind, path, relative: relative)
+    default: throw ValidationError("unknown read kind '\(kind)'")
+    }
 }
 
-/// The sweep's cells with what their run files hold, read through the helper process.
+/// Run files are read by a reader process (this binary's `read-runs`), so one damaged file
+/// cannot take the command down (docs/reliability.md).
+func isolatedReader() -> ReaderProcess {
+    ReaderProcess(executable: "/proc/self/exe", arguments: ["read-runs"])
+}
+
+/// The sweep's cells with what their run files hold, read through the reader process.
 func loadSweepData(_ resolved: ResolvedSweep) throws -> SweepData {
-    try SweepData.load(directory: resolved.directory, manifest: resolved.manifest, reader: isolatedRunFiles)
+    try SweepData.load(directory: resolved.directory, manifest: resolved.manifest, reader: .reader(isolatedReader()))
 }

@@ -32,7 +32,7 @@ struct Serve: ParsableCommand {
         guard (0...65535).contains(port) else { throw fail("--port \(port) is not a TCP port (0–65535)", code: 2) }
         let dashboard: Dashboard
         do {
-            dashboard = try Dashboard(root: runsDir, tableSettings: Self.tableSettings)
+            dashboard = try Dashboard(root: runsDir, reader: isolatedReader(), tableSettings: Self.tableSettings)
         } catch {
             throw fail("\(error)", code: 2)
         }

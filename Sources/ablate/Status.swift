@@ -23,7 +23,7 @@ struct Status: ParsableCommand {
             directory = SweepPlan.directory(runs: runs, spec: loaded)
         }
         do {
-            let cells = try SweepStatus.cells(sweepDirectory: directory)
+            let cells = try SweepStatus.cells(sweepDirectory: directory, reader: isolatedReader())
             print(SweepStatus.table(cells))
             let counts = Dictionary(grouping: cells, by: \.state).mapValues(\.count)
             print(counts.keys.sorted().map { "\(counts[$0]!) \($0)" }.joined(separator: ", "))

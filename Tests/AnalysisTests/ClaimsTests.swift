@@ -149,25 +149,35 @@ import Testing
         #expect(labelled.render(.md).hasPrefix("| variant |") && labelled.render(.md).contains("| off |"))
     }
 
-    /// A run file that crashes the reader process marks its cell unreadable; the helper is
-    /// restarted for the files after it, and every other file is read.
+    /// A run file that crashes the reader process marks its cell unreadable; the next file starts
+    /// a new reader, and every other file is read.
     @Test func aReaderThatDiesOnAFileMarksOnlyThatCell() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("reader-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let script = directory.appendingPathComponent("reader.sh").path
-        // Answers "missing" for every path, and dies by SIGSEGV on one whose name says crash.
+        // Speaks the reader protocol: answers a completed run for every request, and dies by
+        // SIGSEGV on a path whose name says crash.
         try """
             #!/bin/sh
-            while read -r path; do
-              case "$path" in *crash*) kill -SEGV $$ ;; esac
-              echo '{"state":{"kind":"missing"},"last_step":-1,"metrics":{},"derived":{},"has_moe":false,"has_bias":false}'
+            while read -r request; do
+              case "$request" in *crash*) kill -SEGV $$ ;; esac
+              echo '{"value":{"state":{"kind":"read","status":"completed"},"last_step":9,"metrics":{"final_loss":1.5},"derived":{},"has_moe":false,"has_bias":false}}'
             done
             """.write(toFile: script, atomically: true, encoding: .utf8)
         chmod(script, 0o755)
-        let contents = RunFileSource.helper(executable: script, arguments: []).read(["/a", "/b-crash", "/c", "/d-crash", "/e"])
-        #expect(contents.count == 5)
-        #expect(contents.map { if case .unreadable = $0.state { true } else { false } } == [false, true, false, true, false])
-        if case .unreadable(let why) = contents[1].state { #expect(why.contains("signal 11") && why.contains("damaged")) }
-        #expect(contents[0].state == .missing && contents[4].state == .missing)
+        var paths: [String] = []
+        for name in ["a", "b-crash", "c", "d-crash", "e"] {
+            let path = directory.appendingPathComponent(name).path
+            try "not hdf5".write(toFile: path, atomically: true, encoding: .utf8)   // exists; never opened here
+            paths.append(path)
+        }
+        let reader = ReaderProcess(executable: script, arguments: [])
+        let contents = RunFileSource.reader(reader).read(paths + [directory.appendingPathComponent("missing").path])
+        #expect(contents.count == 6)
+        #expect(contents.map { if case .unreadable = $0.state { true } else { false } } == [false, true, false, true, false, false])
+        if case .unreadable(let why) = contents[1].state { #expect(why.contains("signal 11") && why.contains("damaged"), "\(why)") }
+        #expect(contents[0].state == .read(.completed) && contents[0].metrics["final_loss"] == 1.5 && contents[4].lastStep == 9)
+        #expect(contents[5].state == .missing)                  // a missing file is not sent to the reader
+        #expect(reader.starts == 3)                              // the first reader, and one after each crash
     }
 }

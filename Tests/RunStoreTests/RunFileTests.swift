@@ -234,8 +234,9 @@ struct RunFileTests {
     }
 
     /// Guards resume after a kill that left datasets of one group with uneven lengths past the
-    /// last flush: resume must even them out at the checkpoint, and the reader must refuse
-    /// uneven groups by name rather than return misaligned columns.
+    /// last flush: resume must even them out at the checkpoint, and the reader must never return
+    /// misaligned columns: a file still marked running is cut to the rows every column has (a
+    /// live reader meets a flush half done), and a finished one with uneven groups is refused by name.
     @Test func resumeEvensOutRowsLeftUnevenByAKill() throws {
         let writer = try create("uneven.h5")
         try FakeRun.write(writer, steps: 1...4, checkpoints: [3])
@@ -246,9 +247,22 @@ struct RunFileTests {
             try file.root.dataset("moe/layer_1/load").append([Int64](repeating: 1, count: 4))
             file.close()
         }
-        let uneven = #expect(throws: RunStoreError.self) { try RunFileReader(path: path("uneven.h5")).trainMetrics() }
+        let live = try RunFileReader(path: path("uneven.h5"))
+        #expect(try live.trainMetrics().steps == [1, 2, 3, 4])
+        #expect(try live.trainMetrics().columns["loss"] == (1...4).map { FakeRun.train($0)["loss"]! })
+        #expect(try live.moeLayers()[1].load == (1...4).flatMap { FakeRun.moe($0)[1].load })
+        live.close()
+        try FileManager.default.copyItem(atPath: path("uneven.h5"), toPath: path("uneven-finished.h5"))
+        do {
+            let file = try H5File(path: path("uneven-finished.h5"), mode: .readWrite)
+            try file.root.setAttribute("status", "completed")
+            file.close()
+        }
+        let uneven = #expect(throws: RunStoreError.self) { try RunFileReader(path: path("uneven-finished.h5")).trainMetrics() }
         #expect(uneven?.kind == .corrupt)
         #expect(uneven?.description.contains("/metrics/train/loss") == true)
+        let unevenMoE = #expect(throws: RunStoreError.self) { try RunFileReader(path: path("uneven-finished.h5")).moeLayers() }
+        #expect(unevenMoE?.description.contains("/moe/layer_1") == true)
         let (resumed, checkpoint) = try RunFileWriter.resume(path: path("uneven.h5"), specSHA256: FakeRun.specSHA)
         #expect(checkpoint?.step == 3)
         try FakeRun.write(resumed, steps: 4...4, checkpoints: [])
