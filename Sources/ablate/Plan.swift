@@ -32,10 +32,7 @@ struct Plan: ParsableCommand {
     func run() throws {
         guard power > 0, power < 1 else { throw fail("--power: expected a number between 0 and 1, got \(power)", code: 2) }
         var resolved = try resolveSweep(sweep, runs: runs)
-        if let alpha {
-            guard alpha > 0, alpha < 1 else { throw fail("--alpha: expected a number between 0 and 1, got \(alpha)", code: 2) }
-            resolved.settings.alpha = alpha
-        }
+        try resolved.override(alpha: alpha)
         guard !resolved.settings.claims.isEmpty else {
             throw fail("\(resolved.specFile.isEmpty ? "the sweep's spec" : resolved.specFile) has no table.claims to plan for (docs/analysis.md)", code: 2)
         }

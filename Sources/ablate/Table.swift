@@ -45,10 +45,7 @@ struct Table: ParsableCommand {
     func run() throws {
         var resolved = try resolveSweep(sweep, runs: runs)
         if let correct { resolved.settings.correction = correct }
-        if let alpha {
-            guard alpha > 0, alpha < 1 else { throw fail("--alpha: expected a number between 0 and 1, got \(alpha)", code: 2) }
-            resolved.settings.alpha = alpha
-        }
+        try resolved.override(alpha: alpha)
         if claims && resolved.settings.claims.isEmpty {
             throw fail("\(resolved.specFile.isEmpty ? "the sweep's spec" : resolved.specFile) has no table.claims (docs/analysis.md, \"Claims and verdicts\")", code: 2)
         }
@@ -78,6 +75,13 @@ struct ResolvedSweep {
     var settings: TableSettings
     /// The spec file the settings come from ("" when none could be loaded).
     var specFile: String
+
+    /// `--alpha` given on the command line replaces the spec's `table.alpha`.
+    mutating func override(alpha: Double?) throws {
+        guard let alpha else { return }
+        guard alpha > 0, alpha < 1 else { throw fail("--alpha: expected a number between 0 and 1, got \(alpha)", code: 2) }
+        settings.alpha = alpha
+    }
 }
 
 /// SWEEP is a directory holding sweep.json, or a spec file (its sweep is <runs>/<name>). The
