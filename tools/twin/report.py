@@ -1,0 +1,135 @@
+"""The report of scripts/bench-peer (results/performance.md): the machine, the contention during
+the benchmark, the throughput and per-phase tables."""
+from __future__ import annotations
+
+import os
+import platform
+import subprocess
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parent.parent.parent   # the repository (tools/twin/report.py)
+
+
+def machine() -> dict:
+    cpuinfo = Path("/proc/cpuinfo").read_text()
+    field = lambda k: next((l.split(":", 1)[1].strip() for l in cpuinfo.splitlines() if l.startswith(k)), "?")  # noqa: E731,E741
+    flags = field("flags").split()
+    mem_kb = int(next(l.split()[1] for l in Path("/proc/meminfo").read_text().splitlines() if l.startswith("MemTotal")))
+    return {"cpu": field("model name"), "logical_cpus": os.cpu_count(),
+            "usable_cpus": len(os.sched_getaffinity(0)), "cores_per_socket": field("cpu cores"),
+            "simd": " ".join(f for f in ("avx2", "fma", "avx512f") if f in flags) or "none of avx2/avx512",
+            "mem_gb": mem_kb / 2**20, "kernel": f"{platform.system()} {platform.release()}"}
+
+
+def git(*args: str) -> str:
+    try:
+        return subprocess.run(["git", "-C", str(ROOT), *args], check=True, text=True,
+                              capture_output=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def cpu_sample() -> dict | None:
+    """Busy and steal CPU time summed over all of the machine's CPUs (/proc/stat, seconds), this
+    process's own and its waited-for children's CPU time, and the wall clock; None without
+    /proc/stat."""
+    try:
+        fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+        ticks = [int(x) / os.sysconf("SC_CLK_TCK") for x in fields]
+        busy = ticks[0] + ticks[1] + ticks[2] + ticks[5] + ticks[6]   # user nice system irq softirq
+        steal = ticks[7] if len(ticks) > 7 else 0.0
+    except (OSError, ValueError, IndexError):
+        return None
+    t = os.times()
+    return {"busy": busy, "steal": steal, "own": t.user + t.system + t.children_user + t.children_system,
+            "wall": time.monotonic()}
+
+
+def contention(a: dict | None, b: dict | None, cpus: int) -> dict | None:
+    """Shares of all CPUs' time between two samples taken by other processes (busy time that is
+    not this benchmark's) and by other guests of the hypervisor (steal); None when unknown."""
+    if a is None or b is None:
+        return None
+    capacity = max(b["wall"] - a["wall"], 1e-9) * max(cpus, 1)
+    others = max(0.0, (b["busy"] - a["busy"]) - (b["own"] - a["own"])) / capacity
+    return {"others": others, "steal": max(0.0, b["steal"] - a["steal"]) / capacity}
+
+
+def fmt_tps(v: dict, repeats: int) -> str:
+    s = f"{v['tps']:,.0f}"
+    return s + (f" ({v['tps_min']:,.0f}–{v['tps_max']:,.0f})" if repeats > 1 else "")
+
+
+def report(results: list[dict], args, command: str, info: dict, load: tuple) -> str:
+    mach, ver, cont = info["machine"], info["ablate"], info["contention"]
+    head = git("rev-parse", "HEAD")
+    dirty = " (working tree has uncommitted changes)" if git("status", "--porcelain", "--untracked-files=no") else ""
+    lines = [
+        "# Performance: Ablate against a PyTorch twin on CPU", "",
+        "Written by `scripts/bench-peer` (its docstring says what is measured and how). Configurations:",
+        "(a) `experiments/bench/mla-moe.yaml` — MLA + MoE, 3,638,144 parameters; (b)",
+        "`experiments/bench/mha-dense.yaml` — MHA + dense SwiGLU, 2,754,816 parameters; batch 16 × 128",
+        "tokens, AdamW. The twin was checked to be the same model with `scripts/bench-peer --check`",
+        "(step-0 loss and every gradient against `ablate dump`).", "",
+        "## Machine and build", "",
+        f"- CPU: {mach['cpu']}; {mach['logical_cpus']} logical CPUs ({mach['usable_cpus']} usable), "
+        f"{mach['cores_per_socket']} cores per socket; {mach['simd']}; {mach['mem_gb']:.1f} GiB RAM",
+        f"- OS kernel: {mach['kernel']}; load average at start {load[0][0]:.2f}, at end {load[1][0]:.2f} "
+        "(1 min)",
+        f"- Ablate: {ver.get('version', '?')}, binary commit {ver.get('commit', '?')}; build: {ver.get('build', '?')}",
+        f"- Ablate kernels: {ver.get('kernels', '?')}; {ver.get('kernel version', '?')}",
+        f"- PyTorch {torch.__version__} (MKL {torch.backends.mkl.is_available()}, oneDNN "
+        f"{torch.backends.mkldnn.is_available()}), AdamW {info['optimizer']}, float32, Python "
+        f"{platform.python_version()}",
+        f"- git commit: `{head}`{dirty}", "",
+        (f"- Contention during the benchmark: other processes used {cont['others']:.1%} and the "
+         f"hypervisor's other guests (steal) {cont['steal']:.1%} of the {mach['logical_cpus']} CPUs' time "
+         "(/proc/stat less this benchmark's own processes; the load average counts the benchmark itself)"
+         if cont else "- Contention during the benchmark: unknown (no /proc/stat)"),
+        "",
+        *([f"**Warning:** the machine was busy (load average {load[0][0]:.1f} at start on "
+           f"{mach['usable_cpus']} CPUs" + (f", other processes {cont['others']:.0%} and steal "
+           f"{cont['steal']:.0%} of the CPU time during the runs" if cont else "") +
+           "): these numbers do not measure either implementation.", ""]
+          if load[0][0] > 0.5 * mach["usable_cpus"] or (cont and (cont["others"] > 0.05 or cont["steal"] > 0.05))
+          else []),
+        "## Command", "", "```sh", command, "```", "",
+        f"{args.steps} steps per run, the first {args.warmup} left out; {args.repeats} round(s) per cell, "
+        "A/B order rotated; the twin trains on Ablate's first "
+        f"{args.batches} batches (cycled) from Ablate's initial parameters.", "",
+        "## Throughput (tokens/s, median over rounds of each run's median step; range over rounds)", "",
+        "| config | threads | Ablate | PyTorch eager | PyTorch compile | Ablate/eager | Ablate/compile "
+        "| compile: first step | peak RSS Ablate / eager / compile |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        a, e, c = r["ablate"], r["eager"], r["compile"]
+        lines.append(
+            f"| ({r['config']}) {r['label']} | {r['threads']} | {fmt_tps(a, args.repeats)} | {fmt_tps(e, args.repeats)} "
+            f"| {fmt_tps(c, args.repeats)} | {r['ablate_over_eager']:.2f}× | {r['ablate_over_compile']:.2f}× "
+            f"| {c['first_step_s']:.1f} s | {a['rss_mb']:.0f} / {e['rss_mb']:.0f} / {c['rss_mb']:.0f} MB |")
+    lines += ["", "## Twin: time per step by phase (ms, median)", "",
+              "Forward includes the loss; optimizer = gradient clipping + AdamW + zero_grad. Ablate's step "
+              "time is tokens / (tokens/s).", "",
+              "| config | threads | Ablate step | eager fwd / bwd / opt = step | compile fwd / bwd / opt = step |",
+              "|---|---:|---:|---:|---:|"]
+    for r in results:
+        e, c = r["eager"], r["compile"]
+        ph = lambda v: f"{v['fwd_ms']:.1f} / {v['bwd_ms']:.1f} / {v['opt_ms']:.1f} = {v['step_ms']:.1f}"  # noqa: E731
+        lines.append(f"| ({r['config']}) {r['label']} | {r['threads']} | "
+                     f"{r['tokens_per_step'] / r['ablate']['tps'] * 1e3:.1f} | {ph(e)} | {ph(c)} |")
+    lines += ["", "Peak RSS is ru_maxrss of each process (the twin's includes Python and torch). "
+              "Ablate's ISA path: " + ", ".join(sorted({r['ablate']['isa'] for r in results})) + ". "
+              "torch.compile starts from an empty inductor cache in every run; it compiled "
+              + ", ".join(f"({r['config']}) {r['compile']['graphs']}" for r in results[:len(args.configs)])
+              + " graphs (a MoE layer breaks the graph at its per-expert split)."]
+    late = [f"({r['config']}) threads {r['threads']}: steps {r['compile']['late_compiles']}"
+            for r in results if r["compile"]["late_compiles"]]
+    if late:
+        lines.append("**Warning:** torch.compile recompiled after the warm-up (those steps are in the "
+                     "medians): " + "; ".join(late) + ".")
+    lines.append("")
+    return "\n".join(lines)
