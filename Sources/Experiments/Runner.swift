@@ -285,7 +285,7 @@ final class RunFileSink: RunSink {
         }
         var parameters: [String: [Float]] = [:], biases: [String: [Float]] = [:]
         for (name, values) in state.params {
-            if ParameterSet.isBuffer(name) { biases[name] = values } else { parameters[name] = values }
+            if state.buffers.contains(name) { biases[name] = values } else { parameters[name] = values }
         }
         try timed(true) { try writer.writeCheckpoint(Checkpoint(step: state.step, parameters: arrays(parameters),
                                               adamM: arrays(state.adamM), adamV: arrays(state.adamV),

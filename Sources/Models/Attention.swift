@@ -8,40 +8,44 @@ import Tensor
 
 enum AttentionLayer {
     /// x [B, T, D] (already normalised) → [B, T, D].
-    static func forward(_ x: Tensor, layer l: Int, shape: AttentionShape, params: ParameterSet, theta: Float,
+    static func forward(_ x: Tensor, shape: AttentionShape, weights: AttentionWeights, theta: Float,
                         eps: Float, probe: ((AttentionProbe) -> Void)? = nil) -> Tensor {
         let (b, t, d) = (x.shape[0], x.shape[1], x.shape[2])
-        let p = "layers.\(l).attn"
-        switch shape {
-        case .grouped(let h, let g, let dh):
-            let q = x.linear(params["\(p).wq.weight"]).reshaped([b, t, h, dh]).rope(theta: theta)   // [B, T, H, d_h]
-            let k = x.linear(params["\(p).wk.weight"]).reshaped([b, t, g, dh]).rope(theta: theta)   // [B, T, G, d_h]
-            let v = x.linear(params["\(p).wv.weight"]).reshaped([b, t, g, dh])                      // [B, T, G, d_h]
+        switch (shape, weights) {
+        case (.grouped(let h, let g, let dh), .grouped(let w)):
+            let q = x.linear(w.wq).reshaped([b, t, h, dh]).rope(theta: theta)   // [B, T, H, d_h]
+            let k = x.linear(w.wk).reshaped([b, t, g, dh]).rope(theta: theta)   // [B, T, G, d_h]
+            let v = x.linear(w.wv).reshaped([b, t, g, dh])                      // [B, T, G, d_h]
             probe?(AttentionProbe(q: q, k: k, scale: 1 / Float(dh).squareRoot()))
             let o = Tensor.causalAttention(q: q, k: k, v: v, scale: 1 / Float(dh).squareRoot())     // [B, T, H, d_h]
-            return o.reshaped([b, t, h * dh]).linear(params["\(p).wo.weight"]).reshaped([b, t, d])
-        case .latent(let h, let dc, let dq, let dNope, let dRope, let dV):
-            let qFull: Tensor                                                                        // [B, T, H·(d_nope+d_rope)]
-            if dq > 0 {
-                let cq = x.linear(params["\(p).wq_a.weight"]).rmsNorm(weight: params["\(p).q_norm.weight"], eps: eps)
-                qFull = cq.linear(params["\(p).wq_b.weight"])
-            } else {
-                qFull = x.linear(params["\(p).wq.weight"])
-            }
+            return o.reshaped([b, t, h * dh]).linear(w.wo).reshaped([b, t, d])
+        case (.latent(let h, let dc, _, let dNope, let dRope, let dV), .latent(let w)):
+            let qFull = w.query(x, eps: eps)                                                        // [B, T, H·(d_nope+d_rope)]
             let qParts = qFull.reshaped([b, t, h, dNope + dRope]).split(sizes: [dNope, dRope], axis: 3)
             let q = Tensor.concat([qParts[0], qParts[1].rope(theta: theta)], axis: 3)               // [B, T, H, d_nope+d_rope]
-            let kvA = x.linear(params["\(p).wkv_a.weight"]).split(sizes: [dc, dRope], axis: 2)       // c_kv [B,T,d_c], k_rope [B,T,d_rope]
-            let cKV = kvA[0].rmsNorm(weight: params["\(p).kv_norm.weight"], eps: eps)
+            let kvA = x.linear(w.wkvA).split(sizes: [dc, dRope], axis: 2)       // c_kv [B,T,d_c], k_rope [B,T,d_rope]
+            let cKV = kvA[0].rmsNorm(weight: w.kvNorm, eps: eps)
             let kRope = kvA[1].reshaped([b, t, 1, dRope]).rope(theta: theta)                         // [B, T, 1, d_rope], shared by heads
-            let kv = cKV.linear(params["\(p).wkv_b.weight"]).reshaped([b, t, h, dNope + dV])
+            let kv = cKV.linear(w.wkvB).reshaped([b, t, h, dNope + dV])
                 .split(sizes: [dNope, dV], axis: 3)                                                  // k_nope, v [B, T, H, ·]
             let kRopeHeads = kRope + Tensor.zeros([b, t, h, dRope])                                  // broadcast to every head
             let k = Tensor.concat([kv[0], kRopeHeads], axis: 3)                                      // [B, T, H, d_nope+d_rope]
             let scale = 1 / Float(dNope + dRope).squareRoot()
             probe?(AttentionProbe(q: q, k: k, scale: scale, cKV: cKV))
             let o = Tensor.causalAttention(q: q, k: k, v: kv[1], scale: scale)                      // [B, T, H, d_v]
-            return o.reshaped([b, t, h * dV]).linear(params["\(p).wo.weight"]).reshaped([b, t, d])
+            return o.reshaped([b, t, h * dV]).linear(w.wo).reshaped([b, t, d])
+        default:
+            preconditionFailure("attention weights do not match the attention shape")
         }
+    }
+}
+
+extension MLAWeights {
+    /// The queries before RoPE, [.., H·(d_nope+d_rope)]: x·wq, or wq_b(q_norm(x·wq_a)) with query
+    /// compression.
+    func query(_ x: Tensor, eps: Float) -> Tensor {
+        if let wq { return x.linear(wq) }
+        return x.linear(wqA!).rmsNorm(weight: qNorm!, eps: eps).linear(wqB!)
     }
 }
 

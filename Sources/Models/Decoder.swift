@@ -46,32 +46,31 @@ public struct Decoder {
         let (b, t) = (inputs.shape[0], inputs.shape[1])
         let d = config.dModel, n = b * t
         let eps = Float(config.normEps), theta = Float(config.rope.theta)
-        var x = params["embed.weight"].gatherRows(inputs)                           // [B, T, D]
+        let weights = DecoderWeights(config, params)
+        var x = weights.embed.gatherRows(inputs)                           // [B, T, D]
         var auxTerms: [Tensor] = [], zTerms: [Tensor] = []
         var stats: [MoEStats] = []
         var routerScores: [Int: Tensor] = [:]
         var attentionProbes: [Int: AttentionProbe] = [:]
         let attentionShape = config.attentionShape
-        for l in 0..<config.nLayers {
-            let h = x.rmsNorm(weight: params["layers.\(l).attn_norm.weight"], eps: eps)
+        for (l, layer) in weights.layers.enumerated() {
+            let h = x.rmsNorm(weight: layer.attnNorm, eps: eps)
             let probe: ((AttentionProbe) -> Void)? = probes.attentionLayers.contains(l) ? { attentionProbes[l] = $0 } : nil
-            x = x + AttentionLayer.forward(h, layer: l, shape: attentionShape, params: params, theta: theta, eps: eps, probe: probe)
-            let f = x.rmsNorm(weight: params["layers.\(l).ffn_norm.weight"], eps: eps).reshaped([n, d])   // [N, D]
-            if let moeShape = config.moeShape(layer: l), let moe = config.ffn.moe {
-                let out = MoELayer.forward(f, layer: l, shape: moeShape, config: moe, params: params, batch: b, seqLen: t)
+            x = x + AttentionLayer.forward(h, shape: attentionShape, weights: layer.attention, theta: theta, eps: eps, probe: probe)
+            let f = x.rmsNorm(weight: layer.ffnNorm, eps: eps).reshaped([n, d])                  // [N, D]
+            switch layer.ffn {
+            case .moe(let moeWeights):
+                let out = MoELayer.forward(f, layer: l, shape: config.moeShape(layer: l)!, weights: moeWeights, batch: b, seqLen: t)
                 x = x + out.y.reshaped([b, t, d])
                 if let aux = out.aux { auxTerms.append(aux) }
                 if let z = out.z { zTerms.append(z) }
                 stats.append(out.stats)
                 if probes.routerScores { routerScores[l] = out.scores.detached() }
-            } else {
-                let p = "layers.\(l).ffn"
-                let hidden = Tensor.swiGLU(f.linear(params["\(p).w1.weight"]), f.linear(params["\(p).w3.weight"]))
-                x = x + hidden.linear(params["\(p).w2.weight"]).reshaped([b, t, d])
+            case .dense(let w):
+                x = x + w.forward(f).reshaped([b, t, d])
             }
         }
-        let head = config.tieEmbeddings ? params["embed.weight"] : params["head.weight"]
-        let logits = x.rmsNorm(weight: params["norm.weight"], eps: eps).linear(head)  // [B, T, V]
+        let logits = x.rmsNorm(weight: weights.norm, eps: eps).linear(weights.head)   // [B, T, V]
         let ce = Tensor.crossEntropy(logits: logits, targets: targets, mask: mask)
         let aux = sumOrZero(auxTerms), z = sumOrZero(zTerms)
         var total = ce

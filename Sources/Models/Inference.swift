@@ -11,7 +11,7 @@ import Tensor
 
 public struct InferenceSession {
     public let config: ModelConfig
-    let params: ParameterSet
+    let weights: DecoderWeights
     /// Per layer: cached rows, flattened ([t, width] row-major).
     private var keyCache: [[Float]]
     private var valueCache: [[Float]]
@@ -19,7 +19,7 @@ public struct InferenceSession {
 
     public init(config: ModelConfig, params: ParameterSet) {
         self.config = config
-        self.params = params
+        self.weights = DecoderWeights(config, params)
         keyCache = Array(repeating: [], count: config.nLayers)
         valueCache = Array(repeating: [], count: config.nLayers)
     }
@@ -38,39 +38,39 @@ public struct InferenceSession {
     private mutating func step(_ token: Int32) -> [Float] {
         let d = config.dModel, eps = Float(config.normEps), theta = Float(config.rope.theta)
         let p = position
-        var x = params["embed.weight"].gatherRows(IntTensor(shape: [1, 1], scalars: [token]))     // [1, 1, D]
-        for l in 0..<config.nLayers {
-            let h = x.rmsNorm(weight: params["layers.\(l).attn_norm.weight"], eps: eps)
+        var x = weights.embed.gatherRows(IntTensor(shape: [1, 1], scalars: [token]))             // [1, 1, D]
+        for (l, layer) in weights.layers.enumerated() {
+            let h = x.rmsNorm(weight: layer.attnNorm, eps: eps)
             let attention: Tensor
-            switch config.attentionShape {
-            case .grouped(let heads, let g, let dh):
-                attention = groupedStep(h, layer: l, heads: heads, kvHeads: g, headDim: dh, theta: theta)
-            case .latent(let heads, let dc, let dq, let dNope, let dRope, let dV):
-                attention = latentStep(h, layer: l, heads: heads, dc: dc, dq: dq, dNope: dNope, dRope: dRope, dV: dV,
+            switch (config.attentionShape, layer.attention) {
+            case (.grouped(let heads, let g, let dh), .grouped(let w)):
+                attention = groupedStep(h, layer: l, weights: w, heads: heads, kvHeads: g, headDim: dh, theta: theta)
+            case (.latent(let heads, let dc, _, let dNope, let dRope, let dV), .latent(let w)):
+                attention = latentStep(h, layer: l, weights: w, heads: heads, dc: dc, dNope: dNope, dRope: dRope, dV: dV,
                                        theta: theta, eps: eps)
+            default:
+                preconditionFailure("attention weights do not match the attention shape")
             }
             x = x + attention.reshaped([1, 1, d])
-            let f = x.rmsNorm(weight: params["layers.\(l).ffn_norm.weight"], eps: eps).reshaped([1, d])
-            if let shape = config.moeShape(layer: l), let moe = config.ffn.moe {
-                x = x + MoELayer.forward(f, layer: l, shape: shape, config: moe, params: params, batch: 1, seqLen: 1)
+            let f = x.rmsNorm(weight: layer.ffnNorm, eps: eps).reshaped([1, d])
+            switch layer.ffn {
+            case .moe(let w):
+                x = x + MoELayer.forward(f, layer: l, shape: config.moeShape(layer: l)!, weights: w, batch: 1, seqLen: 1)
                     .y.reshaped([1, 1, d])
-            } else {
-                let q = "layers.\(l).ffn"
-                let hidden = Tensor.swiGLU(f.linear(params["\(q).w1.weight"]), f.linear(params["\(q).w3.weight"]))
-                x = x + hidden.linear(params["\(q).w2.weight"]).reshaped([1, 1, d])
+            case .dense(let w):
+                x = x + w.forward(f).reshaped([1, 1, d])
             }
         }
         position = p + 1
-        let head = config.tieEmbeddings ? params["embed.weight"] : params["head.weight"]
-        return x.rmsNorm(weight: params["norm.weight"], eps: eps).linear(head).scalars
+        return x.rmsNorm(weight: weights.norm, eps: eps).linear(weights.head).scalars
     }
 
-    private mutating func groupedStep(_ h: Tensor, layer l: Int, heads: Int, kvHeads g: Int, headDim dh: Int,
-                                      theta: Float) -> Tensor {
-        let a = "layers.\(l).attn", p = position
-        let q = h.linear(params["\(a).wq.weight"]).reshaped([1, 1, heads, dh]).rope(theta: theta, positionOffset: p).scalars
-        let k = h.linear(params["\(a).wk.weight"]).reshaped([1, 1, g, dh]).rope(theta: theta, positionOffset: p).scalars
-        let v = h.linear(params["\(a).wv.weight"]).scalars
+    private mutating func groupedStep(_ h: Tensor, layer l: Int, weights w: GroupedAttentionWeights, heads: Int, kvHeads g: Int,
+                                      headDim dh: Int, theta: Float) -> Tensor {
+        let p = position
+        let q = h.linear(w.wq).reshaped([1, 1, heads, dh]).rope(theta: theta, positionOffset: p).scalars
+        let k = h.linear(w.wk).reshaped([1, 1, g, dh]).rope(theta: theta, positionOffset: p).scalars
+        let v = h.linear(w.wv).scalars
         keyCache[l] += k
         valueCache[l] += v
         let t = p + 1, scale = 1 / Double(dh).squareRoot()
@@ -85,29 +85,23 @@ public struct InferenceSession {
                 for c in 0..<dh { out[head * dh + c] += Float(scores[j] * Double(valueCache[l][(j * g + kv) * dh + c])) }
             }
         }
-        return Tensor(shape: [1, heads * dh], scalars: out).linear(params["\(a).wo.weight"])
+        return Tensor(shape: [1, heads * dh], scalars: out).linear(w.wo)
     }
 
-    private mutating func latentStep(_ h: Tensor, layer l: Int, heads: Int, dc: Int, dq: Int, dNope: Int, dRope: Int,
-                                     dV: Int, theta: Float, eps: Float) -> Tensor {
-        let a = "layers.\(l).attn", p = position
-        let qFull: Tensor
-        if dq > 0 {
-            qFull = h.linear(params["\(a).wq_a.weight"]).rmsNorm(weight: params["\(a).q_norm.weight"], eps: eps)
-                .linear(params["\(a).wq_b.weight"])
-        } else {
-            qFull = h.linear(params["\(a).wq.weight"])
-        }
+    private mutating func latentStep(_ h: Tensor, layer l: Int, weights w: MLAWeights, heads: Int, dc: Int, dNope: Int,
+                                     dRope: Int, dV: Int, theta: Float, eps: Float) -> Tensor {
+        let p = position
+        let qFull = w.query(h, eps: eps)
         let qParts = qFull.reshaped([1, 1, heads, dNope + dRope]).split(sizes: [dNope, dRope], axis: 3)
         let qNope = qParts[0].scalars                                                    // [H, d_nope]
         let qRope = qParts[1].rope(theta: theta, positionOffset: p).scalars              // [H, d_rope]
-        let kvA = h.linear(params["\(a).wkv_a.weight"]).split(sizes: [dc, dRope], axis: 2)
-        let c = kvA[0].rmsNorm(weight: params["\(a).kv_norm.weight"], eps: eps).scalars // [d_c]
+        let kvA = h.linear(w.wkvA).split(sizes: [dc, dRope], axis: 2)
+        let c = kvA[0].rmsNorm(weight: w.kvNorm, eps: eps).scalars // [d_c]
         let kRope = kvA[1].reshaped([1, 1, 1, dRope]).rope(theta: theta, positionOffset: p).scalars
         keyCache[l] += c            // the latent c_kv: d_c floats
         valueCache[l] += kRope      // the shared rotary key: d_rope floats
         let t = p + 1, scale = 1 / Double(dNope + dRope).squareRoot()
-        let wkvB = params["\(a).wkv_b.weight"].scalars                                   // [H·(d_nope+d_v), d_c]
+        let wkvB = w.wkvB.scalars                                   // [H·(d_nope+d_v), d_c]
         var out = [Float](repeating: 0, count: heads * dV)
         for head in 0..<heads {
             let base = head * (dNope + dV)
@@ -133,7 +127,7 @@ public struct InferenceSession {
                 out[head * dV + i] = Float(s)
             }
         }
-        return Tensor(shape: [1, heads * dV], scalars: out).linear(params["\(a).wo.weight"])
+        return Tensor(shape: [1, heads * dV], scalars: out).linear(w.wo)
     }
 
     private func softmaxInPlace(_ values: inout [Double]) {

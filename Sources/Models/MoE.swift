@@ -32,29 +32,29 @@ struct MoEOutput {
 
 enum MoELayer {
     /// x [N, D] (normalised), batch b sequences of length t (N = b·t).
-    static func forward(_ x: Tensor, layer l: Int, shape m: MoEShape, config: MoEConfig, params: ParameterSet,
+    static func forward(_ x: Tensor, layer l: Int, shape m: MoEShape, weights w: MoEWeights,
                         batch b: Int, seqLen t: Int) -> MoEOutput {
         let n = x.shape[0], d = x.shape[1], e = m.experts, k = m.topK
-        let p = "layers.\(l).ffn"
-        let z = x.linear(params["\(p).gate.weight"])                                 // [N, E] router logits
-        let s = config.router.score == .softmax ? z.softmax() : z.sigmoid()          // [N, E] scores
+        let router = m.router
+        let z = x.linear(w.gate)                                                     // [N, E] router logits
+        let s = router.score == .softmax ? z.softmax() : z.sigmoid()                 // [N, E] scores
         let scores = s.scalars
-        let bias = m.hasBias ? params["\(p).gate.bias"].scalars : nil
+        let bias = w.bias?.scalars
         let routing = Router.route(scores: scores, tokens: n, experts: e, k: k, bias: bias,
-                                   groups: config.router.groups, topkGroups: config.router.topkGroups,
-                                   capacityFactor: config.capacityFactor)
+                                   groups: router.groups, topkGroups: router.topkGroups,
+                                   capacityFactor: m.capacityFactor)
 
         // Gate values: the UNBIASED scores at the selected experts, normalised before drops.
         let flatIndex = IntTensor(shape: [n * k]) { i in Int32(i / k * e) + routing.selected[i] }
         var gates = s.reshaped([n * e, 1]).gatherRows(flatIndex).reshaped([n, k])    // [N, k]
-        if config.router.normalize && k == 1 {
+        if router.normalize && k == 1 {
             // g/Σg is exactly 1 for one expert; dividing would leave float noise in the router's
             // gradient that AdamW amplifies into full-size steps. Use the constant.
             gates = Tensor(repeating: 1, shape: [n, 1])
-        } else if config.router.normalize {
+        } else if router.normalize {
             gates = gates / gates.sum(axes: [1], keepDims: true)
         }
-        if config.router.scale != 1 { gates = gates * Float(config.router.scale) }
+        if router.scale != 1 { gates = gates * Float(router.scale) }
 
         // Dispatch: kept assignments grouped by expert, tokens in order within an expert.
         var perExpert = [[Int]](repeating: [], count: e)                             // assignment ids n·k + slot
@@ -70,22 +70,15 @@ enum MoELayer {
             let xs = x.gatherRows(tokenOfRow)                                        // [M, D], M kept assignments
             // Every expert that received rows, side by side: W2·(silu(W1·x) ⊙ W3·x) per row.
             let active = (0..<e).filter { !perExpert[$0].isEmpty }
-            let experts = active.map { expert in
-                SwiGLUExpert(w1: params["\(p).experts.\(expert).w1.weight"], w3: params["\(p).experts.\(expert).w3.weight"],
-                             w2: params["\(p).experts.\(expert).w2.weight"])
-            }
+            let experts = active.map { w.experts[$0] }
             let expertOut = xs.groupedSwiGLU(experts, rowCounts: active.map { perExpert[$0].count })   // [M, D]
             let weights = gates.reshaped([n * k, 1]).gatherRows(IntTensor(order.map { Int32($0) }))  // [M, 1]
             y = expertOut.weightedScatterAddRows(weights, tokenOfRow, rowCount: n)   // [N, D]
         }
-        if m.sharedHidden > 0 {
-            let q = "\(p).shared_experts"
-            let hidden = Tensor.swiGLU(x.linear(params["\(q).w1.weight"]), x.linear(params["\(q).w3.weight"]))
-            y = y + hidden.linear(params["\(q).w2.weight"])
-        }
+        if let shared = w.shared { y = y + shared.forward(x) }
 
         // Auxiliary losses over every token the router saw.
-        let balance = config.balance
+        let balance = m.balance
         var aux: Tensor? = nil
         switch balance.aux {
         case .none:

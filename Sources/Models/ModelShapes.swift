@@ -1,6 +1,6 @@
-// The typed view of a validated ModelConfig, the parameter list (names exactly as MODEL.md, in
-// a fixed order) and the numbers derived from the config alone: total and active parameters,
-// forward FLOPs per token, KV-cache elements per token.
+// The typed view of a validated ModelConfig and the numbers derived from the config alone:
+// total and active parameters, forward FLOPs per token, KV-cache elements per token.
+// The parameters themselves are declared in Weights.swift.
 
 /// Attention as an enum: each variant carries only what it uses.
 public enum AttentionShape: Sendable, Equatable {
@@ -10,7 +10,9 @@ public enum AttentionShape: Sendable, Equatable {
     case latent(heads: Int, kvRank: Int, qRank: Int, dNope: Int, dRope: Int, dV: Int)
 }
 
-/// The built MoE layer's sizes after granularity splitting.
+/// A built MoE layer, resolved: its sizes after granularity splitting and the router and
+/// balancing settings it runs with. The layer reads this, never the raw `MoEConfig` (whose
+/// `experts` and `top_k` count before splitting).
 public struct MoEShape: Sendable, Equatable {
     /// Routed experts (m·experts).
     public var experts: Int
@@ -21,6 +23,10 @@ public struct MoEShape: Sendable, Equatable {
     /// Hidden width of the fused shared expert (shared_experts·expert_hidden/m), 0 when none.
     public var sharedHidden: Int
     public var hasBias: Bool
+    public var router: RouterConfig
+    public var balance: BalanceConfig
+    /// Expert capacity factor; nil = dropless.
+    public var capacityFactor: Double?
 }
 
 extension ModelConfig {
@@ -43,58 +49,13 @@ extension ModelConfig {
         guard ffn.kind == .moe, layer >= firstDenseLayers, let moe = ffn.moe else { return nil }
         let m = moe.granularity
         return MoEShape(experts: moe.experts * m, topK: moe.topK * m, expertHidden: moe.expertHidden / m,
-                        sharedHidden: moe.sharedExperts * moe.expertHidden / m, hasBias: moe.balance.lossFree.enabled)
+                        sharedHidden: moe.sharedExperts * moe.expertHidden / m, hasBias: moe.balance.lossFree.enabled,
+                        router: moe.router, balance: moe.balance, capacityFactor: moe.capacityFactor)
     }
 
-    /// Every parameter (and the gate.bias buffer), named as MODEL.md, in the fixed order the
-    /// model enumerates them: embed, then per layer attention and FFN, then norm and head.
-    public var parameterShapes: [(name: String, shape: [Int])] {
-        let D = dModel, V = vocab
-        var list: [(String, [Int])] = [("embed.weight", [V, D])]
-        for l in 0..<nLayers {
-            let p = "layers.\(l)"
-            list.append(("\(p).attn_norm.weight", [D]))
-            switch attentionShape {
-            case .grouped(let H, let G, let dh):
-                list += [("\(p).attn.wq.weight", [H * dh, D]), ("\(p).attn.wk.weight", [G * dh, D]),
-                         ("\(p).attn.wv.weight", [G * dh, D]), ("\(p).attn.wo.weight", [D, H * dh])]
-            case .latent(let H, let dc, let dq, let dNope, let dRope, let dV):
-                if dq > 0 {
-                    list += [("\(p).attn.wq_a.weight", [dq, D]), ("\(p).attn.q_norm.weight", [dq]),
-                             ("\(p).attn.wq_b.weight", [H * (dNope + dRope), dq])]
-                } else {
-                    list.append(("\(p).attn.wq.weight", [H * (dNope + dRope), D]))
-                }
-                list += [("\(p).attn.wkv_a.weight", [dc + dRope, D]), ("\(p).attn.kv_norm.weight", [dc]),
-                         ("\(p).attn.wkv_b.weight", [H * (dNope + dV), dc]), ("\(p).attn.wo.weight", [D, H * dV])]
-            }
-            list.append(("\(p).ffn_norm.weight", [D]))
-            if let moe = moeShape(layer: l) {
-                list.append(("\(p).ffn.gate.weight", [moe.experts, D]))
-                if moe.hasBias { list.append(("\(p).ffn.gate.bias", [moe.experts])) }
-                for e in 0..<moe.experts {
-                    let F = moe.expertHidden
-                    list += [("\(p).ffn.experts.\(e).w1.weight", [F, D]), ("\(p).ffn.experts.\(e).w2.weight", [D, F]),
-                             ("\(p).ffn.experts.\(e).w3.weight", [F, D])]
-                }
-                if moe.sharedHidden > 0 {
-                    let F = moe.sharedHidden
-                    list += [("\(p).ffn.shared_experts.w1.weight", [F, D]), ("\(p).ffn.shared_experts.w2.weight", [D, F]),
-                             ("\(p).ffn.shared_experts.w3.weight", [F, D])]
-                }
-            } else {
-                let F = ffn.hidden
-                list += [("\(p).ffn.w1.weight", [F, D]), ("\(p).ffn.w2.weight", [D, F]), ("\(p).ffn.w3.weight", [F, D])]
-            }
-        }
-        list.append(("norm.weight", [D]))
-        if !tieEmbeddings { list.append(("head.weight", [V, D])) }
-        return list
-    }
-
-    /// Trained parameters (every entry of `parameterShapes` except the gate.bias buffers).
+    /// Trained parameters (every declaration except the gate.bias buffers).
     public var totalParameters: Int {
-        parameterShapes.filter { !$0.name.hasSuffix("gate.bias") }.reduce(0) { $0 + $1.shape.reduce(1, *) }
+        parameterDeclarations.filter(\.role.isTrained).reduce(0) { $0 + $1.count }
     }
 
     /// Parameters one token uses: everything except the routed experts it does not select
@@ -115,10 +76,10 @@ extension ModelConfig {
     /// query), plus the router. Norms, RoPE and softmax are left out (≪ 1%).
     public func forwardFLOPsPerToken(seqLen: Int) -> Int {
         var multiplyAdds = 0
-        for (name, shape) in parameterShapes where shape.count == 2 && !name.contains(".ffn.experts.") {
+        for declaration in parameterDeclarations where declaration.role.isMatrix && declaration.expert == nil {
             // The embedding is a lookup; as the tied head it is a matmul.
-            if name == "embed.weight" && !tieEmbeddings { continue }
-            multiplyAdds += shape[0] * shape[1]
+            if declaration.role == .embedding && !tieEmbeddings { continue }
+            multiplyAdds += declaration.count
         }
         for l in 0..<nLayers {
             if let moe = moeShape(layer: l) { multiplyAdds += moe.topK * 3 * moe.expertHidden * dModel }

@@ -1,5 +1,5 @@
 // The parameters of a decoder: named exactly as MODEL.md, kept in the fixed order of
-// `ModelConfig.parameterShapes`, initialised from a counter-based RNG keyed by (seed, purpose,
+// `ModelConfig.parameterDeclarations`, initialised from a counter-based RNG keyed by (seed, purpose,
 // parameter index) so any parameter can be regenerated alone and thread count never matters.
 import Tensor
 
@@ -17,14 +17,22 @@ public enum RNGPurpose: UInt64, Sendable {
 
 /// Trainable parameters (leaves requiring grad) and the balancing-bias buffers.
 public struct ParameterSet {
+    /// The model's declarations, in enumeration order (gate.bias buffers included).
+    public let declarations: [ParameterDeclaration]
     /// Names in enumeration order (MODEL.md's names, gate.bias buffers included).
     public let names: [String]
+    /// Names of the trained parameters (every role but buffer), in order.
+    public let trainedNames: [String]
     /// Name → tensor. Trained parameters require grad; gate.bias buffers do not.
     public private(set) var tensors: [String: Tensor]
+    private let roles: [String: ParameterRole]
 
-    public init(names: [String], tensors: [String: Tensor]) {
-        precondition(Set(names) == Set(tensors.keys), "ParameterSet: names and tensors differ")
-        self.names = names
+    public init(declarations: [ParameterDeclaration], tensors: [String: Tensor]) {
+        precondition(Set(declarations.map(\.name)) == Set(tensors.keys), "ParameterSet: declarations and tensors differ")
+        self.declarations = declarations
+        self.names = declarations.map(\.name)
+        self.trainedNames = declarations.filter(\.role.isTrained).map(\.name)
+        self.roles = Dictionary(uniqueKeysWithValues: declarations.map { ($0.name, $0.role) })
         self.tensors = tensors
     }
 
@@ -33,43 +41,45 @@ public struct ParameterSet {
         return tensor
     }
 
-    /// True for gate.bias: a buffer moved by loss-free balancing, never by gradients.
-    public static func isBuffer(_ name: String) -> Bool { name.hasSuffix(".gate.bias") }
+    /// The role `name` was declared with.
+    public func role(_ name: String) -> ParameterRole {
+        guard let role = roles[name] else { fatalError("no parameter named '\(name)'") }
+        return role
+    }
 
-    /// Weight decay applies to 2-D weights only (MODEL.md).
-    public static func isDecayed(_ name: String, shape: [Int]) -> Bool { shape.count == 2 && !isBuffer(name) }
-
-    /// Names of the trained parameters, in order.
-    public var trainedNames: [String] { names.filter { !Self.isBuffer($0) } }
+    /// The balancing-bias buffer of MoE layer `layer`, if it has one.
+    public func biasName(layer: Int) -> String? {
+        declarations.first { $0.role == .buffer && $0.layer == layer }?.name
+    }
 
     /// Replaces a tensor's values (same shape), keeping its role (leaf or buffer).
     public mutating func setValues(_ name: String, _ values: [Float]) {
         let old = self[name]
         precondition(values.count == old.count, "setValues: \(name) has \(old.count) elements, got \(values.count)")
         let fresh = Tensor(shape: old.shape, scalars: values)
-        tensors[name] = Self.isBuffer(name) ? fresh : fresh.requiringGrad()
+        tensors[name] = role(name).isTrained ? fresh.requiringGrad() : fresh
     }
 
-    /// Initial parameters for `config` and `seed`: weight matrices N(0, std) (output
-    /// projections std/sqrt(2L) when init.scaled_output), norm weights 1, gate.bias 0.
+    /// Initial parameters for `config` and `seed`, by role: weight matrices N(0, std) (output
+    /// projections std/sqrt(2L) when init.scaled_output), norm weights 1, buffers 0. The draw of
+    /// the i-th declaration uses RNG stream (parameterInit, i).
     public static func initial(_ config: ModelConfig, seed: Int) -> ParameterSet {
-        var names: [String] = []
+        let declarations = config.parameterDeclarations
         var tensors: [String: Tensor] = [:]
         let std = Float(config.initialization.std)
         let outputStd = config.initialization.scaledOutput ? std / Float(2 * config.nLayers).squareRoot() : std
-        for (index, entry) in config.parameterShapes.enumerated() {
-            let (name, shape) = entry
-            names.append(name)
-            if isBuffer(name) {
+        for (index, declaration) in declarations.enumerated() {
+            let (name, shape, role) = (declaration.name, declaration.shape, declaration.role)
+            switch role {
+            case .buffer:
                 tensors[name] = Tensor.zeros(shape)
-            } else if shape.count == 1 {
+            case .norm:
                 tensors[name] = Tensor.ones(shape, requiresGrad: true)
-            } else {
-                let isOutput = name.hasSuffix(".attn.wo.weight") || name.hasSuffix(".w2.weight")
-                tensors[name] = Tensor.normal(shape, std: isOutput ? outputStd : std, seed: UInt64(seed),
+            case .embedding, .head, .attentionIn, .attentionOut, .ffnIn, .ffnOut, .router:
+                tensors[name] = Tensor.normal(shape, std: role.isOutputProjection ? outputStd : std, seed: UInt64(seed),
                                               stream: RNGPurpose.parameterInit.stream(index), requiresGrad: true)
             }
         }
-        return ParameterSet(names: names, tensors: tensors)
+        return ParameterSet(declarations: declarations, tensors: tensors)
     }
 }

@@ -33,10 +33,13 @@ public struct TrainingState {
     public var adamSteps: Int
     /// Shapes of the parameters (for readers of the checkpoint), by name.
     public var shapes: [String: [Int]]
+    /// Names in `params` that are buffers (gate.bias), not trained parameters.
+    public var buffers: Set<String>
 
     public init(step: Int, params: [String: [Float]], adamM: [String: [Float]], adamV: [String: [Float]], adamSteps: Int,
-                shapes: [String: [Int]] = [:]) {
+                shapes: [String: [Int]] = [:], buffers: Set<String> = []) {
         self.shapes = shapes
+        self.buffers = buffers
         self.step = step
         self.params = params
         self.adamM = adamM
@@ -108,7 +111,8 @@ public struct TrainingLoop {
         }
         var shapes: [String: [Int]] = [:]
         for name in params.names { shapes[name] = params[name].shape }
-        return TrainingState(step: step, params: values, adamM: m, adamV: v, adamSteps: trainer.optimizer.steps, shapes: shapes)
+        return TrainingState(step: step, params: values, adamM: m, adamV: v, adamSteps: trainer.optimizer.steps, shapes: shapes,
+                             buffers: Set(params.declarations.filter { !$0.role.isTrained }.map(\.name)))
     }
 
     /// Runs from `nextStep` to the end (or until `shouldStop` says so, or divergence).

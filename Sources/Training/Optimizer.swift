@@ -118,7 +118,7 @@ public struct AdamW {
         var buffers: [Buffers] = []
         for name in params.trainedNames {
             let parameter = params[name]
-            let decay = ParameterSet.isDecayed(name, shape: parameter.shape) ? Float(lr * config.weightDecay) : 0
+            let decay = params.role(name).isMatrix ? Float(lr * config.weightDecay) : 0
             let p = parameter.withUnsafeMutableBufferPointer { $0.baseAddress! }
             let g = parameter.withGradBuffer { $0?.baseAddress }
             let m = m[name]!.withUnsafeMutableBufferPointer { $0.baseAddress! }

@@ -78,8 +78,7 @@ public struct Trainer {
             stats.maxVio = Router.maxViolation(load)
             stats.droppedFraction = dropped[stats.layer] ?? stats.droppedFraction
             moe.append(stats)
-            let name = "layers.\(stats.layer).ffn.gate.bias"
-            if let lossFree = model.ffn.moe?.balance.lossFree, lossFree.enabled {
+            if let lossFree = model.ffn.moe?.balance.lossFree, lossFree.enabled, let name = params.biasName(layer: stats.layer) {
                 let updated = Router.updatedBias(params[name].scalars, load: load, rate: lossFree.rate, rule: lossFree.rule)
                 params.setValues(name, updated)
                 bias[stats.layer] = updated

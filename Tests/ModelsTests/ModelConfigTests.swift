@@ -48,8 +48,8 @@ func resolveDefaults() -> ConfigValue {
         #expect(config.activeParameters == 6224)
         #expect(config.kvCacheElementsPerToken == 64)
         #expect(config.forwardFLOPsPerToken(seqLen: 8) == 11840)
-        #expect(config.parameterShapes.first?.name == "embed.weight")
-        #expect(config.parameterShapes.last?.name == "head.weight")
+        #expect(config.parameterDeclarations.first?.name == "embed.weight")
+        #expect(config.parameterDeclarations.last?.name == "head.weight")
     }
 
     /// Hand-counted: MLA attention 632 per layer; layer 1 has 8 split experts of width 4
@@ -61,8 +61,9 @@ func resolveDefaults() -> ConfigValue {
         #expect(config.activeParameters == 4448)
         #expect(config.kvCacheElementsPerToken == 20)
         #expect(config.moeShape(layer: 0) == nil)
-        #expect(config.moeShape(layer: 1) == MoEShape(experts: 8, topK: 4, expertHidden: 4, sharedHidden: 4, hasBias: true))
-        let names = config.parameterShapes.map(\.name)
+        let shape = try #require(config.moeShape(layer: 1))
+        #expect([shape.experts, shape.topK, shape.expertHidden, shape.sharedHidden] == [8, 4, 4, 4] && shape.hasBias)
+        let names = config.parameterDeclarations.map(\.name)
         #expect(names.contains("layers.1.ffn.experts.7.w2.weight"))
         #expect(names.contains("layers.1.ffn.gate.bias"))
         #expect(names.contains("layers.0.ffn.w1.weight"))
