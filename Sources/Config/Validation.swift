@@ -6,6 +6,15 @@ public struct Resolver {
 
     public init(file: String? = nil) { self.file = file }
 
+    /// The value of `section` when nothing is given: every field at its default. The section must
+    /// have a default for every required field.
+    public static func defaults(of section: Section) -> ConfigValue {
+        var resolver = Resolver()
+        let value = resolver.resolve(nil, against: section, at: "")
+        precondition(resolver.problems.isEmpty, "a section without defaults: \(resolver.problems)")
+        return value
+    }
+
     public mutating func resolve(_ value: ConfigValue?, against section: Section, at path: String) -> ConfigValue {
         let given: [String: ConfigValue]
         switch value {

@@ -107,18 +107,8 @@ extension DataConfig {
               "markov_mixture (known optimum) | mqar (associative recall) | text (bytes of files)"),
         Field("seed", .optional(.int(min: 0)), "data seed; null = the run's seed"),
         Field("val_sequences", .int(min: 1), default: .int(64), "sequences in the fixed validation set"),
-        Field("markov_mixture", .optional(.section(Section("K order-1 Markov sources; each sequence from one.", [
-            Field("sources", .int(min: 1), default: .int(8), "number of sources K"),
-            Field("symbols", .int(min: 2), default: .int(64), "symbols per source V_s (must be ≤ model.vocab)"),
-            Field("alpha", .double(min: 0, minExclusive: true), default: .double(0.1),
-                  "Dirichlet concentration of each transition row"),
-        ]))), "settings of kind markov_mixture (defaults when null)"),
-        Field("mqar", .optional(.section(Section("Multi-query associative recall (Zoology).", [
-            Field("pairs", .int(min: 1), default: .int(8), "key-value pairs per sequence"),
-            Field("queries", .int(min: 1), default: .int(8), "queries of earlier keys"),
-            Field("key_vocab", .int(min: 2), default: .int(32), "distinct keys"),
-            Field("value_vocab", .int(min: 2), default: .int(32), "distinct values"),
-        ]))), "settings of kind mqar (defaults when null)"),
+        Field("markov_mixture", .optional(.section(MarkovMixtureConfig.schema)), "settings of kind markov_mixture (defaults when null)"),
+        Field("mqar", .optional(.section(MQARConfig.schema)), "settings of kind mqar (defaults when null)"),
         Field("text", .optional(.section(Section("Bytes (vocab 256) of a file or directory.", [
             Field.required("path", .string, "a UTF-8 text file or a directory of them (relative to the spec)"),
             Field("val_fraction", .double(min: 0, max: 0.5, minExclusive: true), default: .double(0.1),
@@ -219,9 +209,25 @@ extension DataConfig {
 }
 
 extension MarkovMixtureConfig {
-    public static let defaults = MarkovMixtureConfig(sources: 8, symbols: 64, alpha: 0.1)
+    public static let schema = Section("K order-1 Markov sources; each sequence from one.", [
+        Field("sources", .int(min: 1), default: .int(8), "number of sources K"),
+        Field("symbols", .int(min: 2), default: .int(64), "symbols per source V_s (must be ≤ model.vocab)"),
+        Field("alpha", .double(min: 0, minExclusive: true), default: .double(0.1),
+              "Dirichlet concentration of each transition row"),
+    ])
+
+    /// The settings of `data.markov_mixture: null`: the schema's defaults.
+    public static let defaults = try! ConfigDecoding.decode(MarkovMixtureConfig.self, from: Resolver.defaults(of: schema))
 }
 
 extension MQARConfig {
-    public static let defaults = MQARConfig(pairs: 8, queries: 8, keyVocab: 32, valueVocab: 32)
+    public static let schema = Section("Multi-query associative recall (Zoology).", [
+        Field("pairs", .int(min: 1), default: .int(8), "key-value pairs per sequence"),
+        Field("queries", .int(min: 1), default: .int(8), "queries of earlier keys"),
+        Field("key_vocab", .int(min: 2), default: .int(32), "distinct keys"),
+        Field("value_vocab", .int(min: 2), default: .int(32), "distinct values"),
+    ])
+
+    /// The settings of `data.mqar: null`: the schema's defaults.
+    public static let defaults = try! ConfigDecoding.decode(MQARConfig.self, from: Resolver.defaults(of: schema))
 }
