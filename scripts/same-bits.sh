@@ -33,18 +33,19 @@ record)
     ;;
 check)
     a=${2:?BEFORE}; b=${3:?AFTER}; bin=.build/release/ablate
-    count=0
+    count=0; differ=0
     while IFS= read -r f; do
         rel=${f#"$a"/}
-        [[ -e "$b/$rel" ]] || { echo "missing in $b: $rel"; exit 1; }
-        case "$f" in
-        */dump-*.h5) h5diff "$f" "$b/$rel" >/dev/null || { echo "differs: $rel"; h5diff "$f" "$b/$rel" | head -5; exit 1; } ;;
-        *.h5) "$bin" compare "$f" "$b/$rel" >/dev/null || { echo "differs: $rel"; "$bin" compare "$f" "$b/$rel" | tail -5; exit 1; } ;;
-        *.txt) cmp -s "$f" "$b/$rel" || { echo "differs: $rel"; exit 1; } ;;
-        esac
         count=$((count + 1))
-    done < <(find "$a" \( -name '*.h5' -o -name 'sample.txt' \) | sort)
-    echo "same bits: $count files (run files, dumps, samples)"
+        [[ -e "$b/$rel" ]] || { echo "missing in $b: $rel"; differ=$((differ + 1)); continue; }
+        case "$f" in
+        */dump-*.h5) h5diff "$f" "$b/$rel" </dev/null >/dev/null || { echo "differs: $rel"; h5diff "$f" "$b/$rel" | head -5 || true; differ=$((differ + 1)); } ;;
+        *.h5) "$bin" compare "$f" "$b/$rel" </dev/null >/dev/null || { echo "differs: $rel"; "$bin" compare "$f" "$b/$rel" </dev/null | grep DIFFERENT || true; differ=$((differ + 1)); } ;;
+        *.txt) cmp -s "$f" "$b/$rel" || { echo "differs: $rel"; diff "$f" "$b/$rel" | head -4 || true; differ=$((differ + 1)); } ;;
+        esac
+    done < <(find "$a" \( -name run.h5 -o -name "dump-*.h5" -o -name sample.txt \) | sort)
+    if ((differ > 0)); then echo "$differ of $count files differ"; exit 1; fi
+    echo "same bits: $count files (run files, checkpoints, dumps, samples)"
     ;;
 *) echo "unknown mode $mode" >&2; exit 2 ;;
 esac

@@ -183,7 +183,7 @@ public enum KernelBenchmarks {
     /// forward 2 matmuls (QKᵀ, PV), backward 4 (dV, dP, dQ, dK; the recomputed QKᵀ not counted).
     public static func attentionRows(repetitions: Int = 9, batch: Int = 16, seq: Int = 128,
                                      heads: Int = 4, kvHeads: Int = 4, dim: Int = 64) -> [BenchRow] {
-        let s = AttentionShape(batch: batch, queries: seq, heads: heads, kvHeads: kvHeads, dqk: dim)
+        let s = AttentionGeometry(batch: batch, queries: seq, heads: heads, kvHeads: kvHeads, dqk: dim)
         let q = filled(batch * seq * heads * dim, seed: 4)
         let k = filled(batch * seq * kvHeads * dim, seed: 5)
         let v = filled(batch * seq * kvHeads * dim, seed: 6)

@@ -3,7 +3,6 @@
 //
 // Glossary: B batch, T sequence, N = B·T rows, D d_model, H heads, G kv heads, d_h head dim,
 // d_c kv rank, d_q query rank, d_nope / d_rope / d_v MLA per-head dims.
-import KernelCore
 import Tensor
 
 enum AttentionLayer {
@@ -58,36 +57,9 @@ public struct AttentionProbe {
     /// MLA only: the normalised latent c_kv [B, T, d_c].
     public var cKV: Tensor? = nil
 
-    /// Causal attention probabilities [B, H, T, T] for head `h` only when `heads` is given.
+    /// Causal attention probabilities, per head in `heads`: [B, T, T] row-major, from the
+    /// attention kernel's own mask, scale and arithmetic.
     public func probabilities(heads: [Int]) -> [[Float]] {
-        let (b, t, h, dqk) = (q.shape[0], q.shape[1], q.shape[2], q.shape[3])
-        let g = k.shape[2]
-        let qs = q.scalars, ks = k.scalars
-        var result: [[Float]] = []
-        for head in heads where head < h {
-            let kvHead = head / (h / g)
-            var probs = [Float](repeating: 0, count: b * t * t)
-            for bi in 0..<b {
-                for i in 0..<t {
-                    var scores = [Double](repeating: -.infinity, count: t)
-                    var maxScore = -Double.infinity
-                    for j in 0...i {
-                        var dot = 0.0
-                        for c in 0..<dqk {
-                            dot += Double(qs[((bi * t + i) * h + head) * dqk + c]) * Double(ks[((bi * t + j) * g + kvHead) * dqk + c])
-                        }
-                        scores[j] = dot * Double(scale)
-                        maxScore = max(maxScore, scores[j])
-                    }
-                    var total = 0.0
-                    for j in 0...i { total += DetMath.exp(scores[j] - maxScore) }
-                    for j in 0...i { probs[(bi * t + i) * t + j] = Float(DetMath.exp(scores[j] - maxScore) / total) }
-                }
-            }
-            result.append(probs)
-        }
-        return result
+        Tensor.withoutGrad { Tensor.attentionProbabilities(q: q, k: k, scale: scale, heads: heads) }
     }
 }
-
-import Foundation

@@ -1,8 +1,9 @@
-// Incremental decoding with a cache, one token at a time. MLA runs in its absorbed form: the
-// cache holds only c_kv (normalised) and k_rope (after RoPE) — d_c + d_rope floats per token
-// per layer — and W_UK is folded into the query (q̃_h = W_UK_hᵀ q_nope_h), W_UV into the output
-// (o_h = W_UV_h Σ_j p_j c_j). mha/gqa/mqa cache k and v. Tests check the logits against the
-// training form.
+// Incremental decoding with a cache, one token at a time, through the training attention kernel
+// (one query against the cached keys). MLA runs in its absorbed form: the cache holds only c_kv
+// (normalised) and k_rope (after RoPE) — d_c + d_rope floats per token per layer — attended as
+// one kv head with v = c_kv; W_UK is folded into the query (q̃_h = W_UK_hᵀ q_nope_h), W_UV into
+// the output (o_h = W_UV_h Σ_j p_j c_j). mha/gqa/mqa cache k and v. Tests check the logits
+// against the training form.
 //
 // Glossary: H heads, G kv heads, d_c kv rank, d_nope / d_rope / d_v MLA per-head dims.
 import KernelCore
@@ -25,6 +26,7 @@ public struct InferenceSession {
     }
 
     /// Floats held in the cache per token per layer: d_c + d_rope for MLA, 2·G·d_h otherwise.
+    /// (MLA keeps [c_kv; k_rope] rows in `keyCache` and nothing in `valueCache`.)
     public var cacheFloatsPerTokenPerLayer: Int {
         guard position > 0 else { return 0 }
         return (keyCache[0].count + valueCache[0].count) / position
@@ -73,68 +75,60 @@ public struct InferenceSession {
         let v = h.linear(w.wv).scalars
         keyCache[l] += k
         valueCache[l] += v
-        let t = p + 1, scale = 1 / Double(dh).squareRoot()
-        var out = [Float](repeating: 0, count: heads * dh)
-        for head in 0..<heads {
-            let kv = head / (heads / g)
-            var scores = (0..<t).map { j in
-                (0..<dh).reduce(0.0) { $0 + Double(q[head * dh + $1]) * Double(keyCache[l][(j * g + kv) * dh + $1]) } * scale
-            }
-            softmaxInPlace(&scores)
-            for j in 0..<t {
-                for c in 0..<dh { out[head * dh + c] += Float(scores[j] * Double(valueCache[l][(j * g + kv) * dh + c])) }
-            }
-        }
+        let out = Self.attend(query: q, heads: heads, kvHeads: g, dqk: dh, dv: dh, positions: p + 1,
+                              keys: keyCache[l], keyStride: g * dh, values: valueCache[l], valueStride: g * dh,
+                              scale: 1 / Float(dh).squareRoot())
         return Tensor(shape: [1, heads * dh], scalars: out).linear(w.wo)
     }
 
+    /// The absorbed form: one kv head over the cached rows [c_kv; k_rope] (d_c + d_rope floats
+    /// per token) with v = c_kv (the same rows' first d_c floats). Query head h is
+    /// [W_UK_hᵀ q_nope_h ; q_rope_h]; the output is o_h = W_UV_h (Σ_j p_j c_j).
     private mutating func latentStep(_ h: Tensor, layer l: Int, weights w: MLAWeights, heads: Int, dc: Int, dNope: Int,
                                      dRope: Int, dV: Int, theta: Float, eps: Float) -> Tensor {
         let p = position
-        let qFull = w.query(h, eps: eps)
-        let qParts = qFull.reshaped([1, 1, heads, dNope + dRope]).split(sizes: [dNope, dRope], axis: 3)
-        let qNope = qParts[0].scalars                                                    // [H, d_nope]
-        let qRope = qParts[1].rope(theta: theta, positionOffset: p).scalars              // [H, d_rope]
+        let qParts = w.query(h, eps: eps).reshaped([1, 1, heads, dNope + dRope]).split(sizes: [dNope, dRope], axis: 3)
+        let qNope = qParts[0].reshaped([heads, dNope])
+        let qRope = qParts[1].rope(theta: theta, positionOffset: p).reshaped([heads, dRope])
         let kvA = h.linear(w.wkvA).split(sizes: [dc, dRope], axis: 2)
-        let c = kvA[0].rmsNorm(weight: w.kvNorm, eps: eps).scalars // [d_c]
+        let c = kvA[0].rmsNorm(weight: w.kvNorm, eps: eps).scalars                     // [d_c]
         let kRope = kvA[1].reshaped([1, 1, 1, dRope]).rope(theta: theta, positionOffset: p).scalars
-        keyCache[l] += c            // the latent c_kv: d_c floats
-        valueCache[l] += kRope      // the shared rotary key: d_rope floats
-        let t = p + 1, scale = 1 / Double(dNope + dRope).squareRoot()
-        let wkvB = w.wkvB.scalars                                   // [H·(d_nope+d_v), d_c]
-        var out = [Float](repeating: 0, count: heads * dV)
+        keyCache[l] += c + kRope                                                        // d_c + d_rope floats
+        let wkvB = w.wkvB.reshaped([heads, dNope + dV, dc])
+        var query: [Float] = []                                                         // [H, d_c + d_rope]
+        var wUV: [Tensor] = []
         for head in 0..<heads {
-            let base = head * (dNope + dV)
-            // Absorb W_UK: q̃ = W_UK_hᵀ q_nope_h  [d_c]
-            var absorbed = [Double](repeating: 0, count: dc)
-            for i in 0..<dNope {
-                let qi = Double(qNope[head * dNope + i])
-                for col in 0..<dc { absorbed[col] += qi * Double(wkvB[(base + i) * dc + col]) }
-            }
-            var scores = (0..<t).map { j -> Double in
-                var s = 0.0
-                for col in 0..<dc { s += absorbed[col] * Double(keyCache[l][j * dc + col]) }
-                for i in 0..<dRope { s += Double(qRope[head * dRope + i]) * Double(valueCache[l][j * dRope + i]) }
-                return s * scale
-            }
-            softmaxInPlace(&scores)
-            // Attend in latent space, then apply W_UV: o_h = W_UV_h Σ_j p_j c_j.
-            var latent = [Double](repeating: 0, count: dc)
-            for j in 0..<t { for col in 0..<dc { latent[col] += scores[j] * Double(keyCache[l][j * dc + col]) } }
-            for i in 0..<dV {
-                var s = 0.0
-                for col in 0..<dc { s += Double(wkvB[(base + dNope + i) * dc + col]) * latent[col] }
-                out[head * dV + i] = Float(s)
-            }
+            let perHead = wkvB.narrow(axis: 0, start: head, length: 1).reshaped([dNope + dV, dc]).split(sizes: [dNope, dV], axis: 0)
+            let absorbed = qNope.narrow(axis: 0, start: head, length: 1).matmul(perHead[0])   // [1, d_c] = (W_UK_hᵀ q_nope_h)ᵀ
+            query += absorbed.scalars + qRope.narrow(axis: 0, start: head, length: 1).scalars
+            wUV.append(perHead[1])
         }
-        return Tensor(shape: [1, heads * dV], scalars: out).linear(w.wo)
+        let width = dc + dRope
+        let latent = Self.attend(query: query, heads: heads, kvHeads: 1, dqk: width, dv: dc, positions: p + 1,
+                                 keys: keyCache[l], keyStride: width, values: nil, valueStride: width,
+                                 scale: 1 / Float(dNope + dRope).squareRoot())          // [H, d_c]
+        let out = (0..<heads).map { head in
+            Tensor(shape: [1, dc], scalars: Array(latent[(head * dc)..<((head + 1) * dc)])).linear(wUV[head])   // [1, d_v]
+        }
+        return Tensor.concat(out, axis: 1).linear(w.wo)
     }
 
-    private func softmaxInPlace(_ values: inout [Double]) {
-        let m = values.max() ?? 0
-        var total = 0.0
-        for i in values.indices { values[i] = DetMath.exp(values[i] - m); total += values[i] }
-        for i in values.indices { values[i] /= total }
+    /// One query position against `positions` cached ones with the training attention kernel
+    /// (Tq = 1 < Tk, the query at the last position). `keys` rows hold the G kv heads at stride
+    /// `keyStride`; `values` likewise, or nil to read v from the first `dv` floats of each key row.
+    private static func attend(query: [Float], heads: Int, kvHeads: Int, dqk: Int, dv: Int, positions: Int,
+                               keys: [Float], keyStride: Int, values: [Float]?, valueStride: Int, scale: Float) -> [Float] {
+        let geometry = AttentionGeometry(batch: 1, queries: 1, keys: positions, heads: heads, kvHeads: kvHeads, dqk: dqk,
+                                         dv: dv, scale: scale,
+                                         kStrides: SeqStrides(batch: positions * keyStride, token: keyStride),
+                                         vStrides: SeqStrides(batch: positions * valueStride, token: valueStride))
+        var out = [Float](repeating: 0, count: heads * dv), lse = [Float](repeating: 0, count: heads)
+        keys.withUnsafeBufferPointer { k in
+            (values ?? keys).withUnsafeBufferPointer { v in
+                Kernels.attentionForward(q: query, k: k.baseAddress!, v: v.baseAddress!, o: &out, lse: &lse, shape: geometry)
+            }
+        }
+        return out
     }
 
     /// Samples a continuation of `prompt` (tokens) of `count` tokens: temperature 0 is greedy

@@ -79,13 +79,25 @@ extension Tensor {
     /// v [B, Tk, G, Dv] → [B, Tq, H, Dv], Tk ≥ Tq: query i sits at position Tk − Tq + i and
     /// attends keys j ≤ Tk − Tq + i (Tq == Tk in training; Tq < Tk decoding against a cache).
     /// Query head h uses kv head h / (H/G). `scale` defaults to 1/sqrt(Dqk).
-    public static func causalAttention(q: Tensor, k: Tensor, v: Tensor, scale: Float? = nil) -> Tensor {
+    /// `maxLogit`, when given, receives each query head's largest pre-softmax logit scale·q·k
+    /// over every causal pair of the batch, [H] (QK-clip's S_h).
+    public static func causalAttention(q: Tensor, k: Tensor, v: Tensor, scale: Float? = nil,
+                                       maxLogit: (([Float]) -> Void)? = nil) -> Tensor {
         let outShape = checked { try Shapes.attention("causalAttention", q: q.shape, k: k.shape, v: v.shape) }
-        let geo = AttentionShape(batch: q.shape[0], queries: q.shape[1], keys: k.shape[1], heads: q.shape[2],
+        let geo = AttentionGeometry(batch: q.shape[0], queries: q.shape[1], keys: k.shape[1], heads: q.shape[2],
                                  kvHeads: k.shape[2], dqk: q.shape[3], dv: v.shape[3], scale: scale)
         var out = Tensor(uninitialized: outShape)
         let lse = TensorStorage(uninitializedCount: geo.batch * geo.heads * geo.queries)
-        Kernels.attentionForward(q: q.ptr, k: k.ptr, v: v.ptr, o: out.ptr, lse: lse.pointer, shape: geo)
+        if let maxLogit {
+            var perBatchHead = [Float](repeating: -.infinity, count: geo.batch * geo.heads)
+            Kernels.attentionForward(q: q.ptr, k: k.ptr, v: v.ptr, o: out.ptr, lse: lse.pointer, shape: geo,
+                                     maxLogit: &perBatchHead)
+            maxLogit((0..<geo.heads).map { h in
+                (0..<geo.batch).reduce(-Float.infinity) { max($0, perBatchHead[$1 * geo.heads + h]) }
+            })
+        } else {
+            Kernels.attentionForward(q: q.ptr, k: k.ptr, v: v.ptr, o: out.ptr, lse: lse.pointer, shape: geo)
+        }
         if recording([q, k, v]) {
             let (qv, kv, vv) = (q.detached(), k.detached(), v.detached())
             out.record([q, k, v]) { g, node in
@@ -96,5 +108,23 @@ extension Tensor {
             }
         }
         return out
+    }
+
+    /// The probabilities `causalAttention` weights v with, for telemetry (no gradient): per
+    /// head in `heads`, [B, Tq, Tk] row-major (row i = softmax over keys j ≤ Tk − Tq + i, zeros
+    /// above the causal limit). The kernel's own mask, scale and arithmetic.
+    public static func attentionProbabilities(q: Tensor, k: Tensor, scale: Float? = nil, heads: [Int]) -> [[Float]] {
+        let geo = AttentionGeometry(batch: q.shape[0], queries: q.shape[1], keys: k.shape[1], heads: q.shape[2],
+                                 kvHeads: k.shape[2], dqk: q.shape[3], dv: k.shape[3], scale: scale)
+        return heads.filter { $0 < geo.heads }.map { head in
+            var probs = [Float](repeating: 0, count: geo.batch * geo.queries * geo.keys)
+            probs.withUnsafeMutableBufferPointer { buffer in
+                for b in 0..<geo.batch {
+                    Kernels.attentionProbabilities(q: q.ptr, k: k.ptr, shape: geo, batchIndex: b, head: head,
+                                                   probs: buffer.baseAddress! + b * geo.queries * geo.keys)
+                }
+            }
+            return probs
+        }
     }
 }

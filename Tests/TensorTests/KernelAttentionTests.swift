@@ -11,7 +11,7 @@ struct KernelAttentionTests {
         var o: [Float], lse: [Float], dq: [Float], dk: [Float], dv: [Float]
     }
 
-    static func inputs(_ s: AttentionShape, seed: UInt64)
+    static func inputs(_ s: AttentionGeometry, seed: UInt64)
         -> (q: [Float], k: [Float], v: [Float], dout: [Float]) {
         var rng = TestRNG(seed)
         return (rng.floats(s.batch * s.queries * s.heads * s.dqk, -2, 2),
@@ -20,7 +20,7 @@ struct KernelAttentionTests {
                 rng.floats(s.batch * s.queries * s.heads * s.dv))
     }
 
-    static func run(_ s: AttentionShape, _ q: [Float], _ k: [Float], _ v: [Float], _ dout: [Float]) -> Run {
+    static func run(_ s: AttentionGeometry, _ q: [Float], _ k: [Float], _ v: [Float], _ dout: [Float]) -> Run {
         var o = [Float](repeating: 0, count: s.batch * s.queries * s.heads * s.dv)
         var lse = [Float](repeating: 0, count: s.batch * s.heads * s.queries)
         Kernels.attentionForward(q: q, k: k, v: v, o: &o, lse: &lse, shape: s)
@@ -31,14 +31,14 @@ struct KernelAttentionTests {
         return Run(o: o, lse: lse, dq: dq, dk: dk, dv: dv)
     }
 
-    static let shapes: [AttentionShape] = [
-        AttentionShape(batch: 2, queries: 5, heads: 2, dqk: 4),                       // MHA
-        AttentionShape(batch: 1, queries: 6, heads: 4, kvHeads: 2, dqk: 3),           // GQA
-        AttentionShape(batch: 2, queries: 4, heads: 3, kvHeads: 1, dqk: 5),           // MQA
-        AttentionShape(batch: 1, queries: 5, heads: 2, dqk: 6, dv: 4),                // MLA dims
-        AttentionShape(batch: 1, queries: 3, keys: 7, heads: 2, kvHeads: 1, dqk: 4),  // decode, cache
-        AttentionShape(batch: 1, queries: 70, heads: 2, kvHeads: 1, dqk: 17, dv: 9),  // 2 query blocks
-        AttentionShape(batch: 1, queries: 67, keys: 131, heads: 1, dqk: 8, dv: 8),    // blocks + cache
+    static let shapes: [AttentionGeometry] = [
+        AttentionGeometry(batch: 2, queries: 5, heads: 2, dqk: 4),                       // MHA
+        AttentionGeometry(batch: 1, queries: 6, heads: 4, kvHeads: 2, dqk: 3),           // GQA
+        AttentionGeometry(batch: 2, queries: 4, heads: 3, kvHeads: 1, dqk: 5),           // MQA
+        AttentionGeometry(batch: 1, queries: 5, heads: 2, dqk: 6, dv: 4),                // MLA dims
+        AttentionGeometry(batch: 1, queries: 3, keys: 7, heads: 2, kvHeads: 1, dqk: 4),  // decode, cache
+        AttentionGeometry(batch: 1, queries: 70, heads: 2, kvHeads: 1, dqk: 17, dv: 9),  // 2 query blocks
+        AttentionGeometry(batch: 1, queries: 67, keys: 131, heads: 1, dqk: 8, dv: 8),    // blocks + cache
     ]
 
     @Test(arguments: 0..<shapes.count)
@@ -57,7 +57,7 @@ struct KernelAttentionTests {
 
     /// Guards the Double reference backward itself (and so every comparison above).
     @Test func referenceBackwardMatchesFiniteDifferences() {
-        let s = AttentionShape(batch: 1, queries: 3, keys: 4, heads: 2, kvHeads: 1, dqk: 3, dv: 2)
+        let s = AttentionGeometry(batch: 1, queries: 3, keys: 4, heads: 2, kvHeads: 1, dqk: 3, dv: 2)
         let (q, k, v, dout) = Self.inputs(s, seed: 40)
         let qd = toDouble(q), kd = toDouble(k), vd = toDouble(v), gd = toDouble(dout)
         let g = Ref.attentionBackward(q: qd, k: kd, v: vd, dout: gd, s: s)
@@ -71,7 +71,7 @@ struct KernelAttentionTests {
     }
 
     @Test func probabilitiesMatchReference() {
-        let s = AttentionShape(batch: 2, queries: 70, keys: 75, heads: 4, kvHeads: 2, dqk: 5, dv: 3)
+        let s = AttentionGeometry(batch: 2, queries: 70, keys: 75, heads: 4, kvHeads: 2, dqk: 5, dv: 3)
         let (q, k, v, _) = Self.inputs(s, seed: 41)
         let ref = Ref.attention(q: toDouble(q), k: toDouble(k), v: toDouble(v), s: s)
         var probs = [Float](repeating: .nan, count: s.queries * s.keys)
@@ -84,7 +84,7 @@ struct KernelAttentionTests {
     /// padded buffer, k/v as a cache with room for more positions: same numbers as packed.
     @Test func stridedViewsMatchPackedLayout() {
         let (B, T, H, G, D) = (2, 37, 4, 2, 8)
-        let packed = AttentionShape(batch: B, queries: T, heads: H, kvHeads: G, dqk: D)
+        let packed = AttentionGeometry(batch: B, queries: T, heads: H, kvHeads: G, dqk: D)
         let (q, k, v, dout) = Self.inputs(packed, seed: 42)
         let ref = Self.run(packed, q, k, v, dout)
 
@@ -104,7 +104,7 @@ struct KernelAttentionTests {
             doutPadded[(b * T + t) * oWidth + c] = dout[(b * T + t) * H * D + c]
         } } }
         let seq = SeqStrides(batch: T * width, token: width)
-        let s = AttentionShape(batch: B, queries: T, heads: H, kvHeads: G, dqk: D,
+        let s = AttentionGeometry(batch: B, queries: T, heads: H, kvHeads: G, dqk: D,
                                qStrides: seq, kStrides: seq, vStrides: seq,
                                oStrides: SeqStrides(batch: T * oWidth, token: oWidth))
         var o = [Float](repeating: 7, count: B * T * oWidth)
@@ -142,7 +142,7 @@ struct KernelAttentionTests {
     /// Decoding against a KV cache allocated for more positions than are filled.
     @Test func kvCacheBatchStride() {
         let (B, Tq, Tk, cap, H, D) = (2, 2, 9, 16, 2, 4)
-        let packed = AttentionShape(batch: B, queries: Tq, keys: Tk, heads: H, dqk: D)
+        let packed = AttentionGeometry(batch: B, queries: Tq, keys: Tk, heads: H, dqk: D)
         let (q, k, v, _) = Self.inputs(packed, seed: 43)
         var kc = [Float](repeating: .nan, count: B * cap * H * D), vc = kc
         for b in 0..<B { for j in 0..<(Tk * H * D) {
@@ -150,7 +150,7 @@ struct KernelAttentionTests {
             vc[b * cap * H * D + j] = v[b * Tk * H * D + j]
         } }
         let cache = SeqStrides(batch: cap * H * D, token: H * D)
-        let s = AttentionShape(batch: B, queries: Tq, keys: Tk, heads: H, dqk: D,
+        let s = AttentionGeometry(batch: B, queries: Tq, keys: Tk, heads: H, dqk: D,
                                kStrides: cache, vStrides: cache)
         var o = [Float](repeating: 0, count: B * Tq * H * D)
         var lse = [Float](repeating: 0, count: B * H * Tq)

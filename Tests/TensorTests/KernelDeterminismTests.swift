@@ -100,8 +100,8 @@ struct KernelDeterminismTests {
     }
 
     @Test func attention() {
-        for s in [AttentionShape(batch: 3, queries: 70, heads: 4, kvHeads: 2, dqk: 12, dv: 8),
-                  AttentionShape(batch: 2, queries: 9, keys: 20, heads: 3, kvHeads: 1, dqk: 5)] {
+        for s in [AttentionGeometry(batch: 3, queries: 70, heads: 4, kvHeads: 2, dqk: 12, dv: 8),
+                  AttentionGeometry(batch: 2, queries: 9, keys: 20, heads: 3, kvHeads: 1, dqk: 5)] {
             let (q, k, v, dout) = KernelAttentionTests.inputs(s, seed: 54)
             expectSameBits("attention \(s)") {
                 let r = KernelAttentionTests.run(s, q, k, v, dout)

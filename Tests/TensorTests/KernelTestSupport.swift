@@ -152,7 +152,7 @@ enum Ref {
     }
 
     /// Causal attention forward in Double; returns o [B,Tq,H,Dv] and P [B,H,Tq,Tk].
-    static func attention(q: [Double], k: [Double], v: [Double], s: AttentionShape)
+    static func attention(q: [Double], k: [Double], v: [Double], s: AttentionGeometry)
         -> (o: [Double], p: [Double]) {
         let (B, Tq, Tk, H, G, dk, dv) = (s.batch, s.queries, s.keys, s.heads, s.kvHeads, s.dqk, s.dv)
         let off = Tk - Tq, grp = H / G
@@ -185,7 +185,7 @@ enum Ref {
 
     /// Analytic causal attention backward in Double (checked against finite differences).
     static func attentionBackward(q: [Double], k: [Double], v: [Double], dout: [Double],
-                                  s: AttentionShape) -> (dq: [Double], dk: [Double], dv: [Double]) {
+                                  s: AttentionGeometry) -> (dq: [Double], dk: [Double], dv: [Double]) {
         let (B, Tq, Tk, H, G, dk, dv) = (s.batch, s.queries, s.keys, s.heads, s.kvHeads, s.dqk, s.dv)
         let off = Tk - Tq, grp = H / G, sc = Double(s.scale)
         let P = attention(q: q, k: k, v: v, s: s).p

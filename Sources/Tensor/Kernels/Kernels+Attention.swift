@@ -2,7 +2,7 @@
 //
 //   q    [B, Tq, H, Dqk]      k  [B, Tk, G, Dqk]      v  [B, Tk, G, Dv]
 //   o    [B, Tq, H, Dv]       lse [B, H, Tq]  (log Σ_j exp(s_ij), saved for backward; packed)
-//   Heads of a token are contiguous; batch and token strides are free (`AttentionShape`'s
+//   Heads of a token are contiguous; batch and token strides are free (`AttentionGeometry`'s
 //   q/k/v/oStrides, default packed), and dq/dk/dv/dout use the strides of q/k/v/o.
 //   Tk >= Tq: query i sits at absolute position Tk − Tq + i and attends keys j <= Tk − Tq + i
 //   (Tq == Tk for training; Tq < Tk when decoding against a KV cache).
@@ -29,7 +29,7 @@ public struct SeqStrides: Sendable, Equatable {
 }
 
 /// Sizes (and optional strides) of one causal attention call (layouts: Kernels+Attention.swift).
-public struct AttentionShape: Sendable, Equatable {
+public struct AttentionGeometry: Sendable, Equatable {
     public var batch: Int
     /// Tq
     public var queries: Int
@@ -89,15 +89,19 @@ extension Kernels {
     /// Query rows per block in attention (scratch per thread: 2 · blockRows · Tk floats).
     static let attentionBlockRows = 32
 
-    /// Causal attention forward: writes `o` [B, Tq, H, Dv] and `lse` [B, H, Tq].
+    /// Causal attention forward: writes `o` [B, Tq, H, Dv] and `lse` [B, H, Tq]. With
+    /// `maxLogit` [B, H], also writes each (batch, head)'s largest pre-softmax logit
+    /// scale·q·k over its causal pairs (QK-clip's S_h before the max over the batch); a max is
+    /// exact, so it does not depend on the blocking or the thread count.
     public static func attentionForward(
         q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
         o: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>,
-        shape s: AttentionShape
+        shape s: AttentionGeometry, maxLogit: UnsafeMutablePointer<Float>? = nil
     ) {
         guard s.batch > 0 && s.queries > 0 else { return }
         let pq = SendablePointer(q), pk = SendablePointer(k), pv = SendablePointer(v)
         let po = SendablePointer(o), pl = SendablePointer(lse)
+        let pm = maxLogit.map(SendablePointer.init)
         Parallel.for(s.batch * s.heads) { range in
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: blockRowsFor(s) * s.keys)
             defer { scratch.deallocate() }
@@ -110,10 +114,12 @@ extension Kernels {
                 let vh = pv.p + b * s.vStrides.batch + g * s.dv
                 let oh = po.p + b * s.oStrides.batch + h * s.dv
                 let lseh = pl.p + (b * s.heads + h) * s.queries
+                let headMax: UnsafeMutablePointer<Float>? = pm.map { $0.p + bh }
+                headMax?.pointee = -Float.infinity
                 forEachBlock(s) { i0, rows, kEnd in
                     attentionProbBlock(qh + i0 * ldq, ldq: ldq, kh, ldk: ldk, s: s, i0: i0,
                                        rows: rows, kEnd: kEnd, p: scratch, lse: lseh + i0,
-                                       fromLSE: false)
+                                       fromLSE: false, rowMax: headMax)
                     gemmSerial(transA: false, transB: false, m: rows, n: s.dv, k: kEnd, alpha: 1,
                                a: scratch, lda: kEnd, b: vh, ldb: ldv, beta: 0,
                                c: oh + i0 * ldo, ldc: ldo)
@@ -129,7 +135,7 @@ extension Kernels {
         lse: UnsafePointer<Float>, dout: UnsafePointer<Float>,
         dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>,
         dv: UnsafeMutablePointer<Float>,
-        shape s: AttentionShape
+        shape s: AttentionGeometry
     ) {
         guard s.batch > 0 else { return }
         let pq = SendablePointer(q), pk = SendablePointer(k), pv = SendablePointer(v)
@@ -204,7 +210,7 @@ extension Kernels {
     /// (row i = softmax over keys j <= Tk − Tq + i, zeros above the causal limit), with the same
     /// arithmetic as `attentionForward`.
     public static func attentionProbabilities(
-        q: UnsafePointer<Float>, k: UnsafePointer<Float>, shape s: AttentionShape,
+        q: UnsafePointer<Float>, k: UnsafePointer<Float>, shape s: AttentionGeometry,
         batchIndex b: Int, head h: Int, probs: UnsafeMutablePointer<Float>
     ) {
         precondition(b >= 0 && b < s.batch && h >= 0 && h < s.heads,
@@ -231,13 +237,13 @@ extension Kernels {
     // MARK: - Blocks
 
     @inline(__always)
-    static func blockRowsFor(_ s: AttentionShape) -> Int {
+    static func blockRowsFor(_ s: AttentionGeometry) -> Int {
         max(1, min(attentionBlockRows, s.queries))
     }
 
     /// Calls body(i0, rows, kEnd) for each query block; keys 0..<kEnd are visible to the block.
     @inline(__always)
-    static func forEachBlock(_ s: AttentionShape, _ body: (Int, Int, Int) -> Void) {
+    static func forEachBlock(_ s: AttentionGeometry, _ body: (Int, Int, Int) -> Void) {
         let br = blockRowsFor(s)
         var i0 = 0
         while i0 < s.queries {
@@ -248,12 +254,14 @@ extension Kernels {
     }
 
     /// P [rows, kEnd] = causal softmax of scale·Q_blk·K[0..<kEnd]ᵀ. With `fromLSE == false`
-    /// computes and writes lse [rows]; with `true` uses the given lse (backward recompute).
+    /// computes and writes lse [rows] (and raises `rowMax` to the largest logit of the block when
+    /// given); with `true` uses the given lse (backward recompute).
     @inline(__always)
     static func attentionProbBlock(
         _ qb: UnsafePointer<Float>, ldq: Int, _ kh: UnsafePointer<Float>, ldk: Int,
-        s: AttentionShape, i0: Int, rows: Int, kEnd: Int,
-        p: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>, fromLSE: Bool
+        s: AttentionGeometry, i0: Int, rows: Int, kEnd: Int,
+        p: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>, fromLSE: Bool,
+        rowMax maxOut: UnsafeMutablePointer<Float>? = nil
     ) {
         gemmSerial(transA: false, transB: true, m: rows, n: kEnd, k: s.dqk, alpha: s.scale,
                    a: qb, lda: ldq, b: kh, ldb: ldk, beta: 0, c: p, ldc: kEnd)
@@ -264,6 +272,7 @@ extension Kernels {
                 _ = expShifted(row, row, valid, shift: lse[r])
             } else {
                 let m = rowMax(row, valid)
+                if let maxOut, m > maxOut.pointee { maxOut.pointee = m }
                 let sum = expShifted(row, row, valid, shift: m)
                 scaleRow(row, valid, by: 1 / sum)
                 lse[r] = m + DetMath.log(sum)
