@@ -7,18 +7,20 @@ import Tensor
 
 enum AttentionLayer {
     /// x [B, T, D] (already normalised) → [B, T, D].
-    static func forward(_ x: Tensor, shape: AttentionShape, weights: AttentionWeights, theta: Float,
+    static func forward(_ x: Tensor, weights: AttentionWeights, theta: Float,
                         eps: Float, probe: ((AttentionProbe) -> Void)? = nil) -> Tensor {
         let (b, t, d) = (x.shape[0], x.shape[1], x.shape[2])
-        switch (shape, weights) {
-        case (.grouped(let h, let g, let dh), .grouped(let w)):
+        switch weights {
+        case .grouped(let w):
+            let (h, g, dh) = (w.heads, w.kvHeads, w.headDim)
             let q = x.linear(w.wq).reshaped([b, t, h, dh]).rope(theta: theta)   // [B, T, H, d_h]
             let k = x.linear(w.wk).reshaped([b, t, g, dh]).rope(theta: theta)   // [B, T, G, d_h]
             let v = x.linear(w.wv).reshaped([b, t, g, dh])                      // [B, T, G, d_h]
             probe?(AttentionProbe(q: q, k: k, scale: 1 / Float(dh).squareRoot()))
             let o = Tensor.causalAttention(q: q, k: k, v: v, scale: 1 / Float(dh).squareRoot())     // [B, T, H, d_h]
             return o.reshaped([b, t, h * dh]).linear(w.wo).reshaped([b, t, d])
-        case (.latent(let h, let dc, _, let dNope, let dRope, let dV), .latent(let w)):
+        case .latent(let w):
+            let (h, dc, dNope, dRope, dV) = (w.heads, w.kvRank, w.dNope, w.dRope, w.dV)
             let qFull = w.query(x, eps: eps)                                                        // [B, T, H·(d_nope+d_rope)]
             let qParts = qFull.reshaped([b, t, h, dNope + dRope]).split(sizes: [dNope, dRope], axis: 3)
             let q = Tensor.concat([qParts[0], qParts[1].rope(theta: theta)], axis: 3)               // [B, T, H, d_nope+d_rope]
@@ -33,8 +35,6 @@ enum AttentionLayer {
             probe?(AttentionProbe(q: q, k: k, scale: scale, cKV: cKV))
             let o = Tensor.causalAttention(q: q, k: k, v: kv[1], scale: scale)                      // [B, T, H, d_v]
             return o.reshaped([b, t, h * dV]).linear(w.wo).reshaped([b, t, d])
-        default:
-            preconditionFailure("attention weights do not match the attention shape")
         }
     }
 }

@@ -52,11 +52,10 @@ public struct Decoder {
         var stats: [MoEStats] = []
         var routerScores: [Int: Tensor] = [:]
         var attentionProbes: [Int: AttentionProbe] = [:]
-        let attentionShape = config.attentionShape
         for (l, layer) in weights.layers.enumerated() {
             let h = x.rmsNorm(weight: layer.attnNorm, eps: eps)
             let probe: ((AttentionProbe) -> Void)? = probes.attentionLayers.contains(l) ? { attentionProbes[l] = $0 } : nil
-            x = x + AttentionLayer.forward(h, shape: attentionShape, weights: layer.attention, theta: theta, eps: eps, probe: probe)
+            x = x + AttentionLayer.forward(h, weights: layer.attention, theta: theta, eps: eps, probe: probe)
             let f = x.rmsNorm(weight: layer.ffnNorm, eps: eps).reshaped([n, d])                  // [N, D]
             switch layer.ffn {
             case .moe(let moeWeights):

@@ -44,14 +44,9 @@ public struct InferenceSession {
         for (l, layer) in weights.layers.enumerated() {
             let h = x.rmsNorm(weight: layer.attnNorm, eps: eps)
             let attention: Tensor
-            switch (config.attentionShape, layer.attention) {
-            case (.grouped(let heads, let g, let dh), .grouped(let w)):
-                attention = groupedStep(h, layer: l, weights: w, heads: heads, kvHeads: g, headDim: dh, theta: theta)
-            case (.latent(let heads, let dc, _, let dNope, let dRope, let dV), .latent(let w)):
-                attention = latentStep(h, layer: l, weights: w, heads: heads, dc: dc, dNope: dNope, dRope: dRope, dV: dV,
-                                       theta: theta, eps: eps)
-            default:
-                preconditionFailure("attention weights do not match the attention shape")
+            switch layer.attention {
+            case .grouped(let w): attention = groupedStep(h, layer: l, weights: w, theta: theta)
+            case .latent(let w): attention = latentStep(h, layer: l, weights: w, theta: theta, eps: eps)
             }
             x = x + attention.reshaped([1, 1, d])
             let f = x.rmsNorm(weight: layer.ffnNorm, eps: eps).reshaped([1, d])
@@ -67,9 +62,8 @@ public struct InferenceSession {
         return x.rmsNorm(weight: weights.norm, eps: eps).linear(weights.head).scalars
     }
 
-    private mutating func groupedStep(_ h: Tensor, layer l: Int, weights w: GroupedAttentionWeights, heads: Int, kvHeads g: Int,
-                                      headDim dh: Int, theta: Float) -> Tensor {
-        let p = position
+    private mutating func groupedStep(_ h: Tensor, layer l: Int, weights w: GroupedAttentionWeights, theta: Float) -> Tensor {
+        let (p, heads, g, dh) = (position, w.heads, w.kvHeads, w.headDim)
         let q = h.linear(w.wq).reshaped([1, 1, heads, dh]).rope(theta: theta, positionOffset: p).scalars
         let k = h.linear(w.wk).reshaped([1, 1, g, dh]).rope(theta: theta, positionOffset: p).scalars
         let v = h.linear(w.wv).scalars
@@ -84,9 +78,8 @@ public struct InferenceSession {
     /// The absorbed form: one kv head over the cached rows [c_kv; k_rope] (d_c + d_rope floats
     /// per token) with v = c_kv (the same rows' first d_c floats). Query head h is
     /// [W_UK_hᵀ q_nope_h ; q_rope_h]; the output is o_h = W_UV_h (Σ_j p_j c_j).
-    private mutating func latentStep(_ h: Tensor, layer l: Int, weights w: MLAWeights, heads: Int, dc: Int, dNope: Int,
-                                     dRope: Int, dV: Int, theta: Float, eps: Float) -> Tensor {
-        let p = position
+    private mutating func latentStep(_ h: Tensor, layer l: Int, weights w: MLAWeights, theta: Float, eps: Float) -> Tensor {
+        let (p, heads, dc, dNope, dRope, dV) = (position, w.heads, w.kvRank, w.dNope, w.dRope, w.dV)
         let qParts = w.query(h, eps: eps).reshaped([1, 1, heads, dNope + dRope]).split(sizes: [dNope, dRope], axis: 3)
         let qNope = qParts[0].reshaped([heads, dNope])
         let qRope = qParts[1].rope(theta: theta, positionOffset: p).reshaped([heads, dRope])

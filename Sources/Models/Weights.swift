@@ -77,13 +77,15 @@ struct ParameterBinder: ParameterSource {
 
 // MARK: - Typed views
 
-/// mha / gqa / mqa projections.
+/// mha / gqa / mqa: H query heads, G kv heads of dim d_h, and their projections.
 public struct GroupedAttentionWeights {
+    public let heads: Int, kvHeads: Int, headDim: Int
     public let wq: Tensor, wk: Tensor, wv: Tensor, wo: Tensor
 }
 
-/// MLA projections: either `wq` (d_q = 0) or `wqA`, `qNorm`, `wqB`.
+/// MLA: its dims and projections, either `wq` (d_q = 0) or `wqA`, `qNorm`, `wqB`.
 public struct MLAWeights {
+    public let heads: Int, kvRank: Int, dNope: Int, dRope: Int, dV: Int
     public let wq: Tensor?, wqA: Tensor?, qNorm: Tensor?, wqB: Tensor?
     public let wkvA: Tensor, kvNorm: Tensor, wkvB: Tensor, wo: Tensor
 }
@@ -154,7 +156,7 @@ public struct DecoderWeights {
                 let wk = take("\(a).wk.weight", [G * dh, D], .attentionIn, layer: l)
                 let wv = take("\(a).wv.weight", [G * dh, D], .attentionIn, layer: l)
                 let wo = take("\(a).wo.weight", [D, H * dh], .attentionOut, layer: l)
-                attention = .grouped(GroupedAttentionWeights(wq: wq, wk: wk, wv: wv, wo: wo))
+                attention = .grouped(GroupedAttentionWeights(heads: H, kvHeads: G, headDim: dh, wq: wq, wk: wk, wv: wv, wo: wo))
             case .latent(let H, let dc, let dq, let dNope, let dRope, let dV):
                 var wq: Tensor?, wqA: Tensor?, qNorm: Tensor?, wqB: Tensor?
                 if dq > 0 {
@@ -168,7 +170,7 @@ public struct DecoderWeights {
                 let kvNorm = take("\(a).kv_norm.weight", [dc], .norm, layer: l)
                 let wkvB = take("\(a).wkv_b.weight", [H * (dNope + dV), dc], .attentionIn, layer: l)
                 let wo = take("\(a).wo.weight", [D, H * dV], .attentionOut, layer: l)
-                attention = .latent(MLAWeights(wq: wq, wqA: wqA, qNorm: qNorm, wqB: wqB, wkvA: wkvA, kvNorm: kvNorm,
+                attention = .latent(MLAWeights(heads: H, kvRank: dc, dNope: dNope, dRope: dRope, dV: dV, wq: wq, wqA: wqA, qNorm: qNorm, wqB: wqB, wkvA: wkvA, kvNorm: kvNorm,
                                                wkvB: wkvB, wo: wo))
             }
             let ffnNorm = take("\(p).ffn_norm.weight", [D], .norm, layer: l)
