@@ -6,7 +6,7 @@
 //     └── Experiments ── Training ── Models ── Tensor ── KernelsAVX512 / KernelsAVX2 / KernelsGeneric ── KernelCore
 //           │                          └── Config (spec values, schemas, validation)
 //           ├── RunStore ── HDF5 ── CHDF5 (libhdf5)
-//           ├── Analysis ── RunStore
+//           ├── Analysis ── RunStore   (Experiments checks a spec's table section against its cells)
 //           └── Dashboard ── Analysis, RunStore (`ablate serve`)
 //   JSON (the one value tree) sits under Config, HDF5, Analysis and Dashboard
 import Foundation
@@ -69,7 +69,7 @@ let package = Package(
         .target(name: "RunStore", dependencies: ["HDF5", "JSON"]),
 
         // Specs, sweeps, run ids, executors, verification.
-        .target(name: "Experiments", dependencies: ["Training", "RunStore", "HDF5", "Config", "JSON", "Yams"]),
+        .target(name: "Experiments", dependencies: ["Training", "RunStore", "Analysis", "HDF5", "Config", "JSON", "Yams"]),
         // Tables, CSV and notebook export.
         .target(name: "Analysis", dependencies: ["RunStore", "Config", "JSON"]),
         // `ablate serve`: an HTTP/1.1 server on POSIX sockets and the live dashboard's pages.

@@ -1,6 +1,6 @@
-// Benchmarks of whole training steps (not tests; nothing here asserts): the MoE scaling figure
-// of the models issue — a step with E=64, top-2 against E=8, top-2 at the same expert width —
-// measured side by side, interleaved repetition by repetition, medians reported.
+// Benchmarks of whole training steps (not tests; nothing here asserts): the MoE scaling figure,
+// which shows that a step's cost grows with the active experts, not with E — a step with E=64,
+// top-2 against E=8, top-2 at the same expert width — measured side by side, interleaved repetition by repetition, medians reported.
 import Training
 import Config
 import Dispatch

@@ -286,3 +286,39 @@ public enum SlurmExecutor {
         "'" + text.replacingOccurrences(of: "'", with: "'\\''") + "'"
     }
 }
+
+extension SweepPlan {
+    /// Reconciles a new plan with the Slurm jobs of the previous one, and returns the cells those
+    /// jobs still have queued or running (index → job id), which must not be started again.
+    ///
+    /// When the cells are the same ones (same run ids) the job ids are kept, so `ablate status`
+    /// still finds their tasks. A task that ended without success before its run file said so (or
+    /// before there was one) makes its cell failed: it reruns only with --retry-failed, like a
+    /// failed local cell. A cancelled task (scancel) is not a failure: its cell runs again.
+    /// When the plan changed (other run ids) the old jobs are dropped, but only once none of them
+    /// is still queued or running; otherwise this throws.
+    public static func reconcileSlurmJobs(previous: SweepManifest?, into manifest: inout SweepManifest,
+                                          directory: String) throws -> [Int: String] {
+        guard let previous, !previous.slurmJobs.isEmpty else { return [:] }
+        let tasks = SlurmExecutor.tasks(jobs: previous.slurmJobs, sweepDirectory: directory)
+        let active = tasks.filter { $0.value.isActive }.mapValues(\.jobID)
+        if previous.cells.map(\.runID) == manifest.cells.map(\.runID) {
+            manifest.slurmJobs = previous.slurmJobs
+            for position in manifest.cells.indices {
+                guard let task = tasks[manifest.cells[position].index], !task.isActive,
+                      [.pending, .running].contains(manifest.cells[position].state) else { continue }
+                let succeeded = task.state == "COMPLETED" || (task.state == "EXITED" && task.exitCode == 0)
+                if !succeeded && task.state != "CANCELLED" {
+                    manifest.cells[position].state = .failed
+                    manifest.cells[position].exitCode = task.exitCode ?? task.signal.map { 128 + $0 }
+                }
+            }
+            return active
+        }
+        if !active.isEmpty {
+            let jobs = Set(active.values).sorted().joined(separator: ", ")
+            throw CommandFailure("the spec changed, but Slurm job(s) \(jobs) of the previous plan of '\(directory)' are still queued or running; wait for them or `scancel \(jobs)`, then run again")
+        }
+        return [:]
+    }
+}

@@ -1,5 +1,5 @@
 // The model section of a spec (`model.*`): Codable structs whose snake_case keys are the
-// interface other issues and the docs use (`model.d_model`, `model.attention.kv_rank`,
+// interface the specs and the docs use (`model.d_model`, `model.attention.kv_rank`,
 // `model.ffn.moe.router.score`, …), the schema that validates them and fills defaults, the
 // combinations that are impossible, and the typed view the decoder is built from.
 //

@@ -1,6 +1,6 @@
 // The `data`, `train` and `log` sections of a spec: Codable structs (snake_case keys) and the
-// schemas that validate them and fill defaults. Key names are the interface the docs and other
-// issues use: `data.kind`, `train.steps`, `train.batch_size`, `train.seq_len`,
+// schemas that validate them and fill defaults. Key names are the interface the docs and the
+// specs use: `data.kind`, `train.steps`, `train.batch_size`, `train.seq_len`,
 // `train.optimizer.lr`, `train.eval_every`, `log.flush_every`, `log.checkpoint_every`.
 import Config
 import Models

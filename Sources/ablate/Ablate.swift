@@ -1,5 +1,6 @@
 // The `ablate` command: parse, call a library, print. No logic here that a library lacks.
 import ArgumentParser
+import Experiments
 import Foundation
 import RunStore
 import Tensor
@@ -10,13 +11,13 @@ struct Ablate: ParsableCommand {
         commandName: "ablate",
         abstract: "Train, sweep and compare small MLA / MoE language models, reproducibly.",
         discussion: """
-        Runs, sweeps and their metrics are stored as HDF5 run files (see docs/hdf5-schema.md).
+        Runs, sweeps and their metrics are stored as HDF5 run files (see docs/hdf5-schema.md). \
         Start with `ablate smoke` to check the installation, or `ablate inspect FILE.h5`.
 
         Exit codes (every command; scripts can rely on them, docs/reliability.md):
           0    success
           1    an error: a run or a sweep cell failed, a file cannot be read, verify found a difference
-          2    bad input, refused before any work started and before any file was written: spec,         overrides, options, or a cell whose estimated memory exceeds what is available
+          2    bad input, refused before any work started and before any file was written: spec, overrides, options, or a cell whose estimated memory exceeds what is available
           3    a run (or a sweep cell) diverged
           4    the disk filled up: the run stopped cleanly, its last checkpoint is safe; free space and resume
           130  interrupted (Ctrl-C, SIGTERM, Slurm preemption): checkpointed, resumable
@@ -46,6 +47,15 @@ struct Ablate: ParsableCommand {
         }
         Allocator.keepFreedMemory()
         main(nil)
+    }
+}
+
+/// Runs `body`; a `CommandFailure` it throws becomes `error: message` on stderr and its exit code.
+func orFail<T>(_ body: () throws -> T) throws -> T {
+    do {
+        return try body()
+    } catch let failure as CommandFailure {
+        throw fail(failure.message, code: failure.exitCode)
     }
 }
 

@@ -15,7 +15,11 @@ struct Bench: ParsableCommand {
             commandName: "mfu",
             abstract: "Model-FLOPs utilisation of training steps: model FLOPs/token × tokens/s ÷ the in-tree GEMM's peak, measured in the same run.",
             discussion: """
-            Model FLOPs per token are 3 × the forward's (2 per multiply-add of the active weights,             plus attention's QKᵀ and PV), the run file's model_flops_per_token × 3. The GEMM peak is             the median of 512³ and 1024³ products (the better one) timed between the steps at the             same threads. Target of the speed issue: ≥ 60%.
+            Model FLOPs per token are 3 × the forward's (2 per multiply-add of the active weights, \
+            plus attention's QKᵀ and PV), the run file's model_flops_per_token × 3. The GEMM peak is \
+            the median of 512³ and 1024³ products (the better one) timed between the steps at the \
+            same threads. MFU near the GEMM peak means the step spends its time in matrix products; \
+            docs/performance.md gives the measured figures and the targets.
             """)
 
         @Argument(help: "The spec whose first cell is timed.")
@@ -62,10 +66,10 @@ struct Bench: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "GFLOP/s of the in-tree GEMM per ISA path beside OpenBLAS cores, at 1 and N threads.",
             discussion: """
-            Shapes of the reference model: 2048 tokens × d 256 × out ∈ {96, 128, 256, 512} (forward,
-            dX, and the TN weight gradient), and one MoE expert (512 × 256 × 128 and its gradients).
-            OpenBLAS is an optional yardstick: loaded with dlopen when installed (libopenblas0),
-            one child process per OPENBLAS_CORETYPE (the library reads it once, at load), with
+            Shapes of the reference model: 2048 tokens × d 256 × out ∈ {96, 128, 256, 512} (forward, \
+            dX, and the TN weight gradient), and one MoE expert (512 × 256 × 128 and its gradients). \
+            OpenBLAS is an optional yardstick: loaded with dlopen when installed (libopenblas0), \
+            one child process per OPENBLAS_CORETYPE (the library reads it once, at load), with \
             rounds alternating between the engine and each core so all see the same machine.
             """)
 

@@ -6,9 +6,9 @@ struct Compare: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Compare two run files dataset by dataset (bitwise).",
         discussion: """
-        Compares every logged metric, MoE series, tensor snapshot and the final checkpoint of
-        two run files, wall-clock fields excepted — e.g. the same spec run on two machines, two
-        kernel paths (ABLATE_ISA) or two thread counts. `ablate verify --isa` re-executes a run
+        Compares every logged metric, MoE series, tensor snapshot and the final checkpoint of \
+        two run files, wall-clock fields excepted — e.g. the same spec run on two machines, two \
+        kernel paths (ABLATE_ISA) or two thread counts. `ablate verify --isa` re-executes a run \
         and compares in one step. Exit code 0 when identical, 1 otherwise.
         """)
 

@@ -7,10 +7,10 @@ struct Dump: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Write a parity dump: initial parameters, batches, step-0 logits and gradients, losses, final parameters.",
         discussion: """
-        Runs the first cell of SPEC (after overrides) for --steps AdamW steps and writes an HDF5
-        file that tools/reference/reference.py checks against an independent implementation.
-        Layout: /params/<name>, /batches/{inputs,targets,mask} [N, B, T], /step_0/logits,
-        /step_0/grads/<name>, /losses/{total,ce,aux,z} [N], /params_final/<name>; the root
+        Runs the first cell of SPEC (after overrides) for --steps AdamW steps and writes an HDF5 \
+        file that tools/reference/reference.py checks against an independent implementation. \
+        Layout: /params/<name>, /batches/{inputs,targets,mask} [N, B, T], /step_0/logits, \
+        /step_0/grads/<name>, /losses/{total,ce,aux,z} [N], /params_final/<name>; the root \
         attribute resolved_spec holds the resolved spec as YAML.
         """)
 

@@ -5,7 +5,7 @@ struct Generate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Sample from a trained run with the cached inference form (MLA: absorbed, latent cache).",
         discussion: """
-        Uses the parameters of the run's last checkpoint. For runs on text data the prompt and
+        Uses the parameters of the run's last checkpoint. For runs on text data the prompt and \
         output are text (bytes); otherwise they are token ids separated by spaces.
         """)
 

@@ -6,9 +6,9 @@ struct Inspect: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Show the groups, datasets and attributes of an HDF5 file.",
         discussion: """
-        Prints the tree of groups; each dataset with its shape, dtype, maximum shape (∞ for an
-        extendible axis), chunking and compression; and every attribute as @name = value.
-        Works on any HDF5 file, not only Ablate's. Exit code 1 when the file is missing, not
+        Prints the tree of groups; each dataset with its shape, dtype, maximum shape (∞ for an \
+        extendible axis), chunking and compression; and every attribute as @name = value. \
+        Works on any HDF5 file, not only Ablate's. Exit code 1 when the file is missing, not \
         HDF5, or damaged (objects that cannot be read are marked with !!).
         """)
 

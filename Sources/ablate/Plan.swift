@@ -1,5 +1,6 @@
 import Analysis
 import ArgumentParser
+import Experiments
 import Foundation
 
 struct Plan: ParsableCommand {
@@ -32,7 +33,7 @@ struct Plan: ParsableCommand {
     func run() throws {
         guard power > 0, power < 1 else { throw fail("--power: expected a number between 0 and 1, got \(power)", code: 2) }
         var resolved = try resolveSweep(sweep, runs: runs)
-        try resolved.override(alpha: alpha)
+        try orFail { try resolved.override(alpha: alpha) }
         guard !resolved.settings.claims.isEmpty else {
             throw fail("\(resolved.specFile.isEmpty ? "the sweep's spec" : resolved.specFile) has no table.claims to plan for (docs/analysis.md)", code: 2)
         }

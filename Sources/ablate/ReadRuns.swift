@@ -38,6 +38,6 @@ func isolatedReader() -> ReaderProcess {
 }
 
 /// The sweep's cells with what their run files hold, read through the reader process.
-func loadSweepData(_ resolved: ResolvedSweep) throws -> SweepData {
+func loadSweepData(_ resolved: SweepTarget) throws -> SweepData {
     try SweepData.load(directory: resolved.directory, manifest: resolved.manifest, reader: .reader(isolatedReader()))
 }

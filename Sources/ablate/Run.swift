@@ -20,11 +20,8 @@ func installStopHandlers() {
     pthread_sigmask(SIG_UNBLOCK, &set, nil)
 }
 
-/// Options shared by the commands that train.
+/// Options shared by the commands that train (`run`, `resume`, and the sweep's `run-cell`).
 struct TrainingOptions: ParsableArguments {
-    @Option(help: "Directory that holds runs (<runs>/<spec name>/<run id>/).")
-    var runs = "runs"
-
     @Option(help: "Threads for the numeric kernels (results do not depend on it; default: all cores).")
     var threads: Int?
 
@@ -103,9 +100,9 @@ struct Run: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Train one spec (the first cell of its sweep, or --cell N) into a run file.",
         discussion: """
-        Writes <runs>/<spec name>/<run id>/run.h5 (schema: docs/hdf5-schema.md) and run.log. A
-        run directory that already holds an incomplete run of the same spec is resumed from its
-        last checkpoint; a completed one is left alone. Ctrl-C checkpoints and marks the run
+        Writes <runs>/<spec name>/<run id>/run.h5 (schema: docs/hdf5-schema.md) and run.log. A \
+        run directory that already holds an incomplete run of the same spec is resumed from its \
+        last checkpoint; a completed one is left alone. Ctrl-C checkpoints and marks the run \
         interrupted; run the same command (or `ablate resume`) to continue.
         """)
 
@@ -117,6 +114,9 @@ struct Run: ParsableCommand {
 
     @Option(help: "Which cell of the sweep to run (index as listed by `ablate validate`).")
     var cell = 0
+
+    @Option(help: "Directory that holds runs (<runs>/<spec name>/<run id>/).")
+    var runs = "runs"
 
     @OptionGroup var options: TrainingOptions
 
@@ -132,7 +132,7 @@ struct Run: ParsableCommand {
         if !options.quiet {
             print("run \(chosen.runID) (\(chosen.label)) of \(loaded.name): \(chosen.train.steps) steps, \(threads) thread(s), kernels \(ISA.active.rawValue)")
         }
-        try trainAndReport(cell: chosen, spec: loaded, runs: options.runs, threads: threads, options: options)
+        try trainAndReport(cell: chosen, spec: loaded, runs: runs, threads: threads, options: options)
     }
 }
 
@@ -144,18 +144,14 @@ struct Resume: ParsableCommand {
     @Argument(help: "The run directory (holding run.h5).")
     var runDir: String
 
-    @Option(help: "Threads for the numeric kernels (default: all cores).")
-    var threads: Int?
-
-    @Flag(help: "No progress output.")
-    var quiet = false
+    @OptionGroup var options: TrainingOptions
 
     func run() throws {
         let file = URL(fileURLWithPath: runDir).appendingPathComponent("run.h5").path
         let spec: Spec
         do {
             // A run file damaged by a full disk is restored from checkpoint.h5 first.
-            if let restored = try CheckpointCopy.restoreIfNeeded(runFile: file), !quiet { print("note: \(restored)") }
+            if let restored = try CheckpointCopy.restoreIfNeeded(runFile: file), !options.quiet { print("note: \(restored)") }
             let reader = try RunFileReader(path: file)
             let texts = try reader.spec()
             reader.close()
@@ -169,11 +165,7 @@ struct Resume: ParsableCommand {
         guard directory.lastPathComponent == cell.runID else {
             throw fail("'\(runDir)' holds run \(cell.runID) of this build's spec hashing; the directory is named \(directory.lastPathComponent) (was it renamed, or written by another ablate version?)")
         }
-        var options = TrainingOptions()
-        options.runs = directory.deletingLastPathComponent().deletingLastPathComponent().path
-        options.threads = threads
-        options.quiet = quiet
-        let used = options.applyThreads()
-        try trainAndReport(cell: cell, spec: spec, runs: options.runs, threads: used, options: options)
+        let runs = directory.deletingLastPathComponent().deletingLastPathComponent().path
+        try trainAndReport(cell: cell, spec: spec, runs: runs, threads: options.applyThreads(), options: options)
     }
 }

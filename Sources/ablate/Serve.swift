@@ -74,7 +74,7 @@ struct Serve: ParsableCommand {
     @Sendable static func tableSettings(_ manifest: SweepManifest) -> TableSettings {
         guard FileManager.default.fileExists(atPath: manifest.specFile),
               let spec = try? SpecLoader.load(manifest.specFile, overrides: manifest.overrides),
-              let settings = try? specTableSettings(spec) else { return TableSettings() }
+              let settings = try? spec.tableSettings() else { return TableSettings() }
         return settings
     }
 }

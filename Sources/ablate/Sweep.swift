@@ -80,7 +80,7 @@ struct Sweep: ParsableCommand {
         let previous = try? SweepManifest.read(directory: directory)
         var manifest = SweepPlan.manifest(for: loaded, runs: runs)
         // Cells that Slurm still has queued or running are never started a second time.
-        let inSlurm = try slurmJobsOfPreviousPlan(previous, into: &manifest, directory: directory)
+        let inSlurm = try orFail { try SweepPlan.reconcileSlurmJobs(previous: previous, into: &manifest, directory: directory) }
         try manifest.write(directory: directory)
         let todo = manifest.cells.filter { SweepPlan.needsRun($0.state, retryFailed: retryFailed) && inSlurm[$0.index] == nil }
             .map(\.index)
@@ -127,38 +127,6 @@ struct Sweep: ParsableCommand {
     /// Progress output, silenced by --quiet.
     func say(_ line: String) { if !quiet { print(line) } }
 
-    /// Keeps the Slurm job ids of the previous plan when the cells are the same ones (so that
-    /// `ablate status` still finds their tasks) and returns the cells those jobs still have
-    /// queued or running. When the plan changed (other run ids) the old jobs are dropped — but
-    /// only once none of them is still queued or running.
-    func slurmJobsOfPreviousPlan(_ previous: SweepManifest?, into manifest: inout SweepManifest,
-                                 directory: String) throws -> [Int: String] {
-        guard let previous, !previous.slurmJobs.isEmpty else { return [:] }
-        let tasks = SlurmExecutor.tasks(jobs: previous.slurmJobs, sweepDirectory: directory)
-        let active = tasks.filter { $0.value.isActive }.mapValues(\.jobID)
-        if previous.cells.map(\.runID) == manifest.cells.map(\.runID) {
-            manifest.slurmJobs = previous.slurmJobs
-            // A task that failed before its run file said so (or before there was one) is a
-            // failed cell: it reruns only with --retry-failed, like a failed local cell. A
-            // cancelled one (scancel) is not a failure: it is submitted again.
-            for position in manifest.cells.indices {
-                guard let task = tasks[manifest.cells[position].index], !task.isActive,
-                      [.pending, .running].contains(manifest.cells[position].state) else { continue }
-                let succeeded = task.state == "COMPLETED" || (task.state == "EXITED" && task.exitCode == 0)
-                if !succeeded && task.state != "CANCELLED" {   // a cancelled cell runs again
-                    manifest.cells[position].state = .failed
-                    manifest.cells[position].exitCode = task.exitCode ?? task.signal.map { 128 + $0 }
-                }
-            }
-            return active
-        }
-        if !active.isEmpty {
-            let jobs = Set(active.values).sorted().joined(separator: ", ")
-            throw fail("the spec changed, but Slurm job(s) \(jobs) of the previous plan of '\(directory)' are still queued or running; wait for them or `scancel \(jobs)`, then run again")
-        }
-        return [:]
-    }
-
     func submitToSlurm(manifest: SweepManifest, directory: String, indices: [Int]) throws {
         do {
             let submission = try SlurmExecutor.submit(executable: currentExecutable(), sweepDirectory: directory,
@@ -177,26 +145,6 @@ func currentExecutable() -> String {
         ?? URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path
 }
 
-/// An exclusive lock on a sweep directory (flock on .sweep.lock), held while a sweep runs there.
-final class SweepLock {
-    private let descriptor: Int32
-
-    init?(directory: String) {
-        let path = URL(fileURLWithPath: directory).appendingPathComponent(".sweep.lock").path
-        descriptor = open(path, O_CREAT | O_RDWR, 0o644)
-        if descriptor < 0 { return nil }
-        if flock(descriptor, LOCK_EX | LOCK_NB) != 0 {
-            close(descriptor)
-            return nil
-        }
-    }
-
-    func release() {
-        flock(descriptor, LOCK_UN)
-        close(descriptor)
-    }
-}
-
 struct RunCell: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "run-cell",
@@ -209,18 +157,15 @@ struct RunCell: ParsableCommand {
     @Option(help: "Cell index (default: $SLURM_ARRAY_TASK_ID).")
     var index: Int?
 
-    @Option(help: "Kernel threads (default: $SLURM_CPUS_PER_TASK, else all cores).")
-    var threads: Int?
-
-    @Flag(help: "No progress output.")
-    var quiet = false
+    /// --threads defaults to $SLURM_CPUS_PER_TASK, else all cores.
+    @OptionGroup var options: TrainingOptions
 
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
         guard let cellIndex = index ?? environment["SLURM_ARRAY_TASK_ID"].flatMap(Int.init) else {
             throw fail("no cell index: pass --index or run as a Slurm array task", code: 2)
         }
-        if let count = threads ?? environment["SLURM_CPUS_PER_TASK"].flatMap(Int.init) { Parallel.threads = max(1, count) }
+        if let count = options.threads ?? environment["SLURM_CPUS_PER_TASK"].flatMap(Int.init) { Parallel.threads = max(1, count) }
         let spec: Spec, cell: Cell
         do {
             (spec, cell) = try SweepPlan.cell(sweepDirectory: sweepDir, index: cellIndex)
@@ -229,8 +174,6 @@ struct RunCell: ParsableCommand {
         }
         try requireMemory([cell])
         let runs = URL(fileURLWithPath: sweepDir).standardizedFileURL.deletingLastPathComponent().path
-        var options = TrainingOptions()
-        options.quiet = quiet
         try trainAndReport(cell: cell, spec: spec, runs: runs, threads: Parallel.threads, options: options)
     }
 }

@@ -17,7 +17,7 @@ struct Table: ParsableCommand {
         contrasts (Δ with its 95% interval, p, p adjusted over every contrast of the table); \
         `table.claims` adds one verdict per claim: holds, contradicted or inconclusive, with the \
         seeds an inconclusive claim would need (docs/analysis.md). Diverged, failed and missing \
-        cells are excluded and counted. A sweep still running gives a table of what is done.
+        cells are excluded and counted. A sweep still running gives a table of what is done. \
         Metrics: \(MetricColumn.all.map(\.id).joined(separator: ", ")).
         """)
 
@@ -45,7 +45,7 @@ struct Table: ParsableCommand {
     func run() throws {
         var resolved = try resolveSweep(sweep, runs: runs)
         if let correct { resolved.settings.correction = correct }
-        try resolved.override(alpha: alpha)
+        try orFail { try resolved.override(alpha: alpha) }
         if claims && resolved.settings.claims.isEmpty {
             throw fail("\(resolved.specFile.isEmpty ? "the sweep's spec" : resolved.specFile) has no table.claims (docs/analysis.md, \"Claims and verdicts\")", code: 2)
         }
@@ -68,67 +68,11 @@ extension Correction: ExpressibleByArgument {}
 
 extension TableFormat: ExpressibleByArgument {}
 
-/// A SWEEP argument made concrete: the sweep directory and the spec's `table` settings.
-struct ResolvedSweep {
-    var directory: String
-    var manifest: SweepManifest
-    var settings: TableSettings
-    /// The spec file the settings come from ("" when none could be loaded).
-    var specFile: String
-
-    /// `--alpha` given on the command line replaces the spec's `table.alpha`.
-    mutating func override(alpha: Double?) throws {
-        guard let alpha else { return }
-        guard alpha > 0, alpha < 1 else { throw fail("--alpha: expected a number between 0 and 1, got \(alpha)", code: 2) }
-        settings.alpha = alpha
-    }
-}
-
-/// SWEEP is a directory holding sweep.json, or a spec file (its sweep is <runs>/<name>). The
-/// `table` section comes from the spec: the file given, or the one sweep.json names.
-func resolveSweep(_ argument: String, runs: String) throws -> ResolvedSweep {
-    // Run files of a sweep still running are open for writing; HDF5 would refuse to read them.
-    setenv("HDF5_USE_FILE_LOCKING", "FALSE", 0)
-    var isDirectory: ObjCBool = false
-    guard FileManager.default.fileExists(atPath: argument, isDirectory: &isDirectory) else {
-        throw fail("no such sweep directory or spec file '\(argument)'", code: 2)
-    }
-    let spec: Spec?
-    var directory: String
-    if isDirectory.boolValue {
-        directory = argument
-        let manifest: SweepManifest
-        do {
-            (directory, manifest) = try SweepPlan.manifestOrScan(directory: directory)
-        } catch {
-            throw fail("\(error)", code: 2)
-        }
-        if FileManager.default.fileExists(atPath: manifest.specFile) {
-            spec = try? SpecLoader.load(manifest.specFile, overrides: manifest.overrides)
-        } else {
-            spec = nil
-        }
-        if spec == nil && !manifest.specFile.isEmpty {
-            FileHandle.standardError.write(Data("warning: cannot load the sweep's spec '\(manifest.specFile)'; no table.reference, table.baseline or table.claims\n".utf8))
-        }
-    } else {
-        let loaded = try loadSpec(argument, overrides: [])
-        spec = loaded
-        directory = URL(fileURLWithPath: runs).appendingPathComponent(loaded.name).path
-    }
-    var settings = TableSettings()
-    if let spec {
-        do {
-            settings = try specTableSettings(spec)
-        } catch {
-            throw fail("\(spec.file): \(error)", code: 2)
+/// SWEEP (a sweep directory or a spec file) made concrete, or the exit its refusal gives.
+func resolveSweep(_ argument: String, runs: String) throws -> SweepTarget {
+    try orFail {
+        try SweepTarget.resolve(argument, runs: runs) { warning in
+            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
         }
     }
-    let manifest: SweepManifest
-    do {
-        manifest = try SweepPlan.manifestOrScan(directory: directory).manifest
-    } catch {
-        throw fail("\(error)", code: 2)
-    }
-    return ResolvedSweep(directory: directory, manifest: manifest, settings: settings, specFile: spec?.file ?? "")
 }

@@ -9,9 +9,9 @@ struct Validate: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Check a spec and show what it would run, without running anything.",
         discussion: """
-        Loads SPEC (following `extends`), applies the overrides (key.path=value, YAML-typed),
-        validates every key, then prints the resolved spec and every cell of the sweep with its
-        run id. All problems are reported together, each with the file and key path; the exit
+        Loads SPEC (following `extends`), applies the overrides (key.path=value, YAML-typed), \
+        validates every key, then prints the resolved spec and every cell of the sweep with its \
+        run id. All problems are reported together, each with the file and key path; the exit \
         code is then 2.
         """)
 
@@ -56,61 +56,14 @@ struct Validate: ParsableCommand {
     }
 }
 
-/// Loads a spec or exits with code 2, printing every problem on its own line. The `table`
-/// section is checked too: its settings parse, and its claims, baseline and labels name rows the
-/// sweep will have, with metrics its data can give.
+/// Loads a spec (and checks its `table` section) or exits with code 2, printing every problem
+/// on its own line.
 func loadSpec(_ path: String, overrides: [String]) throws -> Spec {
-    let spec: Spec
     do {
-        spec = try SpecLoader.load(path, overrides: overrides)
+        return try SpecLoader.loadChecked(path, overrides: overrides)
     } catch {
         throw reportProblems(error.problems)
     }
-    let problems = tableProblems(spec)
-    if !problems.isEmpty { throw reportProblems(problems) }
-    return spec
-}
-
-/// The spec's `table` settings, as Analysis reads them.
-func specTableSettings(_ spec: Spec) throws -> TableSettings {
-    guard let table = spec.resolved["table"] else { return TableSettings() }
-    return try TableSettings.parse(table)
-}
-
-func tableProblems(_ spec: Spec) -> [ConfigProblem] {
-    let settings: TableSettings
-    do {
-        settings = try specTableSettings(spec)
-    } catch {
-        return [ConfigProblem(file: spec.file, path: "", "\(error)")]
-    }
-    var rows: [[String: JSONValue]] = []
-    var seen: Set<String> = []
-    for cell in spec.cells {
-        var row: [String: JSONValue] = [:]
-        for (path, value) in cell.assignments where path != "seed" {
-            row[path] = value
-        }
-        if seen.insert(JSONValue.map(row).canonical).inserted { rows.append(row) }
-    }
-    var problems = settings.selectorProblems(rows: rows).map { ConfigProblem(file: spec.file, path: $0.path, $0.message) }
-    // Metrics the data or model cannot give.
-    let kinds = Set(spec.cells.compactMap { $0.resolved.value(at: "data.kind")?.stringValue })
-    let moe = spec.cells.contains { $0.resolved.value(at: "model.ffn.kind")?.stringValue == "moe" }
-    func check(_ metric: String, _ path: String) {
-        if metric == "accuracy", !kinds.contains("mqar") {
-            problems.append(ConfigProblem(file: spec.file, path: path, "metric accuracy needs MQAR data (data.kind: mqar); this sweep has \(kinds.sorted().joined(separator: ", "))"))
-        }
-        if metric.hasPrefix("maxvio"), !moe {
-            problems.append(ConfigProblem(file: spec.file, path: path, "metric \(metric) needs an MoE model (model.ffn.kind: moe)"))
-        }
-        if metric == "gap", !kinds.contains("markov_mixture") {
-            problems.append(ConfigProblem(file: spec.file, path: path, "metric gap needs data with a known optimum (data.kind: markov_mixture)"))
-        }
-    }
-    for (index, claim) in settings.claims.enumerated() { check(claim.metric, "table.claims[\(index)].metric") }
-    if let solve = settings.solve { check(solve.metric, "table.solve.metric") }
-    return problems
 }
 
 /// Exits with code 2 when any of `cells` lacks its inputs (e.g. a text corpus), before any work.

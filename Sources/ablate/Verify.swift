@@ -7,13 +7,13 @@ struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Re-execute a run from its stored spec and check that every bit is the same.",
         discussion: """
-        Re-runs RUN_DIR (or its first --steps K steps) in a temporary directory and compares,
-        dataset by dataset, every logged metric, MoE series, tensor snapshot and the final
-        checkpoint (wall-clock fields excepted); then re-runs with a stop at K/2 and a resume
+        Re-runs RUN_DIR (or its first --steps K steps) in a temporary directory and compares, \
+        dataset by dataset, every logged metric, MoE series, tensor snapshot and the final \
+        checkpoint (wall-clock fields excepted); then re-runs with a stop at K/2 and a resume \
         and compares again. --threads N re-executes on N threads (a cross-thread check);
         --isa PATH re-executes on another kernel path (avx512, avx2 or generic: the ones this CPU
-        supports are listed by `ablate --version`), which is how a run file made on another
-        machine is checked here: every path computes the same bits.
+        supports are listed by `ablate --version`), which is how a run file made on another \
+        machine is checked here: every path computes the same bits. \
         Exit code 0 when everything is identical, 1 otherwise.
         """)
 
