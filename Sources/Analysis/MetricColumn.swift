@@ -1,0 +1,70 @@
+// The metric columns of a table: how each is computed from a run's metric groups, its unit and
+// which way is better; and the columns derived from the model alone.
+import Foundation
+import RunStore
+
+/// One metric column of a table: its id (used by --metrics, table.reference and CSV headers),
+/// how it is computed from a run's metric groups, and which way is better.
+public struct MetricColumn: Sendable, Equatable {
+    public var id: String
+    public var title: String
+    public var lowerIsBetter: Bool
+    /// Decimals shown in md/latex (CSV always has full precision).
+    public var digits: Int
+    public var definition: String
+
+    /// The column's unit; losses and perplexity count per `token` ("byte" for byte-level text).
+    public func unit(_ token: String) -> String {
+        switch id {
+        case "final_loss", "best_loss", "gap": "nats/\(token)"
+        case "ppl": "per \(token)"
+        case "accuracy": "fraction"
+        case "maxvio_global", "maxvio_batch": "max/mean − 1"
+        case "tokens_per_s": "tokens/s"
+        default: ""
+        }
+    }
+
+    public static let all: [MetricColumn] = [
+        MetricColumn(id: "final_loss", title: "final eval loss", lowerIsBetter: true, digits: 4,
+                     definition: "eval loss at the last evaluation"),
+        MetricColumn(id: "best_loss", title: "best eval loss", lowerIsBetter: true, digits: 4,
+                     definition: "lowest eval loss over all evaluations"),
+        MetricColumn(id: "ppl", title: "ppl", lowerIsBetter: true, digits: 3,
+                     definition: "eval perplexity at the last evaluation"),
+        MetricColumn(id: "gap", title: "gap to optimum", lowerIsBetter: true, digits: 4,
+                     definition: "eval loss − Bayes-optimal loss at the last evaluation (data with a known optimum)"),
+        MetricColumn(id: "accuracy", title: "MQAR acc", lowerIsBetter: false, digits: 3,
+                     definition: "MQAR answer accuracy at the last evaluation"),
+        MetricColumn(id: "maxvio_global", title: "MaxVio_global", lowerIsBetter: true, digits: 3,
+                     definition: "MaxVio of expert loads over the whole validation set at the last evaluation, mean over MoE layers"),
+        MetricColumn(id: "maxvio_batch", title: "MaxVio_batch", lowerIsBetter: true, digits: 3,
+                     definition: "mean over all training steps of the per-batch MaxVio (train `maxvio`)"),
+        MetricColumn(id: "tokens_per_s", title: "throughput", lowerIsBetter: false, digits: 0,
+                     definition: "mean training throughput over all logged steps (wall clock)"),
+    ]
+
+    public static func named(_ id: String) -> MetricColumn? { all.first { $0.id == id } }
+
+    /// Every column's value for one run.
+    public static func extract(train: MetricTable, eval: MetricTable) -> [String: Double] {
+        func last(_ column: String) -> Double { eval.columns[column]?.last ?? .nan }
+        func mean(_ column: String) -> Double { Summary(train.columns[column] ?? []).mean }
+        let losses = (eval.columns["loss"] ?? []).filter(\.isFinite)
+        return ["final_loss": last("loss"), "best_loss": losses.min() ?? .nan, "ppl": last("ppl"), "gap": last("gap"),
+                "accuracy": last("accuracy"), "maxvio_global": last("maxvio_global"),
+                "maxvio_batch": mean("maxvio"), "tokens_per_s": mean("tokens_per_s")]
+    }
+}
+
+/// The model numbers shown beside the metrics, from the run file's model_* attributes.
+public struct DerivedColumn: Sendable, Equatable {
+    public var id: String
+    public var title: String
+    public static let all: [DerivedColumn] = [
+        DerivedColumn(id: "total_parameters", title: "params"),
+        DerivedColumn(id: "active_parameters", title: "active params"),
+        DerivedColumn(id: "kv_cache_per_token", title: "KV cache/token"),
+        DerivedColumn(id: "flops_per_token", title: "FLOPs/token"),
+    ]
+}
