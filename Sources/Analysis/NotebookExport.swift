@@ -32,12 +32,31 @@ public enum NotebookExport {
         }
 
         let done = sweep.runs.filter(\.isComplete).count
-        var omitted: [String] = []
-        if !sections.finalLossVsAxis { omitted.append("final eval loss against the varying axes (needs evaluations and a key other than the seed that varies)") }
-        if !sections.expertLoad { omitted.append("expert loads and MaxVio (no MoE layer in any run)") }
-        if !sections.biasTrajectories { omitted.append("balancing-bias trajectories (no run has a non-zero balancing bias)") }
-        if !sections.kvCacheVsLoss { omitted.append("KV cache against loss (needs evaluations and at least two KV-cache sizes)") }
-        if !sections.parametersVsLoss { omitted.append("parameters against loss (needs evaluations and at least two parameter counts)") }
+        // Every optional part: whether the sweep has its data, its (markdown, code) cells, and
+        // what the header says when it is left out.
+        let parts: [(on: Bool, cells: [(markdown: String, code: String)], missing: String?)] = [
+            (sections.lossCurves, [
+                ("## Loss curves\n\nTraining loss (smoothed over ~2% of the steps) and evaluation loss per group: mean over seeds with a ± std band; the dashed line is the Bayes-optimal loss where the data has one.", lossCurves),
+                ("## Final evaluation metrics and claims\n\n`ablate table`'s numbers, read from `TABLE_JSON`: per row n, the mean and its 95% t interval, every seed's value; then the spec's claims with their verdicts.", finalTable),
+            ], nil),
+            (sections.finalLossVsAxis, [
+                ("## Final eval loss against each varying key\n\nOne panel per varying key (keys that always change together, as in a `zip`, share a panel); one line per combination of the other keys; each seed a dot, the mean with its 95% t interval (from `TABLE_JSON`).", finalVsAxis),
+            ], "final eval loss against the varying axes (needs evaluations and a key other than the seed that varies)"),
+            (sections.expertLoad, [
+                ("## Expert load per layer over training\n\nTokens routed to each expert divided by the mean load of the layer at that step (1 = perfectly balanced), for the first run of each group.", expertLoad),
+                ("## MaxVio over training\n\nMaxVio_batch (per training batch, mean over MoE layers) and MaxVio_global (over the validation set at each evaluation): mean over seeds ± std.", maxVio),
+            ], "expert loads and MaxVio (no MoE layer in any run)"),
+            (sections.biasTrajectories, [
+                ("## Balancing-bias trajectories\n\nThe loss-free balancing bias of every expert after each step, for the first run of each group that has non-zero biases.", biases),
+            ], "balancing-bias trajectories (no run has a non-zero balancing bias)"),
+            (sections.kvCacheVsLoss, [
+                ("## KV cache against loss\n\nKV-cache elements per token (from the run files' `model_kv_cache_per_token`: MHA 2·n_h·d_h·l, GQA 2·n_g·d_h·l, MQA 2·d_h·l, MLA (d_c + d_rope)·l) against the final eval loss, and against the MQAR accuracy where the data has it; each seed a dot, the mean with its 95% t interval per group (from `TABLE_JSON`).", kvCache),
+            ], "KV cache against loss (needs evaluations and at least two KV-cache sizes)"),
+            (sections.parametersVsLoss, [
+                ("## Parameters against loss\n\nFinal eval loss against the total trained parameters and against the parameters active per token (`model_total_parameters`, `model_active_parameters`); each seed a dot, the mean with its 95% t interval per group (from `TABLE_JSON`).", parameters),
+            ], "parameters against loss (needs evaluations and at least two parameter counts)"),
+        ]
+        let omitted = parts.filter { !$0.on }.compactMap(\.missing)
         markdown("""
             # Sweep `\(sweep.manifest.spec)`
 
@@ -61,33 +80,11 @@ public enum NotebookExport {
             code("SWEEP_DIR = \(CanonicalJSON.quote(sweepPath))\nTABLE_JSON = \(CanonicalJSON.quote(tablePath))")
         }
         code(setup)
-        if sections.lossCurves {
-            markdown("## Loss curves\n\nTraining loss (smoothed over ~2% of the steps) and evaluation loss per group: mean over seeds with a ± std band; the dashed line is the Bayes-optimal loss where the data has one.")
-            code(lossCurves)
-            markdown("## Final evaluation metrics and claims\n\n`ablate table`'s numbers, read from `TABLE_JSON`: per row n, the mean and its 95% t interval, every seed's value; then the spec's claims with their verdicts.")
-            code(finalTable)
-        }
-        if sections.finalLossVsAxis {
-            markdown("## Final eval loss against each varying key\n\nOne panel per varying key (keys that always change together, as in a `zip`, share a panel); one line per combination of the other keys; each seed a dot, the mean with its 95% t interval (from `TABLE_JSON`).")
-            code(finalVsAxis)
-        }
-        if sections.expertLoad {
-            markdown("## Expert load per layer over training\n\nTokens routed to each expert divided by the mean load of the layer at that step (1 = perfectly balanced), for the first run of each group.")
-            code(expertLoad)
-            markdown("## MaxVio over training\n\nMaxVio_batch (per training batch, mean over MoE layers) and MaxVio_global (over the validation set at each evaluation): mean over seeds ± std.")
-            code(maxVio)
-        }
-        if sections.biasTrajectories {
-            markdown("## Balancing-bias trajectories\n\nThe loss-free balancing bias of every expert after each step, for the first run of each group that has non-zero biases.")
-            code(biases)
-        }
-        if sections.kvCacheVsLoss {
-            markdown("## KV cache against loss\n\nKV-cache elements per token (from the run files' `model_kv_cache_per_token`: MHA 2·n_h·d_h·l, GQA 2·n_g·d_h·l, MQA 2·d_h·l, MLA (d_c + d_rope)·l) against the final eval loss, and against the MQAR accuracy where the data has it; each seed a dot, the mean with its 95% t interval per group (from `TABLE_JSON`).")
-            code(kvCache)
-        }
-        if sections.parametersVsLoss {
-            markdown("## Parameters against loss\n\nFinal eval loss against the total trained parameters and against the parameters active per token (`model_total_parameters`, `model_active_parameters`); each seed a dot, the mean with its 95% t interval per group (from `TABLE_JSON`).")
-            code(parameters)
+        for part in parts where part.on {
+            for cell in part.cells {
+                markdown(cell.markdown)
+                code(cell.code)
+            }
         }
         for index in cells.indices { cells[index]["id"] = "cell-\(index)" }
 

@@ -605,27 +605,17 @@ extension SweepTable {
         return lines.joined(separator: "\n") + "\n"
     }
 
+    /// LaTeX for the characters tables use that LaTeX would misread or lacks in text mode.
+    static let latexReplacements: [Character: String] = [
+        "_": "\\_", "%": "\\%", "&": "\\&", "#": "\\#", "$": "\\$", "{": "\\{", "}": "\\}",
+        "Δ": "$\\Delta$", "±": "$\\pm$", "≥": "$\\geq$", "≤": "$\\leq$", "≈": "$\\approx$", "α": "$\\alpha$",
+        "−": "$-$", "²": "$^2$", "₂": "$_2$", "<": "$<$", ">": "$>$", "\\": "\\textbackslash{}",
+    ]
+
     static func latexEscape(_ s: String) -> String {
-        var out = ""
-        for c in s {
-            switch c {
-            case "_", "%", "&", "#", "$", "{", "}": out += "\\\(c)"
-            case "Δ": out += "$\\Delta$"
-            case "±": out += "$\\pm$"
-            case "≥": out += "$\\geq$"
-            case "≤": out += "$\\leq$"
-            case "≈": out += "$\\approx$"
-            case "α": out += "$\\alpha$"
-            case "−": out += "$-$"
-            case "²": out += "$^2$"
-            case "₂": out += "$_2$"
-            case "<": out += "$<$"
-            case ">": out += "$>$"
-            case "\\": out += "\\textbackslash{}"
-            default: out.append(c)
-            }
+        s.reduce(into: "") { out, c in
+            if let replacement = latexReplacements[c] { out += replacement } else { out.append(c) }
         }
-        return out
     }
 }
 

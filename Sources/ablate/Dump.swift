@@ -14,11 +14,7 @@ struct Dump: ParsableCommand {
         attribute resolved_spec holds the resolved spec as YAML.
         """)
 
-    @Argument(help: "The spec file (YAML).")
-    var spec: String
-
-    @Argument(help: "Overrides, e.g. model.attention.kind=mla.")
-    var overrides: [String] = []
+    @OptionGroup var target: SpecArguments
 
     @Option(help: "Output file.")
     var out: String
@@ -38,12 +34,9 @@ struct Dump: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try loadSpec(spec, overrides: overrides)
-        guard loaded.cells.indices.contains(cell) else {
-            throw fail("--cell \(cell): the spec has \(loaded.cells.count) cell(s) (0..<\(loaded.cells.count))", code: 2)
-        }
+        let loaded = try target.load()
+        let chosen = try target.cell(cell, of: loaded)
         if let threads { Parallel.threads = threads }
-        let chosen = loaded.cells[cell]
         do {
             try ParityDump.write(cell: chosen, steps: steps, path: out)
         } catch {

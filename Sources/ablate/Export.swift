@@ -16,11 +16,7 @@ struct Export: ParsableCommand {
         than recomputing them. See docs/analysis.md.
         """)
 
-    @Argument(help: "A sweep directory (<runs>/<spec name>, holding sweep.json) or the spec file (YAML).")
-    var sweep: String
-
-    @Option(help: "Directory that holds runs, when SWEEP is a spec file.")
-    var runs = "runs"
+    @OptionGroup var target: SweepArguments
 
     @Option(help: "Write the tidy long CSV here.")
     var csv: String?
@@ -33,7 +29,7 @@ struct Export: ParsableCommand {
     }
 
     func run() throws {
-        let resolved = try resolveSweep(sweep, runs: runs)
+        let resolved = try target.resolve()
         do {
             let data = try loadSweepData(resolved)
             if let csv {

@@ -15,11 +15,7 @@ struct Plan: ParsableCommand {
         `scripts/reproduce-paper.sh` runs the studies). See docs/analysis.md.
         """)
 
-    @Argument(help: "A sweep directory (<runs>/<spec name>, holding sweep.json) or the spec file (YAML).")
-    var sweep: String
-
-    @Option(help: "Directory that holds runs, when SWEEP is a spec file.")
-    var runs = "runs"
+    @OptionGroup var target: SweepArguments
 
     @Option(help: "Target power (probability of a significant result when the effect is min_effect).")
     var power = 0.8
@@ -32,7 +28,7 @@ struct Plan: ParsableCommand {
 
     func run() throws {
         guard power > 0, power < 1 else { throw fail("--power: expected a number between 0 and 1, got \(power)", code: 2) }
-        var resolved = try resolveSweep(sweep, runs: runs)
+        var resolved = try target.resolve()
         try orFail { try resolved.override(alpha: alpha) }
         guard !resolved.settings.claims.isEmpty else {
             throw fail("\(resolved.specFile.isEmpty ? "the sweep's spec" : resolved.specFile) has no table.claims to plan for (docs/analysis.md)", code: 2)

@@ -20,39 +20,6 @@ func installStopHandlers() {
     pthread_sigmask(SIG_UNBLOCK, &set, nil)
 }
 
-/// Options shared by the commands that train (`run`, `resume`, and the sweep's `run-cell`).
-struct TrainingOptions: ParsableArguments {
-    @Option(help: "Threads for the numeric kernels (results do not depend on it; default: all cores).")
-    var threads: Int?
-
-    @Flag(help: "Print neither the live progress line nor periodic log lines.")
-    var quiet = false
-
-    func validate() throws {
-        if let threads, threads < 1 { throw ValidationError("--threads must be at least 1, got \(threads)") }
-    }
-
-    /// Applies --threads and returns the count in effect.
-    func applyThreads() -> Int {
-        if let threads { Parallel.threads = threads }
-        return Parallel.threads
-    }
-
-    /// A progress printer: a live line on a terminal, plain lines every `every` steps otherwise.
-    func progressPrinter(every: Int) -> (Experiments.Progress) -> Void {
-        if quiet { return { _ in } }
-        let terminal = isatty(STDOUT_FILENO) == 1
-        return { progress in
-            if terminal {
-                print("\r\u{1B}[2K" + progress.line, terminator: progress.step + 1 == progress.steps ? "\n" : "")
-                fflush(nil)
-            } else if (progress.step + 1) % every == 0 || progress.step + 1 == progress.steps {
-                print(progress.line)
-            }
-        }
-    }
-}
-
 /// Trains `cell` (new or resumed), prints its summary, and turns the outcome into the exit
 /// code: 130 interrupted, 3 diverged, 1 failed.
 func trainAndReport(cell: Cell, spec: Spec, runs: String, threads: Int, options: TrainingOptions) throws {
@@ -106,11 +73,7 @@ struct Run: ParsableCommand {
         interrupted; run the same command (or `ablate resume`) to continue.
         """)
 
-    @Argument(help: "The spec file (YAML).")
-    var spec: String
-
-    @Argument(help: "Overrides, e.g. train.steps=100 model.ffn.moe.experts=16.")
-    var overrides: [String] = []
+    @OptionGroup var target: SpecArguments
 
     @Option(help: "Which cell of the sweep to run (index as listed by `ablate validate`).")
     var cell = 0
@@ -121,11 +84,8 @@ struct Run: ParsableCommand {
     @OptionGroup var options: TrainingOptions
 
     func run() throws {
-        let loaded = try loadSpec(spec, overrides: overrides)
-        guard loaded.cells.indices.contains(cell) else {
-            throw fail("--cell \(cell): the spec has \(loaded.cells.count) cell(s) (0..<\(loaded.cells.count))", code: 2)
-        }
-        let chosen = loaded.cells[cell]
+        let loaded = try target.load()
+        let chosen = try target.cell(cell, of: loaded)
         try requireInputs([chosen], spec: loaded)
         try requireMemory([chosen])
         let threads = options.applyThreads()

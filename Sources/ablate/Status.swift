@@ -7,20 +7,15 @@ struct Status: ParsableCommand {
         abstract: "Show the cells of a sweep: state, step, latest loss, ETA.",
         discussion: "SWEEP is a sweep directory (<runs>/<spec name>) or a spec file (with --runs).")
 
-    @Argument(help: "Sweep directory or spec file.")
-    var sweep: String
-
-    @Option(help: "Directory that holds runs (when SWEEP is a spec).")
-    var runs = "runs"
+    @OptionGroup var target: SweepArguments
 
     func run() throws {
         // Run files being written by other processes are read without HDF5's file lock.
         setenv("HDF5_USE_FILE_LOCKING", "FALSE", 1)
-        var directory = sweep
+        var directory = target.sweep
         var isDirectory: ObjCBool = false
-        if FileManager.default.fileExists(atPath: sweep, isDirectory: &isDirectory), !isDirectory.boolValue {
-            let loaded = try loadSpec(sweep, overrides: [])
-            directory = SweepPlan.directory(runs: runs, spec: loaded)
+        if FileManager.default.fileExists(atPath: directory, isDirectory: &isDirectory), !isDirectory.boolValue {
+            directory = SweepPlan.directory(runs: target.runs, spec: try loadSpec(directory, overrides: []))
         }
         do {
             let cells = try SweepStatus.cells(sweepDirectory: directory, reader: isolatedReader())

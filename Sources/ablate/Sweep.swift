@@ -20,11 +20,7 @@ struct Sweep: ParsableCommand {
         still has queued or running are not submitted again. See docs/slurm.md.
         """)
 
-    @Argument(help: "The spec file (YAML).")
-    var spec: String
-
-    @Argument(help: "Overrides applied to every cell, e.g. train.steps=100.")
-    var overrides: [String] = []
+    @OptionGroup var target: SpecArguments
 
     @Option(help: "Directory that holds runs.")
     var runs = "runs"
@@ -67,7 +63,7 @@ struct Sweep: ParsableCommand {
     }
 
     func run() throws {
-        let loaded = try loadSpec(spec, overrides: overrides)
+        let loaded = try target.load()
         // Before any file exists: every cell (and --jobs of them at once) must fit in memory.
         // Slurm tasks check their own memory (against --mem) when they start.
         if executor == .local { try requireMemory(loaded.cells, jobs: jobs) }

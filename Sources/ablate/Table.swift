@@ -21,11 +21,7 @@ struct Table: ParsableCommand {
         Metrics: \(MetricColumn.all.map(\.id).joined(separator: ", ")).
         """)
 
-    @Argument(help: "A sweep directory (<runs>/<spec name>, holding sweep.json) or the spec file (YAML).")
-    var sweep: String
-
-    @Option(help: "Directory that holds runs, when SWEEP is a spec file.")
-    var runs = "runs"
+    @OptionGroup var target: SweepArguments
 
     @Option(help: "Output format: md, latex, csv or json.")
     var format: TableFormat = .md
@@ -43,7 +39,7 @@ struct Table: ParsableCommand {
     var claims = false
 
     func run() throws {
-        var resolved = try resolveSweep(sweep, runs: runs)
+        var resolved = try target.resolve()
         if let correct { resolved.settings.correction = correct }
         try orFail { try resolved.override(alpha: alpha) }
         if claims && resolved.settings.claims.isEmpty {
@@ -67,12 +63,3 @@ struct Table: ParsableCommand {
 extension Correction: ExpressibleByArgument {}
 
 extension TableFormat: ExpressibleByArgument {}
-
-/// SWEEP (a sweep directory or a spec file) made concrete, or the exit its refusal gives.
-func resolveSweep(_ argument: String, runs: String) throws -> SweepTarget {
-    try orFail {
-        try SweepTarget.resolve(argument, runs: runs) { warning in
-            FileHandle.standardError.write(Data("warning: \(warning)\n".utf8))
-        }
-    }
-}

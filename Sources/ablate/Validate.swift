@@ -15,15 +15,11 @@ struct Validate: ParsableCommand {
         code is then 2.
         """)
 
-    @Argument(help: "The spec file (YAML).")
-    var spec: String
-
-    @Argument(help: "Overrides, e.g. model.ffn.moe.experts=16 train.steps=100.")
-    var overrides: [String] = []
+    @OptionGroup var target: SpecArguments
 
     func run() throws {
-        let loaded = try loadSpec(spec, overrides: overrides)
-        print("# resolved spec: \(loaded.file)" + (overrides.isEmpty ? "" : " with \(overrides.joined(separator: " "))"))
+        let loaded = try target.load()
+        print("# resolved spec: \(loaded.file)" + (target.overrides.isEmpty ? "" : " with \(target.overrides.joined(separator: " "))"))
         print(YAMLText.emit(loaded.resolved), terminator: "")
         print("")
         let varying = loaded.varyingKeys.isEmpty ? "" : " varying \(loaded.varyingKeys.joined(separator: ", "))"

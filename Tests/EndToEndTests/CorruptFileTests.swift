@@ -99,10 +99,8 @@ func markedRunning(_ bytes: [UInt8]) throws -> [UInt8] {
     let original: [UInt8]
 
     init() throws {
-        binary = try TestEnvironment.ablateBinary()
-        directory = try TestEnvironment.temporaryDirectory("corrupt")
-        let spec = directory.appendingPathComponent("tiny.yaml").path
-        try corruptSpec.write(toFile: spec, atomically: true, encoding: .utf8)
+        let spec: String
+        (binary, directory, spec) = try TestEnvironment.endToEnd("corrupt", spec: corruptSpec, file: "tiny.yaml")
         let made = try runEnding(binary, ["run", spec, "--runs", directory.appendingPathComponent("runs").path, "--quiet", "--threads", "1"])
         guard made.code == 0 else { throw SetupError("ablate run failed: \(made.stderr)") }
         let manifestDirectory = directory.appendingPathComponent("runs/tiny").path

@@ -13,8 +13,7 @@ import RunStore
     let directory: URL
 
     init() throws {
-        binary = try TestEnvironment.ablateBinary()
-        directory = try TestEnvironment.temporaryDirectory("isa")
+        (binary, directory) = try TestEnvironment.endToEnd("isa")
     }
 
     /// The paths this CPU supports, from `ablate --version` ("… this CPU supports avx2, generic)").

@@ -17,8 +17,7 @@ let quickstartSpec = TestEnvironment.packageRoot.appendingPathComponent("experim
     let directory: URL
 
     init() throws {
-        binary = try TestEnvironment.ablateBinary()
-        directory = try TestEnvironment.temporaryDirectory("reliability")
+        (binary, directory) = try TestEnvironment.endToEnd("reliability")
     }
 
     func runFile(_ runs: String) throws -> String {

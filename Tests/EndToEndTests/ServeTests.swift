@@ -85,8 +85,7 @@ func rawHTTP(port: Int, _ requestLine: String) throws -> (status: Int, body: Str
     let directory: URL
 
     init() throws {
-        binary = try TestEnvironment.ablateBinary()
-        directory = try TestEnvironment.temporaryDirectory("serve")
+        (binary, directory) = try TestEnvironment.endToEnd("serve")
     }
 
     @Test func badInputIsAClearError() throws {
@@ -222,15 +221,7 @@ func svg(_ id: String, in dom: String) -> String {
     return String(rest[..<(rest.range(of: "</svg>")?.upperBound ?? rest.endIndex)])
 }
 
-let liveSpec = """
-name: livesweep
-model:
-  vocab: 32
-  d_model: 16
-  n_layers: 2
-  attention: {kind: mla, heads: 2, kv_rank: 8, d_nope: 4, d_rope: 4, d_v: 4}
-  ffn: {kind: moe, hidden: 32, moe: {experts: 4, top_k: 2, expert_hidden: 8}}
-data: {kind: markov_mixture, markov_mixture: {sources: 2, symbols: 32}, val_sequences: 8}
+let liveSpec = "name: livesweep\n" + tinyMLAMoEModelAndData + """
 train: {steps: 1000000, batch_size: 4, seq_len: 16, eval_every: 10}
 log: {flush_every: 10, checkpoint_every: 1000, tensors: {steps: [0, 20], attention_layers: [0], attention_heads: [0, 1]}}
 seeds: [0, 1]

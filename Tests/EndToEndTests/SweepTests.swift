@@ -6,8 +6,8 @@ import Testing
 import TestSupport
 import RunStore
 
-let sweepSpec = """
-name: tinysweep
+/// A tiny MLA + MoE model on a Markov mixture: the model and data of the sweep suites.
+let tinyMLAMoEModelAndData = """
 model:
   vocab: 32
   d_model: 16
@@ -15,6 +15,10 @@ model:
   attention: {kind: mla, heads: 2, kv_rank: 8, d_nope: 4, d_rope: 4, d_v: 4}
   ffn: {kind: moe, hidden: 32, moe: {experts: 4, top_k: 2, expert_hidden: 8}}
 data: {kind: markov_mixture, markov_mixture: {sources: 2, symbols: 32}, val_sequences: 8}
+
+"""
+
+let sweepSpec = "name: tinysweep\n" + tinyMLAMoEModelAndData + """
 train: {steps: 30, batch_size: 4, seq_len: 16, eval_every: 10}
 log: {flush_every: 5, checkpoint_every: 10}
 seeds: [0, 1]
@@ -29,10 +33,7 @@ sweep:
     let spec: String
 
     init() throws {
-        binary = try TestEnvironment.ablateBinary()
-        directory = try TestEnvironment.temporaryDirectory("sweep")
-        spec = directory.appendingPathComponent("sweep.yaml").path
-        try sweepSpec.write(toFile: spec, atomically: true, encoding: .utf8)
+        (binary, directory, spec) = try TestEnvironment.endToEnd("sweep", spec: sweepSpec, file: "sweep.yaml")
     }
 
     func manifest(_ runs: String) throws -> SweepManifest {

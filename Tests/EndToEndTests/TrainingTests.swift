@@ -26,10 +26,7 @@ log: {flush_every: 1, checkpoint_every: 5, tensors: {steps: [0, 20], attention_l
     let spec: String
 
     init() throws {
-        binary = try TestEnvironment.ablateBinary()
-        directory = try TestEnvironment.temporaryDirectory("training")
-        spec = directory.appendingPathComponent("tiny.yaml").path
-        try tinySpec.write(toFile: spec, atomically: true, encoding: .utf8)
+        (binary, directory, spec) = try TestEnvironment.endToEnd("training", spec: tinySpec, file: "tiny.yaml")
     }
 
     func runDirectory(_ runs: String) throws -> String {

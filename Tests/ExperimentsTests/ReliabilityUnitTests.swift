@@ -12,20 +12,12 @@ struct ReliabilityUnitTests {
     let spec: Spec
 
     init() throws {
-        let directory = try TestEnvironment.temporaryDirectory("reliability-unit")
-        let file = directory.appendingPathComponent("tiny.yaml").path
-        try """
-        name: tiny
-        model:
-          vocab: 32
-          d_model: 16
-          n_layers: 1
-          attention: {kind: mha, heads: 2}
-          ffn: {kind: dense, hidden: 32}
-        data: {kind: markov_mixture, markov_mixture: {sources: 2, symbols: 32}, val_sequences: 4}
-        train: {steps: 10, batch_size: 4, seq_len: 16, eval_every: 5}
-        seeds: [0, 1]
-        """.write(toFile: file, atomically: true, encoding: .utf8)
+        let file = try SpecFolder().write("tiny.yaml", "name: tiny\n" + tinyModel + """
+
+            data: {kind: markov_mixture, markov_mixture: {sources: 2, symbols: 32}, val_sequences: 4}
+            train: {steps: 10, batch_size: 4, seq_len: 16, eval_every: 5}
+            seeds: [0, 1]
+            """)
         spec = try SpecLoader.load(file)
     }
 

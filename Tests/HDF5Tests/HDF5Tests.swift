@@ -6,14 +6,9 @@ import TestSupport
 @testable import HDF5
 
 @Suite(.serialized)
-struct HDF5Tests {
+struct HDF5Tests: ScratchSuite {
     let directory: URL
-
-    init() throws {
-        directory = try TestEnvironment.temporaryDirectory("hdf5-tests")
-    }
-
-    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+    init() throws { directory = try TestEnvironment.temporaryDirectory("hdf5-tests") }
 
     /// Values that differ in every element and exercise sign and fractional parts.
     static func sample<T: H5Scalar>(_ type: T.Type, count: Int) -> [T] {

@@ -8,14 +8,9 @@ import HDF5
 @testable import RunStore
 
 @Suite(.serialized)
-struct RunFileTests {
+struct RunFileTests: ScratchSuite {
     let directory: URL
-
-    init() throws {
-        directory = try TestEnvironment.temporaryDirectory("runstore-tests")
-    }
-
-    func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+    init() throws { directory = try TestEnvironment.temporaryDirectory("runstore-tests") }
 
     /// Objects still open in the file at `name` once reopened (1 = nothing leaked). Per file,
     /// so other suites running in parallel do not disturb it.

@@ -42,6 +42,31 @@ public enum TestEnvironment {
     }
 }
 
+extension TestEnvironment {
+    /// What an end-to-end suite starts from: the release binary and a fresh directory.
+    public static func endToEnd(_ label: String) throws -> (binary: String, directory: URL) {
+        (try ablateBinary(), try temporaryDirectory(label))
+    }
+
+    /// The same, with `text` written into the directory as `file` (its path is `spec`).
+    public static func endToEnd(_ label: String, spec text: String, file: String) throws -> (binary: String, directory: URL, spec: String) {
+        let (binary, directory) = try endToEnd(label)
+        let spec = directory.appendingPathComponent(file).path
+        try text.write(toFile: spec, atomically: true, encoding: .utf8)
+        return (binary, directory, spec)
+    }
+}
+
+/// A suite whose files live in one fresh directory.
+public protocol ScratchSuite {
+    var directory: URL { get }
+}
+
+extension ScratchSuite {
+    /// `name` inside the suite's directory.
+    public func path(_ name: String) -> String { directory.appendingPathComponent(name).path }
+}
+
 public struct SetupError: Error, CustomStringConvertible {
     public var description: String
     public init(_ description: String) { self.description = description }
