@@ -36,7 +36,9 @@ public enum TrainingBenchmarks {
 
     /// Median step times of E=8 and E=64 (top-2, same expert width), interleaved.
     public static func moeScaling(repetitions: Int = 7) -> [Row] {
-        let data = MarkovMixture(config: MarkovMixtureConfig(sources: 8, symbols: 256, alpha: 0.1), seed: 1)
+        var mixture = MarkovMixtureConfig.defaults   // 8 sources, α 0.1
+        mixture.symbols = 256
+        let data = MarkovMixture(config: mixture, seed: 1)
         var trainers: [(String, Trainer, ModelConfig)] = []
         for experts in [8, 64] {
             let (model, train) = moeConfig(experts: experts)

@@ -23,12 +23,6 @@ public struct MarkovMixtureConfig: Codable, Sendable, Equatable {
     public var sources: Int
     public var symbols: Int
     public var alpha: Double
-
-    public init(sources: Int, symbols: Int, alpha: Double) {
-        self.sources = sources
-        self.symbols = symbols
-        self.alpha = alpha
-    }
 }
 
 public struct MQARConfig: Codable, Sendable, Equatable {

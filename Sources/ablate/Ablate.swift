@@ -16,10 +16,12 @@ struct Ablate: ParsableCommand {
 
         Exit codes (every command; scripts can rely on them, docs/reliability.md):
           0    success
-          1    an error: a run or a sweep cell failed, a file cannot be read, verify found a difference
-          2    bad input, refused before any work started and before any file was written: spec, overrides, options, or a cell whose estimated memory exceeds what is available
+          1    an error: a failed run or cell, an unreadable file, a verify difference
+          2    bad input (spec, overrides, options, a cell too big for the memory),
+               refused before any work started and before any file was written
           3    a run (or a sweep cell) diverged
-          4    the disk filled up: the run stopped cleanly, its last checkpoint is safe; free space and resume
+          4    disk full: the run stopped cleanly with its last checkpoint safe;
+               free space and resume
           130  interrupted (Ctrl-C, SIGTERM, Slurm preemption): checkpointed, resumable
         """,
         version: Provenance.current().versionText + "\n" + kernelLine,

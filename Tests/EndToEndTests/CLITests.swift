@@ -34,7 +34,26 @@ import TestSupport
             let help = try ablate(name, "--help")
             #expect(help.status == 0, "\(name) --help failed")
             #expect(help.stdout.contains("USAGE: ablate \(name)"), "\(name): \(help.stdout)")
+            expectCleanHelp(name, help.stdout)
         }
+        expectCleanHelp("ablate", top.stdout)
+        for sub in ["ops", "gemm", "moe", "mfu"] {
+            let help = try ablate("bench", sub, "--help")
+            #expect(help.status == 0, "bench \(sub) --help failed")
+            expectCleanHelp("bench \(sub)", help.stdout)
+        }
+    }
+
+    /// The prose of a help page (before USAGE) fits 80 columns as written, has no stray runs of
+    /// spaces inside a sentence, and says why rather than citing the tracker.
+    func expectCleanHelp(_ name: String, _ text: String) {
+        let prose = text.components(separatedBy: "USAGE:").first ?? ""
+        for line in prose.split(separator: "\n", omittingEmptySubsequences: false) {
+            #expect(line.count <= 80, "\(name) --help: line longer than 80 columns: \(line)")
+            let body = line.drop { $0 == " " }
+            #expect(!body.contains("   ") || line.hasPrefix("  "), "\(name) --help: stray spaces: \(line)")
+        }
+        #expect(!text.lowercased().contains("issue"), "\(name) --help cites the tracker")
     }
 
     /// A claim that names no row, or a metric the data cannot give, is refused before any work,
