@@ -20,8 +20,8 @@ struct Ablate: ParsableCommand {
           2    bad input (spec, overrides, options, a cell too big for the memory),
                refused before any work started and before any file was written
           3    a run (or a sweep cell) diverged
-          4    disk full: the run stopped cleanly with its last checkpoint safe;
-               free space and resume
+          4    the disk filled up: the run stopped cleanly, its last checkpoint is
+               safe; free space and resume
           130  interrupted (Ctrl-C, SIGTERM, Slurm preemption): checkpointed, resumable
         """,
         version: Provenance.current().versionText + "\n" + kernelLine,
