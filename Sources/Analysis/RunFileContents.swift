@@ -32,7 +32,8 @@ public struct RunFileContents: Sendable, Equatable {
             result.hasMoE = !layers.isEmpty
             result.hasBias = layers.contains { $0.bias.contains { $0 != 0 } }
             let resolvedSpec = try reader.spec().resolved
-            result.tokenUnit = attributes.run.dataSHA256.isEmpty && !resolvedSpec.contains("kind: text") ? "token" : "byte"
+            // Byte-level text counts per byte; synthetic data and token files per token.
+            result.tokenUnit = resolvedSpec.contains("kind: text") ? "byte" : "token"
             if let start = Self.date(attributes.createdUTC), let end = Self.date(attributes.finishedUTC) {
                 result.wallSeconds = end.timeIntervalSince(start)
             }

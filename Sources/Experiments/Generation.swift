@@ -15,18 +15,20 @@ public enum Generation {
         public var cacheFloatsPerTokenPerLayer: Int
     }
 
-    /// Loads RUN_DIR's spec and checkpoint and samples `count` tokens after `prompt`: UTF-8 bytes
-    /// when the run trained on text, else whitespace-separated token ids.
-    public static func generate(runDirectory: String, prompt: String, count: Int, temperature: Double,
-                                seed: Int) throws -> Result {
+    /// Loads RUN_DIR's spec and checkpoint and samples `count` tokens after `prompt`. The prompt
+    /// and the output are text for a run on text (bytes) or on tokens with a tokenizer
+    /// (`data.tokens.tokenizer`), else whitespace-separated token ids; `promptIsIDs` takes ids
+    /// whatever the data.
+    public static func generate(runDirectory: String, prompt: String, promptIsIDs: Bool = false, count: Int,
+                                temperature: Double, seed: Int) throws -> Result {
         let (cell, params, _) = try TrainedModel.load(runDirectory: runDirectory)
-        let isText = cell.data.kind == .text
-        let tokens = try TrainedModel.tokens(prompt, cell: cell)
+        let codec = try TextCodec(cell)
+        let tokens = promptIsIDs ? try TrainedModel.ids(prompt, vocab: cell.model.vocab, data: cell.data.kind.rawValue)
+                                 : try codec.encode(prompt, cell: cell)
         guard !tokens.isEmpty else { throw GenerationError("--prompt is empty") }
         var session = InferenceSession(config: cell.model, params: params)
         let output = session.generate(prompt: tokens, count: count, temperature: temperature, seed: seed)
-        let text = isText ? String(decoding: output.map { UInt8(clamping: $0) }, as: UTF8.self)
-                          : output.map(String.init).joined(separator: " ")
+        let text = try codec.decode(output)
         return Result(prompt: tokens, tokens: output, text: text, cacheFloatsPerTokenPerLayer: session.cacheFloatsPerTokenPerLayer)
     }
 }
@@ -76,17 +78,58 @@ public enum TrainedModel {
         return (0..<t).map { Array(flat[($0 * v)..<(($0 + 1) * v)]) }
     }
 
-    /// Token ids of a prompt: UTF-8 bytes for a run on text, else ids separated by spaces or commas.
+    /// Token ids of a prompt: UTF-8 bytes for a run on text, the tokenizer's ids for a run on
+    /// tokens with one, else ids separated by spaces or commas.
     public static func tokens(_ prompt: String, cell: Cell) throws -> [Int32] {
-        if cell.data.kind == .text { return Array(prompt.utf8).map { Int32($0) } }
+        try TextCodec(cell).encode(prompt, cell: cell)
+    }
+
+    /// Ids separated by spaces or commas, each below `vocab`.
+    public static func ids(_ prompt: String, vocab: Int, data: String) throws -> [Int32] {
         var parsed: [Int32] = []
         for word in prompt.split(whereSeparator: { $0 == " " || $0 == "," }) {
-            guard let id = Int32(word), id >= 0, Int(id) < cell.model.vocab else {
-                throw GenerationError("--prompt: '\(word)' is not a token id in 0..<\(cell.model.vocab) (this run's data is \(cell.data.kind.rawValue): give ids separated by spaces)")
+            guard let id = Int32(word), id >= 0, Int(id) < vocab else {
+                throw GenerationError("--prompt: '\(word)' is not a token id in 0..<\(vocab) (this run's data is \(data): give ids separated by spaces)")
             }
             parsed.append(id)
         }
         return parsed
+    }
+}
+
+/// How a run's tokens read as text: bytes (text data), a tokenizer (token data with
+/// data.tokens.tokenizer), or plain ids.
+enum TextCodec {
+    case bytes, tokenizer(ByteLevelBPE), ids
+
+    init(_ cell: Cell) throws {
+        switch cell.data.kind {
+        case .text: self = .bytes
+        case .tokens:
+            if let path = cell.data.tokens?.tokenizer { self = .tokenizer(try ByteLevelBPE(path: path)) } else { self = .ids }
+        default: self = .ids
+        }
+    }
+
+    func encode(_ prompt: String, cell: Cell) throws -> [Int32] {
+        switch self {
+        case .bytes: return Array(prompt.utf8).map { Int32($0) }
+        case .tokenizer(let bpe):
+            let ids = try bpe.encode(prompt)
+            if let bad = ids.first(where: { Int($0) >= cell.model.vocab }) {
+                throw GenerationError("--prompt: the tokenizer gives id \(bad), outside the model's vocabulary of \(cell.model.vocab)")
+            }
+            return ids
+        case .ids: return try TrainedModel.ids(prompt, vocab: cell.model.vocab, data: cell.data.kind.rawValue)
+        }
+    }
+
+    func decode(_ ids: [Int32]) throws -> String {
+        switch self {
+        case .bytes: return String(decoding: ids.map { UInt8(clamping: $0) }, as: UTF8.self)
+        case .tokenizer(let bpe): return try bpe.decode(ids)
+        case .ids: return ids.map(String.init).joined(separator: " ")
+        }
     }
 }
 

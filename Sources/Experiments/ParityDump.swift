@@ -12,7 +12,7 @@ import Training
 public enum ParityDump {
     /// Runs `steps` optimizer steps of `cell` and writes the dump to `path`.
     public static func write(cell: Cell, steps: Int, path: String) throws {
-        let data = try DataSources.make(cell.data, runSeed: cell.seed, seqLen: cell.train.seqLen)
+        let data = try DataSources.make(cell.data, runSeed: cell.seed, seqLen: cell.train.seqLen, vocab: cell.model.vocab)
         let params = ParameterSet.initial(cell.model, seed: cell.seed)
         let initial = params.names.map { ($0, params[$0].shape, params[$0].scalars) }
         var trainer = Trainer(model: cell.model, train: cell.train, params: params)

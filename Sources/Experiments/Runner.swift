@@ -75,7 +75,7 @@ public enum Runner {
                            progress: @escaping (Progress) -> Void = { _ in }) throws -> RunSummary {
         let paths = RunPaths(runs: runs, spec: spec.name, runID: cell.runID)
         let hash = specHash(cell)
-        let data = try DataSources.make(cell.data, runSeed: cell.seed, seqLen: cell.train.seqLen)
+        let data = try DataSources.make(cell.data, runSeed: cell.seed, seqLen: cell.train.seqLen, vocab: cell.model.vocab)
 
         var writer: RunFileWriter
         var state: TrainingState? = nil
@@ -259,10 +259,11 @@ final class RunFileSink: RunSink {
     }
 
     func evaluation(_ report: EvalReport) throws {
-        try timed { try writer.appendEval(step: report.step, metrics: [
-            "loss": report.loss, "ppl": report.ppl, "optimum": report.optimum, "gap": report.gap,
-            "accuracy": report.accuracy, "maxvio_global": report.maxVioGlobal,
-        ]) }
+        var metrics = ["loss": report.loss, "ppl": report.ppl, "optimum": report.optimum, "gap": report.gap,
+                       "accuracy": report.accuracy, "maxvio_global": report.maxVioGlobal]
+        // Only runs whose data has a tokenizer have bits per byte (other run files stay as they were).
+        if report.bitsPerByte.isFinite { metrics["bits_per_byte"] = report.bitsPerByte }
+        try timed { try writer.appendEval(step: report.step, metrics: metrics) }
     }
 
     func tensors(step: Int, snapshots: [String: (shape: [Int], values: [Float])]) throws {

@@ -264,9 +264,13 @@ extension SpecLoader {
 
 /// `value` with a relative `data.text.path` made absolute against `base`.
 func absolutizingTextPath(_ value: ConfigValue, base: String) -> ConfigValue {
-    guard case .string(let path)? = value.value(at: "data.text.path"), !path.hasPrefix("/"), !path.isEmpty else { return value }
-    let absolute = URL(fileURLWithPath: base).appendingPathComponent(path).standardizedFileURL.path
-    return value.setting(.string(absolute), at: "data.text.path")
+    var value = value
+    for key in Cell.inputPaths {
+        guard case .string(let path)? = value.value(at: key), !path.hasPrefix("/"), !path.isEmpty else { continue }
+        let absolute = URL(fileURLWithPath: base).appendingPathComponent(path).standardizedFileURL.path
+        value = value.setting(.string(absolute), at: key)
+    }
+    return value
 }
 
 extension Cell {
@@ -274,9 +278,19 @@ extension Cell {
     /// start work, before anything is written — not by spec loading, so one cell's missing data
     /// never stops another cell of the same sweep from running.
     public func inputProblems(file: String) -> [ConfigProblem] {
-        guard data.kind == .text, let path = data.text?.path, !FileManager.default.fileExists(atPath: path) else { return [] }
-        return [ConfigProblem(file: file, path: "data.text.path", "'\(path)' does not exist" + (label == "base" ? "" : " (cell \(index): \(label))"))]
+        let used: [(String, String?)] = [("data.text.path", data.kind == .text ? data.text?.path : nil),
+                                         ("data.tokens.train", data.kind == .tokens ? data.tokens?.train : nil),
+                                         ("data.tokens.val", data.kind == .tokens ? data.tokens?.val : nil),
+                                         ("data.tokens.tokenizer", data.kind == .tokens ? data.tokens?.tokenizer : nil)]
+        return used.compactMap { key, path in
+            guard let path, !FileManager.default.fileExists(atPath: path) else { return nil }
+            return ConfigProblem(file: file, path: key, "'\(path)' does not exist" + (label == "base" ? "" : " (cell \(index): \(label))"))
+        }
     }
+
+    /// Spec keys that name files the data reads: a relative path is relative to the spec file
+    /// (or, on the command line, to where the command runs).
+    static let inputPaths = ["data.text.path", "data.tokens.train", "data.tokens.val", "data.tokens.tokenizer"]
 }
 
 /// Upper bounds that keep every size computed from a spec (parameter counts, FLOPs, buffer

@@ -31,7 +31,7 @@ public enum Verification {
             throw GenerationError("'\(file)' has \(recorded) logged steps; cannot verify \(steps) (finish the run or pass --steps ≤ \(recorded))")
         }
         // The same spec on another copy of its corpus cannot give the same bits: say so up front.
-        let data = try DataSources.make(cell.data, runSeed: cell.seed, seqLen: cell.train.seqLen)
+        let data = try DataSources.make(cell.data, runSeed: cell.seed, seqLen: cell.train.seqLen, vocab: cell.model.vocab)
         try RunFileWriter.checkData(recorded: try original.attributes().run.dataSHA256, current: data.contentSHA256,
                                     path: file, doing: "verify it")
         if let threads { Parallel.threads = threads }

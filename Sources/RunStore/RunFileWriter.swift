@@ -146,7 +146,7 @@ public final class RunFileWriter {
     public static func checkData(recorded: String, current: String, path: String, doing: String) throws {
         guard !recorded.isEmpty, recorded != current else { return }
         throw RunStoreError(.specMismatch, path: path,
-                            "run file '\(path)' was trained on data with sha256 \(recorded), but data.text.path now reads as \(current.isEmpty ? "no corpus" : current): the corpus changed; refusing to \(doing) on other data (restore the corpus, or start a new run directory)")
+                            "run file '\(path)' was trained on data with sha256 \(recorded), but its data files (data.text.path, or data.tokens' files) now read as \(current.isEmpty ? "no corpus" : current): the data changed; refusing to \(doing) on other data (restore the corpus, or start a new run directory)")
     }
 
     /// Reopens the run file at `path` to continue it. Checks the schema, that `specSHA256` is the

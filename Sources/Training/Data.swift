@@ -34,10 +34,15 @@ public protocol DataSource: Sendable {
     /// sha256 (hex) of data read from outside the spec (a text corpus); "" when the spec alone
     /// determines the data (the synthetic sources). Recorded in the run file.
     var contentSHA256: String { get }
+    /// The bytes of text the target tokens of the first `count` validation sequences stand for,
+    /// when a tokenizer says (token data with data.tokens.tokenizer): the eval's bits per byte
+    /// is its loss over these bytes.
+    func validationTargetBytes(validationSequences count: Int, seqLen: Int) -> Int?
 }
 
 extension DataSource {
     public var contentSHA256: String { "" }
+    public func validationTargetBytes(validationSequences count: Int, seqLen: Int) -> Int? { nil }
 }
 
 extension DataSource {

@@ -16,6 +16,9 @@ public struct EvalReport: Sendable {
     public var gap: Double
     /// Argmax accuracy on target positions (NaN when the data does not define it).
     public var accuracy: Double
+    /// Loss in bits per byte of the text the targets stand for (token data with a tokenizer;
+    /// NaN otherwise): comparable with byte-level runs, whose nats/byte ÷ ln 2 it equals.
+    public var bitsPerByte: Double = .nan
     /// MaxVio over the whole validation pass, averaged over MoE layers (NaN without MoE).
     public var maxVioGlobal: Double
     /// Per MoE layer: loads over the whole pass.
@@ -192,8 +195,10 @@ public struct TrainingLoop {
         let loss = weightSum > 0 ? lossSum / weightSum : .nan
         let optimum = data.optimumLoss(validationSequences: count, seqLen: train.seqLen) ?? .nan
         let maxVios = loads.keys.sorted().map { Router.maxViolation(loads[$0]!) }
+        let bytes = data.validationTargetBytes(validationSequences: count, seqLen: train.seqLen)
         return EvalReport(step: step, loss: loss, ppl: DetMath.exp(loss), optimum: optimum, gap: loss - optimum,
                           accuracy: data.reportsAccuracy ? correct / max(weightSum, 1) : .nan,
+                          bitsPerByte: bytes.map { lossSum / (Double($0) * DetMath.log(2)) } ?? .nan,
                           maxVioGlobal: maxVios.isEmpty ? .nan : maxVios.reduce(0, +) / Double(maxVios.count),
                           loads: loads)
     }

@@ -96,7 +96,8 @@ public struct TextData: DataSource {
 
 public enum DataSources {
     /// The source a cell's data section names. `runSeed` is used when data.seed is null.
-    public static func make(_ config: DataConfig, runSeed: Int, seqLen: Int) throws -> any DataSource {
+    /// `vocab` is the model's (token files are checked against it unless data.tokens.vocab is set).
+    public static func make(_ config: DataConfig, runSeed: Int, seqLen: Int, vocab: Int) throws -> any DataSource {
         let seed = config.seed ?? runSeed
         switch config.kind {
         case .markovMixture: return MarkovMixture(config: config.markovMixture ?? .defaults, seed: seed)
@@ -104,6 +105,9 @@ public enum DataSources {
         case .text:
             guard let text = config.text else { throw TextData.LoadError.missing("(data.text.path not set)") }
             return try TextData(config: text, seed: seed, seqLen: seqLen)
+        case .tokens:
+            guard let tokens = config.tokens else { throw TokenData.LoadError("train", "", "is not set") }
+            return try TokenData(config: tokens, vocab: vocab, seed: seed, seqLen: seqLen)
         }
     }
 }

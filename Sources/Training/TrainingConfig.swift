@@ -7,7 +7,7 @@ import Models
 
 public struct DataConfig: Codable, Sendable, Equatable {
     public enum Kind: String, Codable, Sendable, CaseIterable {
-        case markovMixture = "markov_mixture", mqar, text
+        case markovMixture = "markov_mixture", mqar, text, tokens
     }
     public var kind: Kind
     /// Seed of the data (sources, sequences); null = the run's seed.
@@ -17,6 +17,7 @@ public struct DataConfig: Codable, Sendable, Equatable {
     public var markovMixture: MarkovMixtureConfig?
     public var mqar: MQARConfig?
     public var text: TextConfig?
+    public var tokens: TokensConfig?
 }
 
 public struct MarkovMixtureConfig: Codable, Sendable, Equatable {
@@ -42,6 +43,26 @@ public struct TextConfig: Codable, Sendable, Equatable {
     public var valFraction: Double
     /// In a directory, files whose names end with one of these are left out (e.g. ".dat").
     public var exclude: [String]
+}
+
+public struct TokensConfig: Codable, Sendable, Equatable {
+    public enum Format: String, Codable, Sendable, CaseIterable {
+        /// llm.c's header when the file starts with its magic number, else flat uint16.
+        case auto
+        /// nanoGPT's convention: flat little-endian uint16 (or uint32) token ids, no header.
+        case uint16, uint32
+        /// llm.c: 256 int32 (magic 20240520, version 1 = uint16 / 2 = uint32, token count), then the ids.
+        case llmc
+    }
+    /// Training tokens (a .bin file).
+    public var train: String
+    /// Validation tokens, evaluated as consecutive windows from the start.
+    public var val: String
+    public var format: Format
+    /// Vocabulary size of the ids; null = model.vocab. Every id must be below it.
+    public var vocab: Int?
+    /// A Hugging Face tokenizer.json (byte-level BPE) for `ablate generate`; null = print ids.
+    public var tokenizer: String?
 }
 
 public struct TrainConfig: Codable, Sendable, Equatable {
@@ -98,7 +119,7 @@ public struct TensorLogConfig: Codable, Sendable, Equatable {
 extension DataConfig {
     public static let schema = Section("Where the tokens come from.", [
         Field("kind", .choice(Kind.allCases.map(\.rawValue)), default: .string("markov_mixture"),
-              "markov_mixture (known optimum) | mqar (associative recall) | text (bytes of files)"),
+              "markov_mixture (known optimum) | mqar (associative recall) | text (bytes of files) | tokens (.bin token files)"),
         Field("seed", .optional(.int(min: 0)), "data seed; null = the run's seed"),
         Field("val_sequences", .int(min: 1), default: .int(64), "sequences in the fixed validation set"),
         Field("markov_mixture", .optional(.section(MarkovMixtureConfig.schema)), "settings of kind markov_mixture (defaults when null)"),
@@ -110,6 +131,18 @@ extension DataConfig {
             Field("exclude", .list(.string), default: .list([]),
                   "in a directory, leave out files whose names end with these suffixes (e.g. [.dat, .u8])"),
         ]))), "settings of kind text (required for it)"),
+        Field("tokens", .optional(.section(TokensConfig.schema)), "settings of kind tokens (required for it)"),
+    ])
+}
+
+extension TokensConfig {
+    public static let schema = Section("Token ids from .bin files (nanoGPT or llm.c layout; docs/data.md).", [
+        Field.required("train", .string, "training tokens (relative to the spec)"),
+        Field.required("val", .string, "validation tokens (relative to the spec), evaluated as consecutive windows"),
+        Field("format", .choice(Format.allCases.map(\.rawValue)), default: .string("auto"),
+              "auto (llm.c header if present, else uint16) | uint16 | uint32 | llmc"),
+        Field("vocab", .optional(.int(min: 2)), "vocabulary size of the ids (null = model.vocab)"),
+        Field("tokenizer", .optional(.string), "a tokenizer.json (byte-level BPE) that `ablate generate` decodes with"),
     ])
 }
 
@@ -181,7 +214,8 @@ extension DataConfig {
     /// Combinations the data needs from the model and itself.
     public func problems(model: ModelConfig, at path: String = "data") -> [ConfigProblem] {
         var problems: [ConfigProblem] = []
-        let given: [(String, Bool)] = [("markov_mixture", markovMixture != nil), ("mqar", mqar != nil), ("text", text != nil)]
+        let given: [(String, Bool)] = [("markov_mixture", markovMixture != nil), ("mqar", mqar != nil), ("text", text != nil),
+                                       ("tokens", tokens != nil)]
         for (key, present) in given where present && key != kind.rawValue {
             problems.append(ConfigProblem(path: "\(path).\(key)", "is set but data.kind is \(kind.rawValue)"))
         }
@@ -194,6 +228,9 @@ extension DataConfig {
         case .text:
             needed = 256
             if text == nil { problems.append(ConfigProblem(path: "\(path).text.path", "required when data.kind is text")) }
+        case .tokens:
+            needed = tokens?.vocab ?? model.vocab
+            if tokens == nil { problems.append(ConfigProblem(path: "\(path).tokens.train", "required when data.kind is tokens")) }
         }
         if model.vocab < needed {
             problems.append(ConfigProblem(path: "model.vocab", "must be ≥ \(needed) for data.kind \(kind.rawValue), got \(model.vocab)"))

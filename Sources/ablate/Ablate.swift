@@ -25,7 +25,7 @@ struct Ablate: ParsableCommand {
           130  interrupted (Ctrl-C, SIGTERM, Slurm preemption): checkpointed, resumable
         """,
         version: Provenance.current().versionText + "\n" + kernelLine,
-        subcommands: [Run.self, Sweep.self, Status.self, Resume.self, Verify.self, Compare.self, Validate.self, RunCell.self, Generate.self, Dump.self, Inspect.self, Bench.self, Smoke.self, Reference.self, Table.self, Plan.self, Export.self, Serve.self, ReadRuns.self, Logits.self])
+        subcommands: [Run.self, Sweep.self, Status.self, Resume.self, Verify.self, Compare.self, Validate.self, RunCell.self, Generate.self, Dump.self, Inspect.self, Bench.self, Smoke.self, Reference.self, Table.self, Plan.self, Export.self, Serve.self, ReadRuns.self, Logits.self, Tokens.self])
 
     /// "kernels: avx2 (CPU supports avx2, generic; chosen from CPUID) …": the ISA path in use.
     static var kernelLine: String {

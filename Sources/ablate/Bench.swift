@@ -38,7 +38,7 @@ struct Bench: ParsableCommand {
             let loaded = try loadSpec(spec, overrides: overrides)
             let cell = loaded.cells[0]
             if let threads { Parallel.threads = max(1, threads) }
-            let data = try DataSources.make(cell.data, runSeed: cell.seed, seqLen: cell.train.seqLen)
+            let data = try DataSources.make(cell.data, runSeed: cell.seed, seqLen: cell.train.seqLen, vocab: cell.model.vocab)
             let report = MFUBenchmark.run(model: cell.model, train: cell.train, data: data, steps: steps)
             print("\(loaded.name) (\(cell.model.totalParameters) parameters), batch \(cell.train.batchSize) × \(cell.train.seqLen), \(report.threads) thread(s), kernels \(ISA.active.rawValue), \(steps) steps")
             print(String(format: "step median %.1f ms  →  %.0f tokens/s", report.stepMedianSeconds * 1e3, report.tokensPerSecond))

@@ -71,25 +71,8 @@ log: {flush_every: 1, checkpoint_every: 5, tensors: {steps: [0, 20], attention_l
         #expect(straight.status == 0, "\(straight.stderr)")
 
         let runs = directory.appendingPathComponent("killed").path
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: binary)
-        process.arguments = ["run", spec, "--runs", runs, "--quiet"]
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
         // run.log gets a line per flushed step; kill once step 18 of 40 (0-based 17) is logged.
-        let deadline = Date().addingTimeInterval(120)
-        var killed = false
-        while Date() < deadline && process.isRunning {
-            if let id = try? FileManager.default.contentsOfDirectory(atPath: runs + "/tinyrun").first,
-               let log = try? String(contentsOfFile: "\(runs)/tinyrun/\(id)/run.log", encoding: .utf8),
-               log.contains("step 18/40") {
-                kill(process.processIdentifier, SIGKILL)
-                killed = true
-                break
-            }
-            usleep(2_000)
-        }
-        process.waitUntilExit()
+        let killed = try runKilledAt("step 18/40", binary, ["run", spec, "--runs", runs, "--quiet"], runs: runs, name: "tinyrun")
         #expect(killed, "the run finished or hung before step 18 could be killed")
         let run = try runDirectory("killed")
         let partial = try RunFileReader(path: run + "/run.h5")
@@ -185,7 +168,7 @@ log: {flush_every: 1, checkpoint_every: 5, tensors: {steps: [0, 20], attention_l
         let verify = try runProcess(binary, ["verify", run])
         #expect(verify.status != 0)
         #expect(verify.stderr.contains("was trained on data with sha256 \(expected)"), "\(verify.stderr)")
-        #expect(verify.stderr.contains("the corpus changed; refusing to verify it on other data"), "\(verify.stderr)")
+        #expect(verify.stderr.contains("the data changed; refusing to verify it on other data"), "\(verify.stderr)")
 
         // Without the exclusion the binary file is refused by name, before any run starts.
         let refused = try runProcess(binary, ["run", spec, "model.vocab=256", "data={kind: text, text: {path: \(corpus.path)}}",

@@ -20,6 +20,8 @@ struct ConfigFieldsTests {
          "data": ["kind": "mqar", "mqar": ["pairs": 4]],
          "train": ["schedule": ["kind": "wsd"]], "log": [:]],
         ["model": [:], "data": ["kind": "text", "text": ["path": "corpus", "exclude": [".dat"]]], "train": [:], "log": [:]],
+        ["model": [:], "data": ["kind": "tokens", "tokens": ["train": "t.bin", "val": "v.bin", "format": "llmc", "vocab": 300,
+                                                                 "tokenizer": "tokenizer.json"]], "train": [:], "log": [:]],
     ]
 
     nonisolated(unsafe) static let sections: [(key: String, schema: Section, roundTrip: @Sendable (ConfigValue) throws -> ConfigValue)] = [

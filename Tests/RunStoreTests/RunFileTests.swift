@@ -96,7 +96,7 @@ struct RunFileTests: ScratchSuite {
         let refused = #expect(throws: RunStoreError.self) {
             try RunFileWriter.resume(path: path("corpus.h5"), specSHA256: FakeRun.specSHA, dataSHA256: String(repeating: "ef", count: 32))
         }
-        #expect(refused?.description.contains("the corpus changed; refusing to resume") == true, "\(String(describing: refused))")
+        #expect(refused?.description.contains("the data changed; refusing to resume") == true, "\(String(describing: refused))")
         // Refused before anything changed: the rows after the checkpoint are still there.
         do {
             let reader = try RunFileReader(path: path("corpus.h5"))

@@ -57,6 +57,32 @@ extension TestEnvironment {
     }
 }
 
+/// Starts `binary arguments` (a training command writing into `runs`) and SIGKILLs it as soon as
+/// the run.log under `runs/<name>/<run id>/` contains `marker`. True when it was killed before it
+/// finished (false when it finished or the deadline passed first).
+public func runKilledAt(_ marker: String, _ binary: String, _ arguments: [String], runs: String, name: String,
+                        timeout: TimeInterval = 120) throws -> Bool {
+    let process = Process()
+    process.executableURL = URL(fileURLWithPath: binary)
+    process.arguments = arguments
+    process.standardOutput = FileHandle.nullDevice
+    try process.run()
+    let deadline = Date().addingTimeInterval(timeout)
+    var killed = false
+    while Date() < deadline && process.isRunning {
+        if let id = try? FileManager.default.contentsOfDirectory(atPath: "\(runs)/\(name)").first,
+           let log = try? String(contentsOfFile: "\(runs)/\(name)/\(id)/run.log", encoding: .utf8),
+           log.contains(marker) {
+            kill(process.processIdentifier, SIGKILL)
+            killed = true
+            break
+        }
+        usleep(2_000)
+    }
+    process.waitUntilExit()
+    return killed
+}
+
 /// A suite whose files live in one fresh directory.
 public protocol ScratchSuite {
     var directory: URL { get }
