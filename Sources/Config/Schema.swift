@@ -44,12 +44,17 @@ public struct Field: Sendable {
     public var type: FieldType
     public var defaultValue: ConfigValue?
     public var doc: String
+    /// An optional key added after run ids were first published: left out of the resolved spec
+    /// (so out of run ids) unless a spec gives it, so that every older spec keeps its run ids.
+    public var omittedWhenAbsent: Bool
 
-    public init(_ key: String, _ type: FieldType, default defaultValue: ConfigValue? = nil, _ doc: String) {
+    public init(_ key: String, _ type: FieldType, default defaultValue: ConfigValue? = nil, _ doc: String,
+                omittedWhenAbsent: Bool = false) {
         self.key = key
         self.type = type
         self.defaultValue = defaultValue
         self.doc = doc
+        self.omittedWhenAbsent = omittedWhenAbsent
     }
 
     /// A required key (no default).

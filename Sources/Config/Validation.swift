@@ -42,7 +42,7 @@ public struct Resolver {
             } else if let defaultValue = field.defaultValue {
                 resolved[field.key] = defaultValue
             } else if case .optional = field.type {
-                resolved[field.key] = .null
+                if !field.omittedWhenAbsent { resolved[field.key] = .null }
             } else {
                 report(fieldPath, "required key is missing (expected \(field.type.summary): \(field.doc))")
             }

@@ -77,13 +77,17 @@ enum SweepExpansion {
     static func varyingKeys(_ points: [Point]) -> [String] {
         var order: [String] = []
         var values: [String: Set<String>] = [:]
+        var setIn: [String: Int] = [:]
         for point in points {
             for (path, value) in point {
                 if values[path] == nil { order.append(path) }
                 values[path, default: []].insert(CanonicalJSON.encode(value))
+                setIn[path, default: 0] += 1
             }
         }
-        return order.filter { (values[$0]?.count ?? 0) > 1 }
+        // A key varies when it takes two values, or when some cells set it and others leave it
+        // at the spec's value (explicit `cells:` may name a key in one cell only).
+        return order.filter { (values[$0]?.count ?? 0) > 1 || (setIn[$0] ?? 0) < points.count }
     }
 
     static func label(_ point: Point, varying: [String]) -> String {

@@ -131,7 +131,8 @@ extension DataConfig {
             Field("exclude", .list(.string), default: .list([]),
                   "in a directory, leave out files whose names end with these suffixes (e.g. [.dat, .u8])"),
         ]))), "settings of kind text (required for it)"),
-        Field("tokens", .optional(.section(TokensConfig.schema)), "settings of kind tokens (required for it)"),
+        Field("tokens", .optional(.section(TokensConfig.schema)), "settings of kind tokens (required for it)",
+              omittedWhenAbsent: true),
     ])
 }
 
