@@ -1,6 +1,6 @@
 // The parity dump (MODEL.md "Parity dump"), in the spirit of llm.c's reference state file: the
-// initial parameters, N batches, step 0's logits and raw gradients, every step's losses and the
-// parameters after N AdamW steps — everything an independent implementation needs to check the
+// initial parameters, N batches, step 0's logits, per-head max logits and raw gradients, every
+// step's losses and the parameters after N AdamW steps (and QK-clip, when on) — everything an independent implementation needs to check the
 // harness (tools/reference/reference.py).
 import Config
 import Foundation
@@ -21,6 +21,7 @@ public enum ParityDump {
         var inputs: [Int32] = [], targets: [Int32] = [], mask: [Float] = []
         var losses: [String: [Float]] = ["total": [], "ce": [], "aux": [], "z": []]
         var logits: [Float] = []
+        var maxLogits: [[Float]] = []
         var grads: [(String, [Int], [Float])] = []
         for step in 0..<steps {
             let batch = data.trainBatch(step: step, batchSize: b, seqLen: t)
@@ -34,7 +35,10 @@ public enum ParityDump {
                     grads.append((name, tensor.shape, tensor.grad?.scalars ?? [Float](repeating: 0, count: tensor.count)))
                 }
             }
-            if step == 0 { logits = report.logits ?? [] }
+            if step == 0 {
+                logits = report.logits ?? []
+                maxLogits = report.maxLogits ?? []
+            }
             losses["total"]!.append(Float(report.total))
             losses["ce"]!.append(Float(report.ce))
             losses["aux"]!.append(Float(report.aux))
@@ -57,6 +61,9 @@ public enum ParityDump {
             try root.createDataset("batches/targets", shape: [steps, b, t], values: targets)
             try root.createDataset("batches/mask", shape: [steps, b, t], values: mask)
             try root.createDataset("step_0/logits", shape: [b, t, cell.model.vocab], values: logits)
+            if let heads = maxLogits.first?.count {
+                try root.createDataset("step_0/max_logit", shape: [maxLogits.count, heads], values: Array(maxLogits.joined()))
+            }
             for (name, shape, values) in grads {
                 try root.createDataset("step_0/grads/\(name)", shape: shape, values: values)
             }

@@ -113,7 +113,8 @@ public enum Runner {
 
         var loop = TrainingLoop(model: cell.model, train: cell.train, log: cell.log, data: data,
                                 valSequences: cell.data.valSequences, seed: cell.seed, resumeFrom: state)
-        let sink = RunFileSink(writer: writer, firstStep: loop.nextStep, batchTokens: cell.train.batchSize * cell.train.seqLen)
+        let sink = RunFileSink(writer: writer, firstStep: loop.nextStep, batchTokens: cell.train.batchSize * cell.train.seqLen,
+                               qkClip: cell.train.qkClip != nil)
         let started = Date()
         let firstStep = loop.nextStep
         var outcome: LoopOutcome = .completed
@@ -223,10 +224,13 @@ final class RunFileSink: RunSink {
     let writer: RunFileWriter
     var tokensSeen: Int
     var recentTokensPerSecond = 0.0
+    /// The run uses QK-clip (its steps report max logits).
+    let qkClip: Bool
 
-    init(writer: RunFileWriter, firstStep: Int, batchTokens: Int) {
+    init(writer: RunFileWriter, firstStep: Int, batchTokens: Int, qkClip: Bool) {
         self.writer = writer
         tokensSeen = firstStep * batchTokens
+        self.qkClip = qkClip
     }
 
     /// Wall time spent writing the run file: appends and flushes, and checkpoints.
@@ -246,11 +250,19 @@ final class RunFileSink: RunSink {
         tokensSeen += report.tokens
         recentTokensPerSecond = tokensPerSecond
         let maxVio = report.moe.isEmpty ? Double.nan : report.moe.map(\.maxVio).reduce(0, +) / Double(report.moe.count)
-        let metrics: [String: Double] = [
+        var metrics: [String: Double] = [
             "loss": report.total, "ce": report.ce, "aux": report.aux, "z": report.z, "lr": report.lr,
             "grad_norm": report.gradNorm, "tokens": Double(tokensSeen), "tokens_per_s": tokensPerSecond,
             "maxvio": maxVio,
         ]
+        // QK-clip runs also log the largest logit of the step and the heads clipped after it,
+        // and every head's S_h as the tensor qk_max_logit [layer, head] (other runs stay as they were).
+        if qkClip, let maxLogits = report.maxLogits, let heads = maxLogits.first?.count {
+            metrics["max_logit"] = Double(maxLogits.joined().max() ?? .nan)
+            metrics["qk_clipped"] = Double(report.clippedHeads)
+            try timed { try writer.appendTensor("qk_max_logit", step: report.step, shape: [maxLogits.count, heads],
+                                                values: Array(maxLogits.joined()), axes: ["layer", "head"]) }
+        }
         let moe = report.moe.map { stats in
             MoELayerRow(load: stats.load.map(Int64.init), bias: report.bias[stats.layer] ?? [Float](repeating: 0, count: stats.load.count),
                         maxvio: stats.maxVio, entropy: stats.entropy, dropped: stats.droppedFraction)

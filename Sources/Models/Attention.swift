@@ -7,8 +7,8 @@ import Tensor
 
 enum AttentionLayer {
     /// x [B, T, D] (already normalised) → [B, T, D].
-    static func forward(_ x: Tensor, weights: AttentionWeights, theta: Float,
-                        eps: Float, probe: ((AttentionProbe) -> Void)? = nil) -> Tensor {
+    static func forward(_ x: Tensor, weights: AttentionWeights, theta: Float, eps: Float,
+                        probe: ((AttentionProbe) -> Void)? = nil, maxLogit: (([Float]) -> Void)? = nil) -> Tensor {
         let (b, t, d) = (x.shape[0], x.shape[1], x.shape[2])
         switch weights {
         case .grouped(let w):
@@ -17,7 +17,7 @@ enum AttentionLayer {
             let k = x.linear(w.wk).reshaped([b, t, g, dh]).rope(theta: theta)   // [B, T, G, d_h]
             let v = x.linear(w.wv).reshaped([b, t, g, dh])                      // [B, T, G, d_h]
             probe?(AttentionProbe(q: q, k: k, scale: 1 / Float(dh).squareRoot()))
-            let o = Tensor.causalAttention(q: q, k: k, v: v, scale: 1 / Float(dh).squareRoot())     // [B, T, H, d_h]
+            let o = Tensor.causalAttention(q: q, k: k, v: v, scale: 1 / Float(dh).squareRoot(), maxLogit: maxLogit)     // [B, T, H, d_h]
             return o.reshaped([b, t, h * dh]).linear(w.wo).reshaped([b, t, d])
         case .latent(let w):
             let (h, dc, dNope, dRope, dV) = (w.heads, w.kvRank, w.dNope, w.dRope, w.dV)
@@ -33,7 +33,7 @@ enum AttentionLayer {
             let k = Tensor.concat([kv[0], kRopeHeads], axis: 3)                                      // [B, T, H, d_nope+d_rope]
             let scale = 1 / Float(dNope + dRope).squareRoot()
             probe?(AttentionProbe(q: q, k: k, scale: scale, cKV: cKV))
-            let o = Tensor.causalAttention(q: q, k: k, v: kv[1], scale: scale)                      // [B, T, H, d_v]
+            let o = Tensor.causalAttention(q: q, k: k, v: kv[1], scale: scale, maxLogit: maxLogit)                      // [B, T, H, d_v]
             return o.reshaped([b, t, h * dV]).linear(w.wo).reshaped([b, t, d])
         }
     }

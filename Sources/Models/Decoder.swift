@@ -20,15 +20,21 @@ public struct ForwardResult {
     public var routerScores: [Int: Tensor] = [:]
     /// Attention probes per layer (telemetry), when requested.
     public var attentionProbes: [Int: AttentionProbe] = [:]
+    /// Per attention layer, each query head's largest pre-softmax logit over the batch (QK-clip's
+    /// S_h), when requested.
+    public var maxLogits: [[Float]] = []
 }
 
 /// What a forward pass should keep for telemetry.
 public struct ProbeRequest: Sendable {
     public var attentionLayers: Set<Int> = []
     public var routerScores = false
-    public init(attentionLayers: Set<Int> = [], routerScores: Bool = false) {
+    /// Each attention layer's per-head max logit (QK-clip).
+    public var maxLogits = false
+    public init(attentionLayers: Set<Int> = [], routerScores: Bool = false, maxLogits: Bool = false) {
         self.attentionLayers = attentionLayers
         self.routerScores = routerScores
+        self.maxLogits = maxLogits
     }
 }
 
@@ -52,10 +58,12 @@ public struct Decoder {
         var stats: [MoEStats] = []
         var routerScores: [Int: Tensor] = [:]
         var attentionProbes: [Int: AttentionProbe] = [:]
+        var maxLogits: [[Float]] = []
         for (l, layer) in weights.layers.enumerated() {
             let h = x.rmsNorm(weight: layer.attnNorm, eps: eps)
             let probe: ((AttentionProbe) -> Void)? = probes.attentionLayers.contains(l) ? { attentionProbes[l] = $0 } : nil
-            x = x + AttentionLayer.forward(h, weights: layer.attention, theta: theta, eps: eps, probe: probe)
+            x = x + AttentionLayer.forward(h, weights: layer.attention, theta: theta, eps: eps, probe: probe,
+                                           maxLogit: probes.maxLogits ? { maxLogits.append($0) } : nil)
             let f = x.rmsNorm(weight: layer.ffnNorm, eps: eps).reshaped([n, d])                  // [N, D]
             switch layer.ffn {
             case .moe(let moeWeights):
@@ -76,7 +84,7 @@ public struct Decoder {
         if !auxTerms.isEmpty { total = total + aux }
         if !zTerms.isEmpty { total = total + z }
         return ForwardResult(logits: logits, total: total, ce: ce, aux: aux, z: z, moe: stats,
-                             routerScores: routerScores, attentionProbes: attentionProbes)
+                             routerScores: routerScores, attentionProbes: attentionProbes, maxLogits: maxLogits)
     }
 
     private func sumOrZero(_ terms: [Tensor]) -> Tensor {

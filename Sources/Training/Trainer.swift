@@ -1,6 +1,7 @@
 // One optimizer step, in MODEL.md's order: forward and backward over every micro-batch (the
 // step's loss is the mean of the micro-batch losses), clip, AdamW with this step's learning
-// rate, then the loss-free bias update from the step's loads summed over micro-batches.
+// rate, QK-clip on the updated weights, then the loss-free bias update from the step's loads
+// summed over micro-batches.
 import Models
 import Tensor
 
@@ -23,6 +24,11 @@ public struct StepReport {
     public var bias: [Int: [Float]]
     /// Logits of the whole batch [B, T, V] when requested (parity dumps).
     public var logits: [Float]?
+    /// Per attention layer, each head's largest logit over the step's micro-batches (QK-clip's
+    /// S_h, before clipping), when QK-clip is on or logits were requested.
+    public var maxLogits: [[Float]]? = nil
+    /// Heads QK-clip rescaled after this step.
+    public var clippedHeads = 0
 }
 
 public struct Trainer {
@@ -50,9 +56,15 @@ public struct Trainer {
         var lastStats: [MoEStats] = []
         var dropped: [Int: Double] = [:]
         var logits: [Float]? = keepLogits ? [] : nil
+        let wantMaxLogits = train.qkClip != nil || keepLogits
+        var maxLogits: [[Float]]? = nil
         for j in 0..<m {
             let micro = m == 1 ? batch : batch.rows((j * rowsPer)..<((j + 1) * rowsPer))
-            let out = decoder.forward(params, inputs: micro.inputs, targets: micro.targets, mask: micro.mask)
+            let out = decoder.forward(params, inputs: micro.inputs, targets: micro.targets, mask: micro.mask,
+                                      probes: ProbeRequest(maxLogits: wantMaxLogits))
+            if wantMaxLogits {
+                maxLogits = maxLogits.map { zip($0, out.maxLogits).map { zip($0, $1).map { max($0, $1) } } } ?? out.maxLogits
+            }
             (out.total * (1 / Float(m))).backward()
             total += Double(out.total.item) / Double(m)
             ce += Double(out.ce.item) / Double(m)
@@ -69,6 +81,10 @@ public struct Trainer {
         let lr = LearningRate.at(step: step, train: train)
         let gradNorm = optimizer.step(params, lr: lr)
         for name in params.trainedNames { params[name].zeroGrad() }
+        var clippedHeads = 0
+        if let clip = train.qkClip, let maxLogits {
+            clippedHeads = QKClip.apply(params, model: model, maxLogits: maxLogits, tau: Float(clip.tau))
+        }
 
         var bias: [Int: [Float]] = [:]
         var moe: [MoEStats] = []
@@ -85,6 +101,7 @@ public struct Trainer {
             }
         }
         return StepReport(step: step, total: total, ce: ce, aux: aux, z: z, lr: lr, gradNorm: gradNorm,
-                          tokens: batch.rows * batch.inputs.shape[1], moe: moe, bias: bias, logits: logits)
+                          tokens: batch.rows * batch.inputs.shape[1], moe: moe, bias: bias, logits: logits,
+                          maxLogits: maxLogits, clippedHeads: clippedHeads)
     }
 }

@@ -75,6 +75,13 @@ public struct TrainConfig: Codable, Sendable, Equatable {
     public var evalEvery: Int
     /// Stop with status `diverged` when the loss is not finite or exceeds this.
     public var divergenceLoss: Double
+    /// QK-clip (Kimi K2): off when nil.
+    public var qkClip: QKClipConfig?
+}
+
+public struct QKClipConfig: Codable, Sendable, Equatable {
+    /// τ: a head whose largest logit of the step exceeds it has its q/k rows rescaled (MODEL.md).
+    public var tau: Double
 }
 
 public struct OptimizerConfig: Codable, Sendable, Equatable {
@@ -170,6 +177,9 @@ extension TrainConfig {
         Field("eval_every", .int(min: 1), default: .int(50), "evaluate on the validation set every N steps (and at the end)"),
         Field("divergence_loss", .double(min: 0, minExclusive: true), default: .double(100),
               "a training loss above this (or not finite) ends the run as diverged"),
+        Field("qk_clip", .optional(.section(Section("QK-clip (Kimi K2): caps each head's largest attention logit.", [
+            Field.required("tau", .double(min: 0, minExclusive: true), "τ: after each step, a head whose largest logit exceeded τ has its q/k rows scaled by τ/S (K2 uses 100)"),
+        ]))), "QK-clip (Kimi K2, arXiv 2507.20534); null = off", omittedWhenAbsent: true),
     ])
 }
 

@@ -18,7 +18,7 @@ struct ConfigFieldsTests {
         ["model": ["attention": ["kind": "mla", "kv_rank": 8, "q_rank": 4, "d_nope": 4, "d_rope": 2, "d_v": 4],
                    "ffn": ["kind": "moe", "moe": ["capacity_factor": 1.25, "router": ["groups": 2]]]],
          "data": ["kind": "mqar", "mqar": ["pairs": 4]],
-         "train": ["schedule": ["kind": "wsd"]], "log": [:]],
+         "train": ["schedule": ["kind": "wsd"], "qk_clip": ["tau": 100]], "log": [:]],
         ["model": [:], "data": ["kind": "text", "text": ["path": "corpus", "exclude": [".dat"]]], "train": [:], "log": [:]],
         ["model": [:], "data": ["kind": "tokens", "tokens": ["train": "t.bin", "val": "v.bin", "format": "llmc", "vocab": 300,
                                                                  "tokenizer": "tokenizer.json"]], "train": [:], "log": [:]],

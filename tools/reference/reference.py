@@ -267,17 +267,22 @@ def swiglu(x: torch.Tensor, w1: torch.Tensor, w2: torch.Tensor, w3: torch.Tensor
     return (F.silu(x @ w1.T) * (x @ w3.T)) @ w2.T
 
 
-def _causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float) -> torch.Tensor:
-    """q, k [B, H, T, dk], v [B, H, T, dv] → [B, T, H·dv]; softmax over j ≤ t."""
+def _causal_attention(q: torch.Tensor, k: torch.Tensor, v: torch.Tensor, scale: float,
+                      max_logits: list | None = None) -> torch.Tensor:
+    """q, k [B, H, T, dk], v [B, H, T, dv] → [B, T, H·dv]; softmax over j ≤ t. Appends each
+    head's largest logit over the batch's causal pairs [H] to `max_logits` (QK-clip's S_h)."""
     T = q.shape[-2]
     att = (q @ k.transpose(-1, -2)) * scale                                   # [B, H, T, T]
     causal = torch.ones(T, T, dtype=torch.bool).tril()
-    att = att.masked_fill(~causal, float("-inf")).softmax(-1)
+    att = att.masked_fill(~causal, float("-inf"))
+    if max_logits is not None:
+        max_logits.append(att.detach().amax(dim=(0, 2, 3)))
+    att = att.softmax(-1)
     o = att @ v                                                               # [B, H, T, dv]
     return o.transpose(1, 2).flatten(2)
 
 
-def attention(m: Model, P: dict, p: str, x: torch.Tensor) -> torch.Tensor:
+def attention(m: Model, P: dict, p: str, x: torch.Tensor, max_logits: list | None = None) -> torch.Tensor:
     """x [B, T, D] → [B, T, D]."""
     B, T, _ = x.shape
     H = m.heads
@@ -289,7 +294,7 @@ def attention(m: Model, P: dict, p: str, x: torch.Tensor) -> torch.Tensor:
         q, k = rope(q, m.rope_theta), rope(k, m.rope_theta)
         kv_of_head = torch.arange(H) // (H // G)                            # head h uses kv h/(H/G)
         k, v = k[:, kv_of_head], v[:, kv_of_head]                            # [B, H, T, dh]
-        o = _causal_attention(q, k, v, 1.0 / math.sqrt(dh))
+        o = _causal_attention(q, k, v, 1.0 / math.sqrt(dh), max_logits)
     else:
         dn, dr, dv, dc = m.d_nope, m.d_rope, m.d_v, m.kv_rank
         if m.q_rank > 0:
@@ -306,7 +311,7 @@ def attention(m: Model, P: dict, p: str, x: torch.Tensor) -> torch.Tensor:
         k_nope, v = kv[..., :dn], kv[..., dn:]                                # [B, H, T, dn|dv]
         k = torch.cat((k_nope, k_rope[:, None].expand(B, H, T, dr)), dim=-1)
         q = torch.cat((q_nope, q_rope), dim=-1)
-        o = _causal_attention(q, k, v, 1.0 / math.sqrt(dn + dr))
+        o = _causal_attention(q, k, v, 1.0 / math.sqrt(dn + dr), max_logits)
     return o @ P[f"{p}.wo.weight"].T
 
 
@@ -431,6 +436,7 @@ class ForwardOut(NamedTuple):
     aux: torch.Tensor         # scalar: Σ over MoE layers of the coefficient-weighted aux loss
     z: torch.Tensor           # scalar: Σ over MoE layers of c_z · mean (logsumexp z)²
     loads: dict               # {layer: LongTensor [E]} tokens selecting each expert (before drops)
+    max_logits: torch.Tensor  # [L, H] each attention head's largest pre-softmax logit
 
 
 def forward(m: Model, P: dict, inputs: torch.Tensor, targets: torch.Tensor | None = None,
@@ -442,9 +448,10 @@ def forward(m: Model, P: dict, inputs: torch.Tensor, targets: torch.Tensor | Non
     aux = x.new_zeros(())
     z = x.new_zeros(())
     loads: dict = {}
+    max_logits: list = []
     for l in range(m.n_layers):
         p = f"layers.{l}"
-        x = x + attention(m, P, f"{p}.attn", rms_norm(x, P[f"{p}.attn_norm.weight"], m.norm_eps))
+        x = x + attention(m, P, f"{p}.attn", rms_norm(x, P[f"{p}.attn_norm.weight"], m.norm_eps), max_logits)
         h = rms_norm(x, P[f"{p}.ffn_norm.weight"], m.norm_eps)
         if m.is_moe_layer(l):
             y, a, zz, ld = moe(m, P, f"{p}.ffn", h, stats, l)
@@ -462,7 +469,7 @@ def forward(m: Model, P: dict, inputs: torch.Tensor, targets: torch.Tensor | Non
         w = torch.ones_like(nll) if mask is None else mask.flatten().to(nll.dtype)
         denom = w.sum()
         ce = (nll * w).sum() / denom if float(denom) > 0 else (nll * w).sum() * 0
-    return ForwardOut(logits, ce, aux, z, loads)
+    return ForwardOut(logits, ce, aux, z, loads, torch.stack(max_logits))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -540,6 +547,7 @@ class StepOut(NamedTuple):
     lr: float
     grad_norm: float
     dropped: dict       # {layer: tokens·slots dropped by capacity, summed over micro-batches}
+    max_logits: torch.Tensor = None   # [L, H] over the step's micro-batches, before QK-clip
 
 
 def train_step(m: Model, P: dict, opt_state: dict, inputs: torch.Tensor, targets: torch.Tensor,
@@ -557,6 +565,7 @@ def train_step(m: Model, P: dict, opt_state: dict, inputs: torch.Tensor, targets
         P[n].requires_grad_(True)
     sums = {"total": 0.0, "ce": 0.0, "aux": 0.0, "z": 0.0}
     logits, loads, dropped = [], {}, {}
+    max_logits = None
     for j in range(M):
         sl = slice(j * rows, (j + 1) * rows)
         stats: dict = {}
@@ -566,6 +575,7 @@ def train_step(m: Model, P: dict, opt_state: dict, inputs: torch.Tensor, targets
         for key, val in (("total", total), ("ce", out.ce), ("aux", out.aux), ("z", out.z)):
             sums[key] += float(val.detach()) / M
         logits.append(out.logits.detach())
+        max_logits = out.max_logits if max_logits is None else torch.maximum(max_logits, out.max_logits)
         for l, ld in out.loads.items():
             loads[l] = loads.get(l, 0) + ld
             dropped[l] = dropped.get(l, 0) + stats[l]["dropped"]
@@ -578,12 +588,44 @@ def train_step(m: Model, P: dict, opt_state: dict, inputs: torch.Tensor, targets
     with torch.no_grad():
         adamw_step({n: P[n] for n in trained}, grads, opt_state, lr, opt["betas"], float(opt["eps"]),
                    float(opt["weight_decay"]))
+        tau = (train_cfg.get("qk_clip") or {}).get("tau")
+        if tau is not None:
+            qk_clip(m, P, max_logits, float(tau))
         if m.moe is not None and m.moe.loss_free:
             for l, ld in loads.items():
                 loss_free_update(P[f"layers.{l}.ffn.gate.bias"], ld, m.moe.lf_rate, m.moe.lf_rule)
     for n in trained:
         P[n].grad = None
-    return StepOut(sums, torch.cat(logits, 0), raw, loads, lr, norm, dropped)
+    return StepOut(sums, torch.cat(logits, 0), raw, loads, lr, norm, dropped, max_logits)
+
+
+def qk_clip(m: Model, P: dict, max_logits: torch.Tensor, tau: float) -> None:
+    """MODEL.md "QK-clip", in place on the updated weights: every head h of layer l with
+    S = max_logits[l, h] > τ gets γ = τ/S — mha: wq and wk rows × √γ; gqa/mqa: wq rows × γ;
+    mla: q_nope rows of wq_b (or wq) × √γ, q_rope rows × γ, k_nope rows of wkv_b × √γ."""
+    for l in range(m.n_layers):
+        p = f"layers.{l}.attn"
+        for h in range(m.heads):
+            s = float(max_logits[l, h])
+            if not s > tau:
+                continue
+            gamma = tau / s
+            root = math.sqrt(gamma)
+            if m.attn_kind != "mla":
+                rows = slice(h * m.head_dim, (h + 1) * m.head_dim)
+                if m.attn_kind == "mha":
+                    P[f"{p}.wq.weight"][rows] *= root
+                    P[f"{p}.wk.weight"][rows] *= root
+                else:
+                    P[f"{p}.wq.weight"][rows] *= gamma
+            else:
+                dn, dr, dv = m.d_nope, m.d_rope, m.d_v
+                q = P[f"{p}.wq_b.weight"] if m.q_rank > 0 else P[f"{p}.wq.weight"]
+                base = h * (dn + dr)
+                q[base:base + dn] *= root
+                q[base + dn:base + dn + dr] *= gamma
+                kbase = h * (dn + dv)
+                P[f"{p}.wkv_b.weight"][kbase:kbase + dn] *= root
 
 
 def max_vio(loads: torch.Tensor) -> float:
@@ -601,6 +643,7 @@ class Trajectory:
     losses: dict              # {"total"/"ce"/"aux"/"z": [N] floats}
     logits0: torch.Tensor
     grads0: dict
+    max_logits0: torch.Tensor
     final: dict               # name → tensor after N steps
     steps: list               # StepOut per step (grads/logits dropped after step 0)
 
@@ -612,16 +655,16 @@ def run_trajectory(m: Model, params: dict, inputs, targets, mask, train_cfg: dic
     opt_state: dict = {}
     N = inputs.shape[0] if n_steps is None else n_steps
     losses = {k: [] for k in ("total", "ce", "aux", "z")}
-    steps, logits0, grads0 = [], None, None
+    steps, logits0, grads0, max_logits0 = [], None, None, None
     for s in range(N):
         out = train_step(m, P, opt_state, inputs[s], targets[s], mask[s], s, train_cfg)
         for k in losses:
             losses[k].append(out.losses[k])
         if s == 0:
-            logits0, grads0 = out.logits, out.grads
+            logits0, grads0, max_logits0 = out.logits, out.grads, out.max_logits
         steps.append(out._replace(logits=None, grads=None))
     final = {n: t.detach() for n, t in P.items()}
-    return Trajectory(losses, logits0, grads0, final, steps)
+    return Trajectory(losses, logits0, grads0, max_logits0, final, steps)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -639,6 +682,7 @@ class Dump:
     losses: dict              # {"total"/"ce"/"aux"/"z": [N] float32 tensor}
     final: dict
     model: Model = None
+    max_logits0: torch.Tensor = None   # [L, H] when the dump has /step_0/max_logit
 
 
 def load_dump(path: str) -> Dump:
@@ -730,6 +774,11 @@ def load_dump(path: str) -> Dump:
         logits0 = torch.from_numpy(np.asarray(ds("step_0/logits")).astype(np.float32))
         if tuple(logits0.shape) != (B, T, m.vocab):
             raise MalformedDump(f"/step_0/logits has shape {tuple(logits0.shape)}, expected {(B, T, m.vocab)}")
+        max_logits0 = None
+        if "step_0/max_logit" in f:
+            max_logits0 = torch.from_numpy(np.asarray(ds("step_0/max_logit")).astype(np.float32))
+            if tuple(max_logits0.shape) != (m.n_layers, m.heads):
+                raise MalformedDump(f"/step_0/max_logit has shape {tuple(max_logits0.shape)}, expected {(m.n_layers, m.heads)}")
         losses = {}
         for k in ("total", "ce", "aux", "z"):
             a = torch.from_numpy(np.asarray(ds(f"losses/{k}")).astype(np.float32)).reshape(-1)
@@ -738,7 +787,7 @@ def load_dump(path: str) -> Dump:
             losses[k] = a
         if N < 1:
             raise MalformedDump("the dump has no steps (N = 0)")
-    return Dump(spec, params, inputs, targets, mask, logits0, grads0, losses, final, m)
+    return Dump(spec, params, inputs, targets, mask, logits0, grads0, losses, final, m, max_logits0)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -790,6 +839,10 @@ def compare(dump: Dump, dtype=torch.float64, verbose: bool = False, out=None) ->
     ref_l = traj.logits0.double()
     err = float((ref_l - dump.logits0.double()).abs().max()) / max(float(ref_l.abs().max()), 1e-30)
     rows.append(Row("logits @ step 0", err, TOL_LOGITS, "ok" if err <= TOL_LOGITS else "FAIL", "max|Δ|/max|ref|"))
+    if dump.max_logits0 is not None:
+        ref_m = traj.max_logits0.double()
+        err = float((ref_m - dump.max_logits0.double()).abs().max()) / max(float(ref_m.abs().max()), 1e-30)
+        rows.append(Row("max_logit @ step 0", err, TOL_LOGITS, "ok" if err <= TOL_LOGITS else "FAIL", "max|Δ|/max|ref| over [L, H]"))
     for n in m.trained_names:
         e = rel_l2(traj.grads0[n], dump.grads0[n])
         rows.append(Row(f"grad {n}", e, TOL_GRAD, "ok" if e <= TOL_GRAD else "FAIL", "rel L2"))
