@@ -163,6 +163,11 @@ public enum SpecLoader {
             throw ConfigErrors([ConfigProblem(file: file + context, path: "", "internal: resolved spec does not decode: \(error)")])
         }
         var problems = model.problems() + train.problems() + data.problems(model: model)
+        if let g = model.ffn.moe?.balance.auxGroup, model.ffn.moe?.balance.auxScope == .group,
+           train.microBatches > 0, (train.batchSize / train.microBatches) % g != 0 {
+            problems.append(ConfigProblem(path: "model.ffn.moe.balance.aux_group",
+                                          "must divide the micro-batch (train.batch_size / train.micro_batches = \(train.batchSize / train.microBatches) sequences), got \(g)"))
+        }
         if data.kind == .mqar {
             let mqar = data.mqar ?? .defaults
             let needed = 2 * mqar.pairs + 2 * mqar.queries   // both ≤ SpecSizeLimits.maxInteger

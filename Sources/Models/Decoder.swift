@@ -47,8 +47,11 @@ public struct Decoder {
 
     /// Forward pass on `inputs` [B, T] with `targets` [B, T] and `mask` [B, T] (1 = the
     /// position counts in the loss).
+    /// `stepLoads` (per MoE layer) and `stepTokens`: the whole optimizer step's routing loads,
+    /// for layers whose aux loss is scoped to the step (from `Trainer`'s routing pre-pass).
     public func forward(_ params: ParameterSet, inputs: IntTensor, targets: IntTensor, mask: Tensor,
-                        probes: ProbeRequest = ProbeRequest()) -> ForwardResult {
+                        probes: ProbeRequest = ProbeRequest(), stepLoads: [Int: [Int]]? = nil,
+                        stepTokens: Int? = nil) -> ForwardResult {
         let (b, t) = (inputs.shape[0], inputs.shape[1])
         let d = config.dModel, n = b * t
         let eps = Float(config.normEps), theta = Float(config.rope.theta)
@@ -67,7 +70,8 @@ public struct Decoder {
             let f = x.rmsNorm(weight: layer.ffnNorm, eps: eps).reshaped([n, d])                  // [N, D]
             switch layer.ffn {
             case .moe(let moeWeights):
-                let out = MoELayer.forward(f, layer: l, shape: config.moeShape(layer: l)!, weights: moeWeights, batch: b, seqLen: t)
+                let out = MoELayer.forward(f, layer: l, shape: config.moeShape(layer: l)!, weights: moeWeights, batch: b, seqLen: t,
+                                           stepLoads: stepLoads?[l], stepTokens: stepTokens)
                 x = x + out.y.reshaped([b, t, d])
                 if let aux = out.aux { auxTerms.append(aux) }
                 if let z = out.z { zTerms.append(z) }

@@ -32,8 +32,10 @@ struct MoEOutput {
 
 enum MoELayer {
     /// x [N, D] (normalised), batch b sequences of length t (N = b·t).
+    /// `stepLoads`/`stepTokens`: the loads and tokens of the whole optimizer step (aux scope
+    /// step, from the routing pre-pass); nil = this micro-batch's own.
     static func forward(_ x: Tensor, layer l: Int, shape m: MoEShape, weights w: MoEWeights,
-                        batch b: Int, seqLen t: Int) -> MoEOutput {
+                        batch b: Int, seqLen t: Int, stepLoads: [Int]? = nil, stepTokens: Int? = nil) -> MoEOutput {
         let n = x.shape[0], d = x.shape[1], e = m.experts, k = m.topK
         let router = m.router
         let z = x.linear(w.gate)                                                     // [N, E] router logits
@@ -80,13 +82,30 @@ enum MoELayer {
         // Auxiliary losses over every token the router saw.
         let balance = m.balance
         var aux: Tensor? = nil
-        switch balance.aux {
+        switch m.auxScope {
         case .none:
             break
-        case .batch:
-            let f = routing.load.map { Float(Double(e) / Double(k * n) * Double($0)) }
+        case .microBatch, .step:
+            // f_i = E/(k·N)·c_i over this micro-batch, or over the whole step (its pre-pass loads).
+            let loads = m.auxScope == .step ? (stepLoads ?? routing.load) : routing.load
+            let tokens = m.auxScope == .step ? (stepTokens ?? n) : n
+            let f = loads.map { Float(Double(e) / Double(k * tokens) * Double($0)) }
             let pMean = s.mean(axes: [0])                                            // [E]
             aux = (pMean * Tensor(shape: [e], scalars: f)).sum() * Float(balance.auxCoef)
+        case .group(let size):
+            // Consecutive groups of g sequences: f and P per group (scores as scored), mean over groups.
+            // (Validation makes g divide the micro-batch; a memory-estimate dry run of other rows
+            // counts the whole batch as one group.)
+            let g = b % size == 0 ? size : b
+            let groups = b / g, groupTokens = g * t
+            var f = [Float](repeating: 0, count: groups * e)
+            for token in 0..<n {
+                for slot in 0..<k { f[(token / groupTokens) * e + Int(routing.selected[token * k + slot])] += 1 }
+            }
+            let scaleF = Float(Double(e) / Double(k * groupTokens))
+            for i in f.indices { f[i] *= scaleF }
+            let pGroup = s.reshaped([groups, groupTokens, e]).mean(axes: [1])        // [groups, E]
+            aux = (pGroup * Tensor(shape: [groups, e], scalars: f)).sum() * Float(balance.auxCoef / Double(groups))
         case .sequence:
             var f = [Float](repeating: 0, count: b * e)
             for token in 0..<n {

@@ -78,7 +78,13 @@ public struct RouterConfig: Codable, Sendable, Equatable {
 
 public struct BalanceConfig: Codable, Sendable, Equatable {
     public enum Aux: String, Codable, Sendable, CaseIterable { case none, batch, sequence }
+    /// Over which tokens the auxiliary loss counts f and P (MODEL.md "Balance scope").
+    public enum Scope: String, Codable, Sendable, CaseIterable { case sequence, group, microBatch = "micro_batch", step }
     public var aux: Aux
+    /// nil: `batch` means micro_batch and `sequence` means sequence.
+    public var auxScope: Scope?
+    /// Sequences per group for aux_scope group.
+    public var auxGroup: Int?
     public var auxCoef: Double
     public var zLossCoef: Double
     public var lossFree: LossFreeConfig
@@ -150,6 +156,11 @@ extension MoEConfig {
         Field("balance", .section(Section("Load balancing.", [
             Field("aux", .choice(BalanceConfig.Aux.allCases.map(\.rawValue)), default: .string("none"),
                   "auxiliary balance loss: none | batch | sequence"),
+            Field("aux_scope", .optional(.choice(BalanceConfig.Scope.allCases.map(\.rawValue))),
+                  "tokens the aux loss counts f and P over: sequence | group | micro_batch | step (null: batch = micro_batch, sequence = sequence; Qiu et al. 2025)",
+                  omittedWhenAbsent: true),
+            Field("aux_group", .optional(.int(min: 1)), "aux_scope group: sequences per group (must divide the micro-batch)",
+                  omittedWhenAbsent: true),
             Field("aux_coef", .double(min: 0), default: .double(0.001), "α of the auxiliary balance loss"),
             Field("z_loss_coef", .double(min: 0), default: .double(0), "router z-loss coefficient (ST-MoE uses 1e-3)"),
             Field("loss_free", .section(Section("Auxiliary-loss-free bias balancing.", [
@@ -235,6 +246,22 @@ extension ModelConfig {
             }
             if groups == 1, moe.router.topkGroups != 1 {
                 report("ffn.moe.router.topk_groups", "only applies with router.groups > 1")
+            }
+            let balance = moe.balance
+            if let scope = balance.auxScope {
+                switch (balance.aux, scope) {
+                case (.none, _):
+                    report("ffn.moe.balance.aux_scope", "is set but balance.aux is none (no auxiliary loss to scope)")
+                case (.sequence, let s) where s != .sequence:
+                    report("ffn.moe.balance.aux_scope", "aux: sequence counts per sequence; got aux_scope \(s.rawValue) (use aux: batch)")
+                case (.batch, .sequence):
+                    report("ffn.moe.balance.aux_scope", "aux: batch with aux_scope sequence: write aux: sequence")
+                default:
+                    break
+                }
+            }
+            if (balance.auxScope == .group) != (balance.auxGroup != nil) {
+                report("ffn.moe.balance.aux_group", balance.auxScope == .group ? "required when aux_scope is group" : "only applies with aux_scope group")
             }
         } else if ffn.moe != nil {
             report("ffn.moe", "is set but ffn.kind is dense")

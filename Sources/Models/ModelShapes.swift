@@ -27,6 +27,19 @@ public struct MoEShape: Sendable, Equatable {
     public var balance: BalanceConfig
     /// Expert capacity factor; nil = dropless.
     public var capacityFactor: Double?
+    /// The tokens the auxiliary loss counts over (none when there is no aux loss).
+    public var auxScope: AuxScope
+}
+
+/// The resolved scope of a layer's auxiliary balance loss.
+public enum AuxScope: Sendable, Equatable {
+    case none
+    case sequence
+    /// Consecutive groups of this many sequences.
+    case group(Int)
+    case microBatch
+    /// f from the loads of every micro-batch of the optimizer step.
+    case step
 }
 
 extension ModelConfig {
@@ -50,7 +63,19 @@ extension ModelConfig {
         let m = moe.granularity
         return MoEShape(experts: moe.experts * m, topK: moe.topK * m, expertHidden: moe.expertHidden / m,
                         sharedHidden: moe.sharedExperts * moe.expertHidden / m, hasBias: moe.balance.lossFree.enabled,
-                        router: moe.router, balance: moe.balance, capacityFactor: moe.capacityFactor)
+                        router: moe.router, balance: moe.balance, capacityFactor: moe.capacityFactor,
+                        auxScope: Self.auxScope(moe.balance))
+    }
+
+    static func auxScope(_ balance: BalanceConfig) -> AuxScope {
+        switch (balance.aux, balance.auxScope) {
+        case (.none, _): .none
+        case (.sequence, _): .sequence
+        case (.batch, nil), (.batch, .microBatch?): .microBatch
+        case (.batch, .group?): .group(balance.auxGroup ?? 1)
+        case (.batch, .step?): .step
+        case (.batch, .sequence?): .sequence
+        }
     }
 
     /// Trained parameters (every declaration except the gate.bias buffers).

@@ -58,10 +58,26 @@ public struct Trainer {
         var logits: [Float]? = keepLogits ? [] : nil
         let wantMaxLogits = train.qkClip != nil || keepLogits
         var maxLogits: [[Float]]? = nil
+        // Aux scope `step`: f counts the loads of every micro-batch, from a routing pre-pass with
+        // the same parameters and no tape (its loads equal the real pass's).
+        var stepLoads: [Int: [Int]]? = nil
+        if m > 1, (0..<model.nLayers).contains(where: { model.moeShape(layer: $0)?.auxScope == .step }) {
+            var loads: [Int: [Int]] = [:]
+            Tensor.withoutGrad {
+                for j in 0..<m {
+                    let micro = batch.rows((j * rowsPer)..<((j + 1) * rowsPer))
+                    for stats in decoder.forward(params, inputs: micro.inputs, targets: micro.targets, mask: micro.mask).moe {
+                        loads[stats.layer] = zip(loads[stats.layer] ?? Array(repeating: 0, count: stats.load.count), stats.load).map(+)
+                    }
+                }
+            }
+            stepLoads = loads
+        }
         for j in 0..<m {
             let micro = m == 1 ? batch : batch.rows((j * rowsPer)..<((j + 1) * rowsPer))
             let out = decoder.forward(params, inputs: micro.inputs, targets: micro.targets, mask: micro.mask,
-                                      probes: ProbeRequest(maxLogits: wantMaxLogits))
+                                      probes: ProbeRequest(maxLogits: wantMaxLogits), stepLoads: stepLoads,
+                                      stepTokens: stepLoads == nil ? nil : batch.rows * batch.inputs.shape[1])
             if wantMaxLogits {
                 maxLogits = maxLogits.map { zip($0, out.maxLogits).map { zip($0, $1).map { max($0, $1) } } } ?? out.maxLogits
             }

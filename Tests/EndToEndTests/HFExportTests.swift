@@ -39,7 +39,9 @@ import TestSupport
                                             (nil, "model.ffn.kind"), (nil, "model.ffn.kind"), (nil, "model.ffn.kind"),
                                             (nil, "model.ffn.kind"), (nil, "model.ffn.kind"), ("DeepseekV3ForCausalLM", nil),
                                             // QK-clip only changes training: mha, gqa, mla export as usual.
-                                            ("LlamaForCausalLM", nil), ("LlamaForCausalLM", nil), ("DeepseekV3ForCausalLM", nil)]
+                                            ("LlamaForCausalLM", nil), ("LlamaForCausalLM", nil), ("DeepseekV3ForCausalLM", nil),
+                                            // Balance-scope cells: mha with MoE.
+                                            (nil, "model.ffn.kind"), (nil, "model.ffn.kind")]
         let special: [(String?, String?)] = [("DeepseekV3ForCausalLM", nil), ("DeepseekV3ForCausalLM", nil), ("DeepseekV3ForCausalLM", nil),
                                              ("DeepseekV2ForCausalLM", nil), ("DeepseekV2ForCausalLM", nil),
                                              (nil, "model.ffn.moe.router.normalize"), (nil, "model.ffn.moe.router.groups"),

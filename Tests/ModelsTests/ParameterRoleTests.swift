@@ -66,3 +66,32 @@ struct ParameterRoleTests {
         #expect(params.trainedNames.count == params.names.count - config.nLayers)
     }
 }
+
+/// Balance scope (MODEL.md): which combinations of aux and aux_scope are refused, and how each
+/// resolves.
+struct BalanceScopeTests {
+    func shape(_ balance: ConfigValue) throws -> (MoEShape?, [String]) {
+        let moe: ConfigValue = ["experts": 4, "top_k": 2, "expert_hidden": 8, "balance": balance]
+        let (config, problems) = try resolveModel(["vocab": 16, "d_model": 16, "ffn": ["kind": "moe", "moe": moe]])
+        return (config.moeShape(layer: 0), (problems + config.problems()).map(\.description))
+    }
+
+    @Test func scopesResolveAndRefuse() throws {
+        #expect(try shape(["aux": "batch"]).0?.auxScope == .microBatch)
+        #expect(try shape(["aux": "sequence"]).0?.auxScope == .sequence)
+        #expect(try shape(["aux": "none"]).0?.auxScope == AuxScope.none)
+        #expect(try shape(["aux": "batch", "aux_scope": "step"]).0?.auxScope == .step)
+        #expect(try shape(["aux": "batch", "aux_scope": "group", "aux_group": 2]).0?.auxScope == .group(2))
+        let refused: [(ConfigValue, String)] = [
+            (["aux": "none", "aux_scope": "step"], "balance.aux is none"),
+            (["aux": "sequence", "aux_scope": "micro_batch"], "aux: sequence counts per sequence"),
+            (["aux": "batch", "aux_scope": "sequence"], "write aux: sequence"),
+            (["aux": "batch", "aux_scope": "group"], "required when aux_scope is group"),
+            (["aux": "batch", "aux_group": 2], "only applies with aux_scope group"),
+        ]
+        for (balance, message) in refused {
+            let problems = try shape(balance).1
+            #expect(problems.contains { $0.contains(message) }, "\(balance): \(problems)")
+        }
+    }
+}

@@ -79,6 +79,8 @@ class MoEDims:
     lf_rate: float
     lf_rule: str          # sign | proportional
     capacity_factor: float | None
+    aux_scope: str = "micro_batch"   # sequence | group | micro_batch | step (MODEL.md "Balance scope")
+    aux_group: int = 1
 
 
 @dataclass
@@ -180,6 +182,11 @@ def build_model(model_cfg: dict) -> Model:
             capacity_factor=None if cf is None else float(cf),
         )
         mo = m.moe
+        scope = g("ffn.moe.balance.aux_scope", None)
+        mo.aux_scope = str(scope) if scope is not None else ("sequence" if mo.aux == "sequence" else "micro_batch")
+        mo.aux_group = int(g("ffn.moe.balance.aux_group", None) or 1)
+        if mo.aux_scope not in ("sequence", "group", "micro_batch", "step"):
+            raise MalformedDump(f"model.ffn.moe.balance.aux_scope: unknown value {mo.aux_scope!r}")
         if mo.score not in ("softmax", "sigmoid"):
             raise MalformedDump(f"model.ffn.moe.router.score: unknown value {mo.score!r}")
         if mo.aux not in ("none", "batch", "sequence"):
@@ -365,6 +372,18 @@ def aux_batch(s: torch.Tensor, loads: torch.Tensor, k: int) -> torch.Tensor:
     return (f * s.mean(0)).sum()
 
 
+def aux_group(s: torch.Tensor, sel: torch.Tensor, k: int, B: int, g: int) -> torch.Tensor:
+    """The batch form per consecutive group of g sequences (scores as scored), averaged over
+    the B/g groups; s [B·T, E], sel [B·T, E] 0/1 selection mask."""
+    N, E = s.shape
+    n_groups = B // g
+    n = N // n_groups                                                          # tokens per group
+    counts = sel.view(n_groups, n, E).sum(1).to(s.dtype)                       # [groups, E]
+    f = counts * (E / (k * n))
+    P = s.view(n_groups, n, E).mean(1)
+    return (f * P).sum(-1).mean()
+
+
 def aux_sequence(s: torch.Tensor, sel: torch.Tensor, k: int, B: int) -> torch.Tensor:
     """The batch form per sequence with s renormalised to sum 1 per token, averaged over the B
     sequences; s [B·T, E], sel [B·T, E] 0/1 selection mask (before capacity drops)."""
@@ -377,8 +396,10 @@ def aux_sequence(s: torch.Tensor, sel: torch.Tensor, k: int, B: int) -> torch.Te
     return (f * P).sum(-1).mean()
 
 
-def moe(m: Model, P: dict, p: str, x: torch.Tensor, stats: dict | None, layer: int):
-    """x [B, T, D] → (y [B, T, D], aux, z, loads [E])."""
+def moe(m: Model, P: dict, p: str, x: torch.Tensor, stats: dict | None, layer: int,
+        step_loads: dict | None = None, step_tokens: int | None = None):
+    """x [B, T, D] → (y [B, T, D], aux, z, loads [E]). `step_loads` ({layer: [E]}) and
+    `step_tokens`: the optimizer step's loads for aux_scope step (from the routing pre-pass)."""
     mo = m.moe
     B, T, D = x.shape
     xs = x.reshape(B * T, D)                                                   # tokens in (b, t) order
@@ -415,7 +436,12 @@ def moe(m: Model, P: dict, p: str, x: torch.Tensor, stats: dict | None, layer: i
         q = f"{p}.shared_experts"
         y = y + swiglu(xs, P[f"{q}.w1.weight"], P[f"{q}.w2.weight"], P[f"{q}.w3.weight"])
     zero = xs.new_zeros(())
-    if mo.aux == "batch":
+    if mo.aux == "batch" and mo.aux_scope == "step" and step_loads is not None:
+        f = step_loads[layer].to(s.dtype) * (E / (k * step_tokens))
+        aux = mo.aux_coef * (f * s.mean(0)).sum()
+    elif mo.aux == "batch" and mo.aux_scope == "group":
+        aux = mo.aux_coef * aux_group(s, sel, k, B, mo.aux_group)
+    elif mo.aux == "batch":
         aux = mo.aux_coef * aux_batch(s, loads, k)
     elif mo.aux == "sequence":
         aux = mo.aux_coef * aux_sequence(s, sel, k, B)
@@ -440,7 +466,8 @@ class ForwardOut(NamedTuple):
 
 
 def forward(m: Model, P: dict, inputs: torch.Tensor, targets: torch.Tensor | None = None,
-            mask: torch.Tensor | None = None, stats: dict | None = None) -> ForwardOut:
+            mask: torch.Tensor | None = None, stats: dict | None = None,
+            step_loads: dict | None = None, step_tokens: int | None = None) -> ForwardOut:
     """One forward pass over inputs [B, T]. P maps names to tensors (params and gate.bias).
     CE = Σ mask·nll / Σ mask (0 when the mask is empty); aux and z cover all B·T tokens.
     `stats`, if given, is filled per MoE layer with loads, dropped count, capacity, selection."""
@@ -454,7 +481,7 @@ def forward(m: Model, P: dict, inputs: torch.Tensor, targets: torch.Tensor | Non
         x = x + attention(m, P, f"{p}.attn", rms_norm(x, P[f"{p}.attn_norm.weight"], m.norm_eps), max_logits)
         h = rms_norm(x, P[f"{p}.ffn_norm.weight"], m.norm_eps)
         if m.is_moe_layer(l):
-            y, a, zz, ld = moe(m, P, f"{p}.ffn", h, stats, l)
+            y, a, zz, ld = moe(m, P, f"{p}.ffn", h, stats, l, step_loads, step_tokens)
             aux, z = aux + a, z + zz
             loads[l] = ld
         else:
@@ -566,10 +593,19 @@ def train_step(m: Model, P: dict, opt_state: dict, inputs: torch.Tensor, targets
     sums = {"total": 0.0, "ce": 0.0, "aux": 0.0, "z": 0.0}
     logits, loads, dropped = [], {}, {}
     max_logits = None
+    step_loads = None
+    if M > 1 and m.moe is not None and m.moe.aux == "batch" and m.moe.aux_scope == "step":
+        # MODEL.md "Balance scope", step: the loads of every micro-batch from a routing pre-pass.
+        step_loads = {}
+        with torch.no_grad():
+            for j in range(M):
+                sl = slice(j * rows, (j + 1) * rows)
+                for l, ld in forward(m, P, inputs[sl], targets[sl], mask[sl]).loads.items():
+                    step_loads[l] = step_loads.get(l, 0) + ld
     for j in range(M):
         sl = slice(j * rows, (j + 1) * rows)
         stats: dict = {}
-        out = forward(m, P, inputs[sl], targets[sl], mask[sl], stats)
+        out = forward(m, P, inputs[sl], targets[sl], mask[sl], stats, step_loads, B * inputs.shape[1])
         total = out.ce + out.aux + out.z
         (total / M).backward()
         for key, val in (("total", total), ("ce", out.ce), ("aux", out.aux), ("z", out.z)):
