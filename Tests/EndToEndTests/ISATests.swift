@@ -77,8 +77,11 @@ import RunStore
         let spec = TestEnvironment.packageRoot.appendingPathComponent("experiments/parity.yaml").path
         let paths = try supportedPaths().supported
         #expect(paths.contains("generic") && paths.count >= 2, "paths: \(paths)")
+        let listing = try runProcess(binary, ["validate", spec])
+        let cells = listing.stdout.split(separator: "\n").filter { $0.hasPrefix("  [") }.count
+        #expect(cells >= 16, "parity cells: \(cells)")
         let reference = try sweep(spec, ["train.steps=30"], runs: "parity-\(paths[0])-2", isa: paths[0], threads: 2)
-        #expect(reference.count == 11)
+        #expect(reference.count == cells)
         try expectIdentical(reference, try sweep(spec, ["train.steps=30"], runs: "parity-\(paths[0])-1", isa: paths[0], threads: 1), "\(paths[0]) 1T")
         for isa in paths.dropFirst() {
             for threads in [1, 2] {

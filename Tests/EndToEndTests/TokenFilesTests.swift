@@ -101,7 +101,7 @@ import TestSupport
         let samples = ["Hello, world! It's   a test:\t42 apples\n", "naïve café — ünïcödé 😀 ok", "  leading spaces'll 've 're\n\n%\n",
                        "CamelCase123 and_snake-case… done."]
         for sample in samples {
-            let ours = try runProcess(binary, ["tokens", tokenizer, "--encode", sample])
+            let ours = try runProcess(binary, ["tokens", tokenizer, "encode", sample])
             #expect(ours.status == 0, "\(ours.stderr)")
             let theirs = try runPython("""
             import sys
@@ -110,7 +110,7 @@ import TestSupport
             """, [tokenizer, sample])
             #expect(theirs.status == 0, "\(theirs.stderr)")
             #expect(ours.stdout == theirs.stdout, "\(sample): ours \(ours.stdout), tokenizers \(theirs.stdout)")
-            let decoded = try runProcess(binary, ["tokens", tokenizer, "--decode", ours.stdout.trimmingCharacters(in: .whitespacesAndNewlines)])
+            let decoded = try runProcess(binary, ["tokens", tokenizer, "decode", ours.stdout.trimmingCharacters(in: .whitespacesAndNewlines)])
             #expect(decoded.stdout == sample)
         }
     }
