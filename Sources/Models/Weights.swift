@@ -35,6 +35,9 @@ public enum ParameterRole: String, Sendable, CaseIterable, Codable {
     public var isTrained: Bool { self != .buffer }
     /// A weight matrix (2-D): normally initialised and weight-decayed.
     public var isMatrix: Bool { self != .norm && self != .buffer }
+    /// Taken by Muon (MODEL.md "Muon"): every 2-D weight but the embedding, the head and the
+    /// routers' gate.weight.
+    public var takesMuon: Bool { isMatrix && self != .embedding && self != .head && self != .router }
     /// An output projection into the residual stream: its init std is scaled by 1/sqrt(2L).
     public var isOutputProjection: Bool { self == .attentionOut || self == .ffnOut }
 }
@@ -51,6 +54,14 @@ public struct ParameterDeclaration: Sendable, Equatable {
     public var expert: Int?
 
     public var count: Int { shape.reduce(1, *) }
+
+    public init(name: String, shape: [Int], role: ParameterRole, layer: Int? = nil, expert: Int? = nil) {
+        self.name = name
+        self.shape = shape
+        self.role = role
+        self.layer = layer
+        self.expert = expert
+    }
 }
 
 /// Where a declaration walk gets its tensors: a recorder (declarations only) or a parameter set

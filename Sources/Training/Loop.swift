@@ -86,13 +86,15 @@ public struct TrainingLoop {
         self.data = data
         self.seed = seed
         var params = ParameterSet.initial(model, seed: seed)
-        var optimizer: AdamW? = nil
+        var optimizer: Optimizer? = nil
         if let checkpoint {
             for name in params.names { if let values = checkpoint.params[name] { params.setValues(name, values) } }
-            var restored = AdamW(config: train.optimizer, params: params)
+            var restored = Optimizer(config: train.optimizer, params: params)
             for name in params.trainedNames {
                 if let m = checkpoint.adamM[name] { restored.m[name] = Tensor(shape: params[name].shape, scalars: m) }
-                if let v = checkpoint.adamV[name] { restored.v[name] = Tensor(shape: params[name].shape, scalars: v) }
+                if let v = checkpoint.adamV[name], restored.v[name] != nil {
+                    restored.v[name] = Tensor(shape: params[name].shape, scalars: v)
+                }
             }
             restored.steps = checkpoint.adamSteps
             optimizer = restored
@@ -110,7 +112,7 @@ public struct TrainingLoop {
         var m: [String: [Float]] = [:], v: [String: [Float]] = [:]
         for name in params.trainedNames {
             m[name] = trainer.optimizer.m[name]!.scalars
-            v[name] = trainer.optimizer.v[name]!.scalars
+            if let moment = trainer.optimizer.v[name] { v[name] = moment.scalars }
         }
         var shapes: [String: [Int]] = [:]
         for name in params.names { shapes[name] = params[name].shape }

@@ -2,7 +2,7 @@
 // shows it and `run` / `sweep` refuse a cell that cannot fit (docs/reliability.md).
 //
 // Model state is counted from the parameter count: parameters, their gradients and AdamW's two
-// moments, four float32 per parameter, plus the checkpoint's copies of parameters and moments
+// moments (Muon: one momentum for the matrices it takes), up to four float32 per parameter, plus the checkpoint's copies of parameters and moments
 // while it is written. Activations and the tape are measured, not guessed: one step is run on
 // synthetic micro-batches of 1 and of 2 sequences with the allocation tracker on; every tensor
 // of a step has the micro-batch as its leading dimension or none, so the step's peak is exactly
@@ -18,7 +18,7 @@ public struct MemoryEstimate: Sendable, Equatable {
     /// Parameters, and gradients of the same size.
     public var parameters: Int
     public var gradients: Int
-    /// AdamW's first and second moments.
+    /// Optimizer state: AdamW's first and second moments, Muon's momentum.
     public var adamMoments: Int
     /// Activations, tape and attention probabilities of one micro-batch, and the step's scratch.
     public var activations: Int
@@ -57,7 +57,8 @@ public struct MemoryEstimate: Sendable, Equatable {
                                 available: Int? = nil) -> MemoryEstimate {
         let p = model.totalParameters * MemoryLayout<Float>.stride
         let rows = max(1, train.batchSize / max(train.microBatches, 1))
-        var estimate = MemoryEstimate(baseline: processBaseline + dataBytes, parameters: p, gradients: p, adamMoments: 2 * p,
+        var estimate = MemoryEstimate(baseline: processBaseline + dataBytes, parameters: p, gradients: p,
+                                      adamMoments: Optimizer.stateFloats(model: model, config: train.optimizer) * MemoryLayout<Float>.stride,
                                       activations: 0, activationsPerSequence: 0, sequencesPerMicroBatch: rows,
                                       checkpointCopies: 3 * p, measured: false)
         // Lower bound per sequence: the residual stream of every layer, the logits and their gradient.

@@ -1,6 +1,7 @@
-// AdamW with PyTorch semantics, global-norm clipping and the learning-rate schedules (MODEL.md
-// "Optimiser" and "Precise choices"). Updates run in place on the parameters' storage,
-// elementwise, so they are deterministic whatever the thread count.
+// AdamW with PyTorch semantics, Muon (MODEL.md "Muon"), global-norm clipping and the
+// learning-rate schedules (MODEL.md "Optimiser" and "Precise choices"). Updates run in place on
+// the parameters' storage: AdamW elementwise, Muon's Newton–Schulz products through the
+// project's GEMM (one fixed fma chain per output), so neither depends on the thread count.
 import KernelCore
 import Foundation
 import Models
@@ -28,24 +29,37 @@ public enum LearningRate {
     }
 }
 
-/// AdamW state: first and second moments per trained parameter, and the step count.
-public struct AdamW {
+/// Optimizer state: per trained parameter its first moment (Muon's momentum M for the
+/// parameters Muon takes) and, for AdamW's parameters, the second moment; and the step count.
+public struct Optimizer {
     public var config: OptimizerConfig
-    /// Name → m, v (same shapes as the parameters), updated in place.
+    /// Name → AdamW's m, or Muon's M (same shapes as the parameters), updated in place.
     public var m: [String: Tensor]
+    /// Name → AdamW's v; absent for the parameters Muon takes.
     public var v: [String: Tensor]
     /// Optimizer steps taken (bias correction uses step + 1).
     public var steps: Int
+    /// The parameters Muon updates (empty for AdamW), in enumeration order.
+    public let muonNames: [String]
 
     public init(config: OptimizerConfig, params: ParameterSet) {
         self.config = config
         m = [:]
         v = [:]
+        muonNames = config.resolvedKind == .muon ? params.trainedNames.filter { params.role($0).takesMuon } : []
+        let muon = Set(muonNames)
         for name in params.trainedNames {
             m[name] = Tensor.zeros(params[name].shape)
-            v[name] = Tensor.zeros(params[name].shape)
+            if !muon.contains(name) { v[name] = Tensor.zeros(params[name].shape) }
         }
         steps = 0
+    }
+
+    /// Floats of optimizer state for a model: two per AdamW parameter, one per Muon parameter.
+    public static func stateFloats(model: ModelConfig, config: OptimizerConfig) -> Int {
+        model.parameterDeclarations.filter(\.role.isTrained).reduce(0) { sum, declaration in
+            sum + declaration.count * (config.resolvedKind == .muon && declaration.role.takesMuon ? 1 : 2)
+        }
     }
 
     /// Raw buffers of one trained parameter for the update loop. Valid while the parameter set
@@ -76,29 +90,7 @@ public struct AdamW {
         let out = SumsPointer(pointer: sums)
         Parallel.for(buffers.count) { range in
             for index in range {
-                var sum = 0.0
-                if let g = buffers[index].g {
-                    // 16 Float lanes per block of 4096, each block's lanes added in Double: fast
-                    // and a fixed order for a given length (thread count does not enter).
-                    let n = buffers[index].count
-                    var start = 0
-                    while start < n {
-                        let end = min(start + 4096, n)
-                        var lanes = SIMD16<Float>(repeating: 0)
-                        var i = start
-                        while i + 16 <= end {
-                            let x = UnsafeRawPointer(g + i).loadUnaligned(as: SIMD16<Float>.self)
-                            lanes += x * x
-                            i += 16
-                        }
-                        var block = 0.0
-                        for lane in 0..<16 { block += Double(lanes[lane]) }
-                        while i < end { block += Double(g[i]) * Double(g[i]); i += 1 }
-                        sum += block
-                        start = end
-                    }
-                }
-                out.pointer[index] = sum
+                out.pointer[index] = buffers[index].g.map { sumOfSquares($0, count: buffers[index].count) } ?? 0
             }
         }
         var total = 0.0
@@ -106,27 +98,54 @@ public struct AdamW {
         return total.squareRoot()
     }
 
+    /// Σx² of `count` floats: 16 Float lanes per block of 4096, each block's lanes added in
+    /// Double. Fast, and one fixed order for a given length (no thread count enters).
+    static func sumOfSquares(_ x: UnsafePointer<Float>, count n: Int) -> Double {
+        var sum = 0.0, start = 0
+        while start < n {
+            let end = min(start + 4096, n)
+            var lanes = SIMD16<Float>(repeating: 0)
+            var i = start
+            while i + 16 <= end {
+                let v = UnsafeRawPointer(x + i).loadUnaligned(as: SIMD16<Float>.self)
+                lanes += v * v
+                i += 16
+            }
+            var block = 0.0
+            for lane in 0..<16 { block += Double(lanes[lane]) }
+            while i < end { block += Double(x[i]) * Double(x[i]); i += 1 }
+            sum += block
+            start = end
+        }
+        return sum
+    }
+
     struct SumsPointer: @unchecked Sendable { var pointer: UnsafeMutablePointer<Double> }
 
-    /// One step: clip by global norm (scale = min(1, clip/(‖g‖+1e-6)); clip 0 = off), decay
-    /// 2-D weights (p -= lr·wd·p), then Adam with bias correction. A parameter without a
-    /// gradient (an expert no token reached) gets a zero gradient: it still decays and moves.
-    /// Elementwise, so threads split the elements of each parameter freely.
+    /// One step: clip by global norm (scale = min(1, clip/(‖g‖+1e-6)); clip 0 = off), then
+    /// Muon on the parameters it takes and AdamW on the rest: decay 2-D weights
+    /// (p -= lr·wd·p), then Adam with bias correction. A parameter without a gradient (an
+    /// expert no token reached) gets a zero gradient: it still decays and moves.
     /// Returns the gradient norm before clipping.
     @discardableResult
     public mutating func step(_ params: ParameterSet, lr: Double) -> Double {
-        var buffers: [Buffers] = []
+        var buffers: [Buffers] = [], muonBuffers: [(buffer: Buffers, shape: [Int])] = []
+        let muon = Set(muonNames)
         for name in params.trainedNames {
             let parameter = params[name]
             let decay = params.role(name).isMatrix ? Float(lr * config.weightDecay) : 0
             let p = parameter.withUnsafeMutableBufferPointer { $0.baseAddress! }
             let g = parameter.withGradBuffer { $0?.baseAddress }
             let m = m[name]!.withUnsafeMutableBufferPointer { $0.baseAddress! }
-            let v = v[name]!.withUnsafeMutableBufferPointer { $0.baseAddress! }
-            buffers.append(Buffers(p: p, g: g, m: m, v: v, count: parameter.count, decay: decay))
+            let v = v[name]?.withUnsafeMutableBufferPointer { $0.baseAddress! } ?? m
+            let buffer = Buffers(p: p, g: g, m: m, v: v, count: parameter.count, decay: decay)
+            if muon.contains(name) { muonBuffers.append((buffer, parameter.shape)) } else { buffers.append(buffer) }
         }
-        let norm = Self.gradientNorm(buffers)
+        let norm = Self.gradientNorm(buffers + muonBuffers.map(\.buffer))
         let clipScale: Float = config.clip > 0 ? Float(min(1, config.clip / (norm + 1e-6))) : 1
+        for (buffer, shape) in muonBuffers {
+            muonUpdate(buffer, rows: shape[0], cols: shape[1], clipScale: clipScale, lr: lr)
+        }
         steps += 1
         let beta1 = Float(config.betas[0]), beta2 = Float(config.betas[1])
         let correction1 = 1 - Float(DetMath.pow(Double(beta1), steps))
@@ -180,6 +199,52 @@ public struct AdamW {
         return norm
     }
 
+    /// Muon on one matrix W [rows, cols] (MODEL.md "Muon"), in place on W and its momentum M:
+    /// M ← μM + G; U = G + μM (Nesterov) or M; X = U/(‖U‖_F + 1e-7), transposed when
+    /// rows > cols; ns_steps of A = X·Xᵀ, B = b·A + c·A·A, X = a·X + B·X; back; then
+    /// W ← W·(1 − lr·wd) − lr·0.2·√max(rows, cols)·X. Float32; the products are `Kernels.gemm`.
+    func muonUpdate(_ w: Buffers, rows: Int, cols: Int, clipScale: Float, lr: Double) {
+        let count = rows * cols, mu = Float(config.muonMomentum), nesterov = config.muonNesterov
+        let u = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        defer { u.deallocate() }
+        for i in 0..<count {
+            let grad = (w.g?[i] ?? 0) * clipScale
+            w.m[i] = mu * w.m[i] + grad
+            u[i] = nesterov ? grad + mu * w.m[i] : w.m[i]
+        }
+        // X [r, c] with r ≤ c: U itself, or Uᵀ when rows > cols; divided by ‖U‖_F + 1e-7.
+        let transposed = rows > cols
+        let (r, c) = transposed ? (cols, rows) : (rows, cols)
+        let denominator = Float(Self.sumOfSquares(u, count: count).squareRoot() + 1e-7)
+        var x = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        var next = UnsafeMutablePointer<Float>.allocate(capacity: count)
+        let a = UnsafeMutablePointer<Float>.allocate(capacity: r * r)
+        let bMatrix = UnsafeMutablePointer<Float>.allocate(capacity: r * r)
+        defer { x.deallocate(); next.deallocate(); a.deallocate(); bMatrix.deallocate() }
+        for i in 0..<rows {
+            for j in 0..<cols {
+                x[transposed ? j * rows + i : i * cols + j] = u[i * cols + j] / denominator
+            }
+        }
+        let (ca, cb, cc) = Muon.coefficients
+        for _ in 0..<config.muonNSSteps {
+            Kernels.gemm(transB: true, m: r, n: r, k: c, a: x, b: x, c: a)                       // A = X·Xᵀ
+            bMatrix.update(from: a, count: r * r)
+            Kernels.gemm(m: r, n: r, k: r, alpha: cc, a: a, b: a, beta: cb, c: bMatrix)           // B = b·A + c·A·A
+            next.update(from: x, count: count)
+            Kernels.gemm(m: r, n: c, k: r, a: bMatrix, b: x, beta: ca, c: next)                   // X = a·X + B·X
+            swap(&x, &next)
+        }
+        let keep = Float(1 - lr * config.weightDecay)
+        let step = Float(lr * 0.2 * Double(max(rows, cols)).squareRoot())
+        for i in 0..<rows {
+            for j in 0..<cols {
+                let update = x[transposed ? j * rows + i : i * cols + j]
+                w.p[i * cols + j] = w.p[i * cols + j] * keep - step * update
+            }
+        }
+    }
+
     /// Elements per work item of the update (a multiple of the 16 SIMD lanes).
     static let updateBlock = 1 << 14
 
@@ -196,4 +261,9 @@ public struct AdamW {
         }
         return items
     }
+}
+
+public enum Muon {
+    /// Newton–Schulz quintic coefficients (a, b, c) of MODEL.md "Muon" (Keller Jordan's; Moonlight's).
+    public static let coefficients: (Float, Float, Float) = (3.4445, -4.7750, 2.0315)
 }

@@ -36,14 +36,14 @@ public struct Trainer {
     public let train: TrainConfig
     public let decoder: Decoder
     public var params: ParameterSet
-    public var optimizer: AdamW
+    public var optimizer: Optimizer
 
     public init(model: ModelConfig, train: TrainConfig, params: ParameterSet) {
         self.model = model
         self.train = train
         decoder = Decoder(config: model)
         self.params = params
-        optimizer = AdamW(config: train.optimizer, params: params)
+        optimizer = Optimizer(config: train.optimizer, params: params)
     }
 
     /// Runs step `step` on `batch` (all micro-batches). When `inspect` is given it is called

@@ -85,12 +85,24 @@ public struct QKClipConfig: Codable, Sendable, Equatable {
 }
 
 public struct OptimizerConfig: Codable, Sendable, Equatable {
+    public enum Kind: String, Codable, Sendable, CaseIterable { case adamw, muon }
+    /// adamw, or muon (Moonlight) for the 2-D weights with AdamW for the rest; nil = adamw.
+    public var kind: Kind?
     public var lr: Double
     public var betas: [Double]
     public var eps: Double
     public var weightDecay: Double
     /// Global-norm gradient clipping threshold; 0 = off.
     public var clip: Double
+    /// Muon's momentum μ (nil = 0.95), Nesterov form (nil = true) and Newton–Schulz steps (nil = 5).
+    public var momentum: Double?
+    public var nesterov: Bool?
+    public var nsSteps: Int?
+
+    public var resolvedKind: Kind { kind ?? .adamw }
+    public var muonMomentum: Double { momentum ?? 0.95 }
+    public var muonNesterov: Bool { nesterov ?? true }
+    public var muonNSSteps: Int { nsSteps ?? 5 }
 }
 
 public struct ScheduleConfig: Codable, Sendable, Equatable {
@@ -160,12 +172,18 @@ extension TrainConfig {
         Field("batch_size", .int(min: 1), default: .int(16), "sequences per step (all micro-batches)"),
         Field("seq_len", .int(min: 2), default: .int(64), "tokens per sequence T"),
         Field("micro_batches", .int(min: 1), default: .int(1), "gradient-accumulation micro-batches (divides batch_size)"),
-        Field("optimizer", .section(Section("AdamW (PyTorch semantics).", [
+        Field("optimizer", .section(Section("AdamW (PyTorch semantics), or Muon with AdamW for the parameters Muon does not take.", [
+            Field("kind", .optional(.choice(OptimizerConfig.Kind.allCases.map(\.rawValue))),
+                  "adamw | muon (Moonlight: orthogonalised momentum for every 2-D weight but embed, head and gate; AdamW for the rest); null = adamw",
+                  omittedWhenAbsent: true),
             Field("lr", .double(min: 0, minExclusive: true), default: .double(3e-3), "peak learning rate"),
             Field("betas", .list(.double(min: 0, max: 1)), default: .list([.double(0.9), .double(0.95)]), "β1, β2"),
             Field("eps", .double(min: 0, minExclusive: true), default: .double(1e-8), "Adam epsilon"),
             Field("weight_decay", .double(min: 0), default: .double(0.1), "decoupled weight decay of 2-D weights"),
             Field("clip", .double(min: 0), default: .double(1.0), "global-norm gradient clip; 0 = off"),
+            Field("momentum", .optional(.double(min: 0, max: 1)), "muon: momentum μ (null = 0.95, Moonlight)", omittedWhenAbsent: true),
+            Field("nesterov", .optional(.bool), "muon: Nesterov form U = G + μ·M (null = true)", omittedWhenAbsent: true),
+            Field("ns_steps", .optional(.int(min: 1)), "muon: Newton–Schulz iterations (null = 5)", omittedWhenAbsent: true),
         ])), "optimizer"),
         Field("schedule", .section(Section("Learning-rate schedule.", [
             Field("kind", .choice(ScheduleConfig.Kind.allCases.map(\.rawValue)), default: .string("cosine"),
@@ -204,6 +222,15 @@ extension TrainConfig {
         var problems: [ConfigProblem] = []
         if batchSize % microBatches != 0 {
             problems.append(ConfigProblem(path: "\(path).micro_batches", "must divide batch_size (\(batchSize)), got \(microBatches)"))
+        }
+        if optimizer.resolvedKind != .muon {
+            for (key, given) in [("momentum", optimizer.momentum != nil), ("nesterov", optimizer.nesterov != nil),
+                                 ("ns_steps", optimizer.nsSteps != nil)] where given {
+                problems.append(ConfigProblem(path: "\(path).optimizer.\(key)", "is a Muon setting; it needs optimizer.kind: muon"))
+            }
+        }
+        if let momentum = optimizer.momentum, momentum >= 1 {
+            problems.append(ConfigProblem(path: "\(path).optimizer.momentum", "must be < 1, got \(momentum)"))
         }
         if optimizer.betas.count != 2 {
             problems.append(ConfigProblem(path: "\(path).optimizer.betas", "expected two numbers [β1, β2], got \(optimizer.betas.count)"))

@@ -30,7 +30,7 @@ struct Validate: ParsableCommand {
             print("  [\(cell.index)] \(cell.runID)  \(cell.label)  (params \(params), active \(active))")
             let memory = MemoryCheck.estimate(cell, available: available?.bytes)
             let fits = available.map { memory.total <= $0.bytes ? "fits" : "DOES NOT FIT" } ?? "available memory unknown"
-            print("      peak memory ≈ \(memory.total.byteText) (\(fits)): process \(memory.baseline.byteText), parameters \(memory.parameters.byteText), gradients \(memory.gradients.byteText), AdamW moments \(memory.adamMoments.byteText), activations and tape \(memory.activations.byteText)\(memory.measured ? "" : " (lower bound)") for \(memory.sequencesPerMicroBatch) sequence(s) per micro-batch, checkpoint copies \(memory.checkpointCopies.byteText)")
+            print("      peak memory ≈ \(memory.total.byteText) (\(fits)): process \(memory.baseline.byteText), parameters \(memory.parameters.byteText), gradients \(memory.gradients.byteText), optimizer state \(memory.adamMoments.byteText), activations and tape \(memory.activations.byteText)\(memory.measured ? "" : " (lower bound)") for \(memory.sequencesPerMicroBatch) sequence(s) per micro-batch, checkpoint copies \(memory.checkpointCopies.byteText)")
         }
         if let available { print("available: \(available.bytes.byteText) (\(available.source))") }
         if let json { try writeEstimates(loaded.cells, to: json, available: available) }

@@ -557,6 +557,38 @@ def adamw_step(params: dict, grads: dict, opt_state: dict, lr: float, betas, eps
             p.addcdiv_(m_, denom, value=-step_size)
 
 
+NS_COEFFICIENTS = (3.4445, -4.7750, 2.0315)
+
+
+def muon_takes(name: str, p: torch.Tensor) -> bool:
+    """MODEL.md "Muon": every 2-D weight except embed.weight, head.weight and *.gate.weight."""
+    return p.dim() == 2 and name not in ("embed.weight", "head.weight") and not name.endswith(".gate.weight")
+
+
+def muon_step(params: dict, grads: dict, opt_state: dict, lr: float, wd: float, momentum: float,
+              nesterov: bool, ns_steps: int) -> None:
+    """MODEL.md "Muon", in place on each W [m, n] and its momentum M (opt_state["muon"])."""
+    a, b, c = NS_COEFFICIENTS
+    ms = opt_state.setdefault("muon", {})
+    with torch.no_grad():
+        for name, W in params.items():
+            G = grads[name]
+            M = ms.setdefault(name, torch.zeros_like(W))
+            M.mul_(momentum).add_(G)
+            U = G + momentum * M if nesterov else M
+            X = U / (U.norm() + 1e-7)
+            rows, cols = W.shape
+            if rows > cols:
+                X = X.T
+            for _ in range(ns_steps):
+                A = X @ X.T
+                B = b * A + c * (A @ A)
+                X = a * X + B @ X
+            if rows > cols:
+                X = X.T
+            W.mul_(1 - lr * wd).sub_(lr * 0.2 * math.sqrt(max(rows, cols)) * X)
+
+
 def loss_free_update(bias: torch.Tensor, loads: torch.Tensor, rate: float, rule: str) -> None:
     """In place: bias_i += u·sign(c̄ − c_i) (sign(0) = 0), or u·(c̄ − c_i)/c̄ (proportional)."""
     c = loads.to(torch.float64)
@@ -580,7 +612,8 @@ class StepOut(NamedTuple):
 def train_step(m: Model, P: dict, opt_state: dict, inputs: torch.Tensor, targets: torch.Tensor,
                mask: torch.Tensor, step: int, train_cfg: dict) -> StepOut:
     """One optimizer step, in place on P and opt_state: forward + backward per micro-batch
-    (loss = mean of micro-batch losses), clip, AdamW with lr(step), then the loss-free update."""
+    (loss = mean of micro-batch losses), clip, Muon (when train.optimizer.kind is muon) and AdamW
+    with lr(step), QK-clip, then the loss-free update."""
     M = int(train_cfg.get("micro_batches", 1))
     B = inputs.shape[0]
     if B % M:
@@ -622,7 +655,15 @@ def train_step(m: Model, P: dict, opt_state: dict, inputs: torch.Tensor, targets
     norm = clip_grads(grads, float(opt.get("clip", 0.0)))
     lr = lr_at(step, train_cfg)
     with torch.no_grad():
-        adamw_step({n: P[n] for n in trained}, grads, opt_state, lr, opt["betas"], float(opt["eps"]),
+        muon = {n for n in trained if opt.get("kind", "adamw") == "muon" and muon_takes(n, P[n])}
+        if muon:
+            mom = opt.get("momentum")
+            nest = opt.get("nesterov")
+            steps_ns = opt.get("ns_steps")
+            muon_step({n: P[n] for n in trained if n in muon}, grads, opt_state, lr, float(opt["weight_decay"]),
+                      0.95 if mom is None else float(mom), True if nest is None else bool(nest),
+                      5 if steps_ns is None else int(steps_ns))
+        adamw_step({n: P[n] for n in trained if n not in muon}, grads, opt_state, lr, opt["betas"], float(opt["eps"]),
                    float(opt["weight_decay"]))
         tau = (train_cfg.get("qk_clip") or {}).get("tau")
         if tau is not None:
