@@ -176,7 +176,8 @@ public enum HFExport {
     public static func tensors(_ params: ParameterSet, _ model: ModelConfig,
                                _ architecture: HFArchitecture) -> [SafeTensors.Entry] {
         var entries: [SafeTensors.Entry] = []
-        for declaration in params.declarations {
+        // MTP modules are for training only: transformers' DeepseekV3 does not load them either.
+        for declaration in params.declarations where !declaration.name.hasPrefix("mtp.") {
             var values = params[declaration.name].scalars
             if architecture == .llama, case .grouped(_, _, let headDim) = model.attentionShape,
                declaration.name.hasSuffix(".attn.wq.weight") || declaration.name.hasSuffix(".attn.wk.weight") {

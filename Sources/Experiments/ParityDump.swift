@@ -1,6 +1,7 @@
 // The parity dump (MODEL.md "Parity dump"), in the spirit of llm.c's reference state file: the
 // initial parameters, N batches, step 0's logits, per-head max logits and raw gradients, every
-// step's losses and the parameters after N AdamW steps (and QK-clip, when on) — everything an independent implementation needs to check the
+// step's losses (with each MTP module's, /losses/mtp [N, n]) and the parameters after N optimizer
+// steps (and QK-clip, when on) — everything an independent implementation needs to check the
 // harness (tools/reference/reference.py).
 import Config
 import Foundation
@@ -20,6 +21,7 @@ public enum ParityDump {
 
         var inputs: [Int32] = [], targets: [Int32] = [], mask: [Float] = []
         var losses: [String: [Float]] = ["total": [], "ce": [], "aux": [], "z": []]
+        var mtpLosses: [Float] = []
         var logits: [Float] = []
         var maxLogits: [[Float]] = []
         var grads: [(String, [Int], [Float])] = []
@@ -43,6 +45,7 @@ public enum ParityDump {
             losses["ce"]!.append(Float(report.ce))
             losses["aux"]!.append(Float(report.aux))
             losses["z"]!.append(Float(report.z))
+            mtpLosses += report.mtp.map(Float.init)
         }
 
         let directory = URL(fileURLWithPath: path).deletingLastPathComponent().path
@@ -69,6 +72,9 @@ public enum ParityDump {
             }
             for (key, values) in losses {
                 try root.createDataset("losses/\(key)", shape: [steps], values: values)
+            }
+            if cell.model.mtpDepth > 0 {
+                try root.createDataset("losses/mtp", shape: [steps, cell.model.mtpDepth], values: mtpLosses)
             }
             for name in trainer.params.names {
                 let tensor = trainer.params[name]

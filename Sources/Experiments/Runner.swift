@@ -114,7 +114,7 @@ public enum Runner {
         var loop = TrainingLoop(model: cell.model, train: cell.train, log: cell.log, data: data,
                                 valSequences: cell.data.valSequences, seed: cell.seed, resumeFrom: state)
         let sink = RunFileSink(writer: writer, firstStep: loop.nextStep, batchTokens: cell.train.batchSize * cell.train.seqLen,
-                               qkClip: cell.train.qkClip != nil)
+                               qkClip: cell.train.qkClip != nil, mainLayers: cell.model.nLayers)
         let started = Date()
         let firstStep = loop.nextStep
         var outcome: LoopOutcome = .completed
@@ -226,11 +226,14 @@ final class RunFileSink: RunSink {
     var recentTokensPerSecond = 0.0
     /// The run uses QK-clip (its steps report max logits).
     let qkClip: Bool
+    /// Layers of the main model: MTP layers (indices from here on) stay out of the MaxVio mean.
+    let mainLayers: Int
 
-    init(writer: RunFileWriter, firstStep: Int, batchTokens: Int, qkClip: Bool) {
+    init(writer: RunFileWriter, firstStep: Int, batchTokens: Int, qkClip: Bool, mainLayers: Int) {
         self.writer = writer
         tokensSeen = firstStep * batchTokens
         self.qkClip = qkClip
+        self.mainLayers = mainLayers
     }
 
     /// Wall time spent writing the run file: appends and flushes, and checkpoints.
@@ -249,7 +252,8 @@ final class RunFileSink: RunSink {
     func trainStep(_ report: StepReport, tokensPerSecond: Double) throws {
         tokensSeen += report.tokens
         recentTokensPerSecond = tokensPerSecond
-        let maxVio = report.moe.isEmpty ? Double.nan : report.moe.map(\.maxVio).reduce(0, +) / Double(report.moe.count)
+        let mainMoE = report.moe.filter { $0.layer < mainLayers }
+        let maxVio = mainMoE.isEmpty ? Double.nan : mainMoE.map(\.maxVio).reduce(0, +) / Double(mainMoE.count)
         var metrics: [String: Double] = [
             "loss": report.total, "ce": report.ce, "aux": report.aux, "z": report.z, "lr": report.lr,
             "grad_norm": report.gradNorm, "tokens": Double(tokensSeen), "tokens_per_s": tokensPerSecond,
@@ -263,6 +267,8 @@ final class RunFileSink: RunSink {
             try timed { try writer.appendTensor("qk_max_logit", step: report.step, shape: [maxLogits.count, heads],
                                                 values: Array(maxLogits.joined()), axes: ["layer", "head"]) }
         }
+        // MTP runs log each module's loss (mtp_loss_0 predicts 2 ahead, …).
+        for (j, loss) in report.mtp.enumerated() { metrics["mtp_loss_\(j)"] = loss }
         let moe = report.moe.map { stats in
             MoELayerRow(load: stats.load.map(Int64.init), bias: report.bias[stats.layer] ?? [Float](repeating: 0, count: stats.load.count),
                         maxvio: stats.maxVio, entropy: stats.entropy, dropped: stats.droppedFraction)

@@ -168,6 +168,10 @@ public enum SpecLoader {
             problems.append(ConfigProblem(path: "model.ffn.moe.balance.aux_group",
                                           "must divide the micro-batch (train.batch_size / train.micro_batches = \(train.batchSize / train.microBatches) sequences), got \(g)"))
         }
+        if model.mtpDepth >= train.seqLen {
+            problems.append(ConfigProblem(path: "model.mtp.depth",
+                                          "must be < train.seq_len (\(train.seqLen)): module j predicts j + 2 ahead and needs a position to do it from, got \(model.mtpDepth)"))
+        }
         if data.kind == .mqar {
             let mqar = data.mqar ?? .defaults
             let needed = 2 * mqar.pairs + 2 * mqar.queries   // both ≤ SpecSizeLimits.maxInteger

@@ -17,11 +17,23 @@ public struct ModelConfig: Codable, Sendable, Equatable {
     public var initialization: InitConfig
     public var attention: AttentionConfig
     public var ffn: FFNConfig
+    /// Multi-token prediction (DeepSeek-V3); nil = off.
+    public var mtp: MTPConfig?
 
     enum CodingKeys: String, CodingKey {
-        case vocab, dModel, nLayers, firstDenseLayers, tieEmbeddings, normEps, rope, attention, ffn
+        case vocab, dModel, nLayers, firstDenseLayers, tieEmbeddings, normEps, rope, attention, ffn, mtp
         case initialization = "init"
     }
+
+    /// MTP modules n (0 = off).
+    public var mtpDepth: Int { mtp?.depth ?? 0 }
+}
+
+/// Multi-token prediction (MODEL.md "Multi-token prediction"): module j predicts the token
+/// j + 2 places ahead; its loss enters with weight λ/n.
+public struct MTPConfig: Codable, Sendable, Equatable {
+    public var depth: Int
+    public var weight: Double
 }
 
 public struct RoPEConfig: Codable, Sendable, Equatable {
@@ -134,6 +146,10 @@ extension ModelConfig {
             Field("hidden", .int(min: 1), default: .int(128), "hidden width of a dense SwiGLU (also the first dense layers)"),
             Field("moe", .optional(.section(MoEConfig.schema)), "mixture-of-experts settings (required when kind is moe)"),
         ])), "feed-forward"),
+        Field("mtp", .optional(.section(Section("Multi-token prediction (DeepSeek-V3 §2.2; MODEL.md).", [
+            Field("depth", .int(min: 0), default: .int(1), "MTP modules n: module j predicts the token j + 2 ahead (DeepSeek-V3: 1; 0 = off)"),
+            Field("weight", .double(min: 0), default: .double(0.3), "λ: the modules' losses enter as (λ/n)·Σ L_mtp (DeepSeek-V3: 0.3, then 0.1)"),
+        ]))), "multi-token prediction modules; null = none", omittedWhenAbsent: true),
     ])
 }
 

@@ -58,7 +58,10 @@ extension ModelConfig {
     }
 
     /// The MoE sizes of layer `l`, or nil when it is dense.
-    public func moeShape(layer: Int) -> MoEShape? {
+    /// Layer indices L + j are MTP module j's layer, whose FFN is the kind of the last main
+    /// layer (MODEL.md "Multi-token prediction").
+    public func moeShape(layer index: Int) -> MoEShape? {
+        let layer = min(index, nLayers - 1)
         guard ffn.kind == .moe, layer >= firstDenseLayers, let moe = ffn.moe else { return nil }
         let m = moe.granularity
         return MoEShape(experts: moe.experts * m, topK: moe.topK * m, expertHidden: moe.expertHidden / m,
@@ -87,7 +90,7 @@ extension ModelConfig {
     /// (each MoE layer counts top_k of its experts).
     public var activeParameters: Int {
         var inactive = 0
-        for l in 0..<nLayers {
+        for l in 0..<(nLayers + mtpDepth) {
             if let moe = moeShape(layer: l) {
                 inactive += (moe.experts - moe.topK) * 3 * moe.expertHidden * dModel
             }
@@ -98,7 +101,9 @@ extension ModelConfig {
     /// Forward FLOPs per token at context length `seqLen`: 2 per multiply-add of every active
     /// weight matrix except the embedding lookup (the head counts, tied or not), plus attention
     /// scores and the weighted sum of values averaged over a causal sequence ((T+1)/2 keys per
-    /// query), plus the router. Norms, RoPE and softmax are left out (≪ 1%).
+    /// query), plus the router. Norms, RoPE and softmax are left out (≪ 1%). MTP modules (their
+    /// eh_proj, layer and a second use of the head) count as if they saw every token (they see
+    /// T − j − 1).
     public func forwardFLOPsPerToken(seqLen: Int) -> Int {
         var multiplyAdds = 0
         for declaration in parameterDeclarations where declaration.role.isMatrix && declaration.expert == nil {
@@ -106,9 +111,11 @@ extension ModelConfig {
             if declaration.role == .embedding && !tieEmbeddings { continue }
             multiplyAdds += declaration.count
         }
-        for l in 0..<nLayers {
+        for l in 0..<(nLayers + mtpDepth) {
             if let moe = moeShape(layer: l) { multiplyAdds += moe.topK * 3 * moe.expertHidden * dModel }
         }
+        // Each MTP module applies the shared head again.
+        multiplyAdds += mtpDepth * vocab * dModel
         let keysPerQuery = Double(seqLen + 1) / 2
         let perLayerAttention: Double
         switch attentionShape {
@@ -117,7 +124,7 @@ extension ModelConfig {
         case .latent(let H, _, _, let dNope, let dRope, let dV):
             perLayerAttention = 2 * Double(H) * Double(dNope + dRope + dV) * keysPerQuery
         }
-        return 2 * multiplyAdds + Int((Double(nLayers) * perLayerAttention).rounded())
+        return 2 * multiplyAdds + Int((Double(nLayers + mtpDepth) * perLayerAttention).rounded())
     }
 
     /// KV-cache elements per token over all layers (MODEL.md): MHA 2·H·d_h·L, GQA 2·G·d_h·L,

@@ -75,7 +75,7 @@ public struct ParameterSet {
                 tensors[name] = Tensor.zeros(shape)
             case .norm:
                 tensors[name] = Tensor.ones(shape, requiresGrad: true)
-            case .embedding, .head, .attentionIn, .attentionOut, .ffnIn, .ffnOut, .router:
+            case .embedding, .head, .attentionIn, .attentionOut, .ffnIn, .ffnOut, .router, .mtpProjection:
                 tensors[name] = Tensor.normal(shape, std: role.isOutputProjection ? outputStd : std, seed: UInt64(seed),
                                               stream: RNGPurpose.parameterInit.stream(index), requiresGrad: true)
             }

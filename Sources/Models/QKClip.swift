@@ -15,7 +15,7 @@ public enum QKClip {
     public static func apply(_ params: ParameterSet, model: ModelConfig, maxLogits: [[Float]], tau: Float) -> Int {
         let weights = DecoderWeights(model, params)
         var clipped = 0
-        for (l, layer) in weights.layers.enumerated() where l < maxLogits.count {
+        for (l, layer) in weights.allLayers.enumerated() where l < maxLogits.count {
             for (h, s) in maxLogits[l].enumerated() where s > tau {
                 clipped += 1
                 let gamma = tau / s, root = gamma.squareRoot()

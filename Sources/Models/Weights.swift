@@ -26,7 +26,9 @@ public enum ParameterRole: String, Sendable, CaseIterable, Codable {
     case ffnOut
     /// The router's gate.weight [E, D].
     case router
-    /// RMSNorm weights (attn_norm, ffn_norm, q_norm, kv_norm, norm).
+    /// An MTP module's eh_proj [D, 2D]: embedding and hidden state into the module's layer.
+    case mtpProjection
+    /// RMSNorm weights (attn_norm, ffn_norm, q_norm, kv_norm, norm; MTP's enorm, hnorm).
     case norm
     /// gate.bias: moved by loss-free balancing, never by gradients.
     case buffer
@@ -126,6 +128,15 @@ public struct LayerWeights {
     public let ffn: FFNWeights
 }
 
+/// One multi-token-prediction module (MODEL.md): its norms, projection, layer and final norm.
+public struct MTPWeights {
+    public let enorm: Tensor, hnorm: Tensor
+    /// eh_proj [D, 2D]: columns 0..<D take the embedding, D..<2D the hidden state.
+    public let ehProj: Tensor
+    public let layer: LayerWeights
+    public let norm: Tensor
+}
+
 /// The whole decoder's parameters as typed views, bound once per forward pass.
 public struct DecoderWeights {
     public let embed: Tensor
@@ -133,6 +144,12 @@ public struct DecoderWeights {
     public let norm: Tensor
     /// head.weight, or embed.weight when the embeddings are tied.
     public let head: Tensor
+    /// MTP modules 0..<n (empty when off).
+    public let mtp: [MTPWeights]
+
+    /// The main layers, then the MTP modules' layers: index L + j is module j's (telemetry and
+    /// QK-clip use these indices).
+    public var allLayers: [LayerWeights] { layers + mtp.map(\.layer) }
 
     /// Binds `params` (which must hold every declared parameter of `config`).
     public init(_ config: ModelConfig, _ params: ParameterSet) {
@@ -142,7 +159,8 @@ public struct DecoderWeights {
 
     /// The one declaration walk. The order of `source.take` calls is the enumeration order
     /// (the init RNG streams and the dumps follow it): embed; per layer attn_norm, attention,
-    /// ffn_norm, FFN (w1, w2, w3 per SwiGLU); then norm and head.
+    /// ffn_norm, FFN (w1, w2, w3 per SwiGLU); then norm and head; then per MTP module enorm,
+    /// hnorm, eh_proj, its layer (as a main layer) and norm.
     init(_ config: ModelConfig, _ source: inout some ParameterSource) {
         let D = config.dModel, V = config.vocab
         func take(_ name: String, _ shape: [Int], _ role: ParameterRole, layer: Int? = nil, expert: Int? = nil) -> Tensor {
@@ -154,10 +172,8 @@ public struct DecoderWeights {
             let w3 = take("\(prefix).w3.weight", [F, D], .ffnIn, layer: layer, expert: expert)
             return SwiGLUExpert(w1: w1, w3: w3, w2: w2)
         }
-        embed = take("embed.weight", [V, D], .embedding)
-        var layers: [LayerWeights] = []
-        for l in 0..<config.nLayers {
-            let p = "layers.\(l)"
+        /// One decoder layer under `p` (`layers.{l}` or `mtp.{j}.layer`); `l` is its layer index.
+        func layer(_ p: String, _ l: Int) -> LayerWeights {
             let attnNorm = take("\(p).attn_norm.weight", [D], .norm, layer: l)
             let a = "\(p).attn"
             let attention: AttentionWeights
@@ -198,11 +214,20 @@ public struct DecoderWeights {
             } else {
                 ffn = .dense(swiGLU(f, hidden: config.ffn.hidden, layer: l))
             }
-            layers.append(LayerWeights(attnNorm: attnNorm, attention: attention, ffnNorm: ffnNorm, ffn: ffn))
+            return LayerWeights(attnNorm: attnNorm, attention: attention, ffnNorm: ffnNorm, ffn: ffn)
         }
-        self.layers = layers
+        embed = take("embed.weight", [V, D], .embedding)
+        layers = (0..<config.nLayers).map { layer("layers.\($0)", $0) }
         norm = take("norm.weight", [D], .norm)
         head = config.tieEmbeddings ? embed : take("head.weight", [V, D], .head)
+        mtp = (0..<config.mtpDepth).map { j in
+            let p = "mtp.\(j)", l = config.nLayers + j
+            let enorm = take("\(p).enorm.weight", [D], .norm, layer: l)
+            let hnorm = take("\(p).hnorm.weight", [D], .norm, layer: l)
+            let ehProj = take("\(p).eh_proj.weight", [D, 2 * D], .mtpProjection, layer: l)
+            let body = layer("\(p).layer", l)
+            return MTPWeights(enorm: enorm, hnorm: hnorm, ehProj: ehProj, layer: body, norm: take("\(p).norm.weight", [D], .norm, layer: l))
+        }
     }
 }
 

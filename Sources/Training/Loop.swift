@@ -174,7 +174,7 @@ public struct TrainingLoop {
             while first < count {
                 let rows = min(chunk, count - first)
                 let batch = data.sequences(.validation, first: first, count: rows, seqLen: train.seqLen)
-                let out = decoder.forward(trainer.params, inputs: batch.inputs, targets: batch.targets, mask: batch.mask)
+                let out = decoder.forward(trainer.params, inputs: batch.inputs, targets: batch.targets, mask: batch.mask, mtp: false)
                 let mask = batch.mask.scalars
                 let weight = mask.reduce(0.0) { $0 + Double($1) }
                 lossSum += Double(out.ce.item) * weight
@@ -219,7 +219,7 @@ public struct TrainingLoop {
         let out = Tensor.withoutGrad {
             Decoder(config: model).forward(trainer.params, inputs: probe.inputs, targets: probe.targets, mask: probe.mask,
                                            probes: ProbeRequest(attentionLayers: request.attentionLayers.union(layersForSpectrum),
-                                                                routerScores: request.routerScores))
+                                                                routerScores: request.routerScores), mtp: false)
         }
         let (b, t) = (probe.inputs.shape[0], probe.inputs.shape[1])
         for layer in tensors.attentionLayers.sorted() {

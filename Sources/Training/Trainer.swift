@@ -1,7 +1,7 @@
 // One optimizer step, in MODEL.md's order: forward and backward over every micro-batch (the
 // step's loss is the mean of the micro-batch losses), clip, AdamW with this step's learning
 // rate, QK-clip on the updated weights, then the loss-free bias update from the step's loads
-// summed over micro-batches.
+// summed over micro-batches. MTP modules' layers (indices L + j) take part like main layers.
 import Models
 import Tensor
 
@@ -10,6 +10,7 @@ public struct StepReport {
     public var step: Int
     /// Means over micro-batches.
     public var total: Double
+    /// The main head's cross-entropy (MTP losses are in `mtp`).
     public var ce: Double
     public var aux: Double
     public var z: Double
@@ -29,6 +30,8 @@ public struct StepReport {
     public var maxLogits: [[Float]]? = nil
     /// Heads QK-clip rescaled after this step.
     public var clippedHeads = 0
+    /// Each MTP module's loss, mean over micro-batches (empty without MTP).
+    public var mtp: [Double] = []
 }
 
 public struct Trainer {
@@ -52,6 +55,7 @@ public struct Trainer {
                               inspect: ((ParameterSet) -> Void)? = nil) -> StepReport {
         let m = train.microBatches, rowsPer = batch.rows / m
         var total = 0.0, ce = 0.0, aux = 0.0, z = 0.0
+        var mtp = [Double](repeating: 0, count: model.mtpDepth)
         var loads: [Int: [Int]] = [:]
         var lastStats: [MoEStats] = []
         var dropped: [Int: Double] = [:]
@@ -86,6 +90,7 @@ public struct Trainer {
             ce += Double(out.ce.item) / Double(m)
             aux += Double(out.aux.item) / Double(m)
             z += Double(out.z.item) / Double(m)
+            for (j, loss) in out.mtp.enumerated() { mtp[j] += Double(loss.item) / Double(m) }
             for stats in out.moe {
                 loads[stats.layer] = zip(loads[stats.layer] ?? Array(repeating: 0, count: stats.load.count), stats.load).map(+)
                 dropped[stats.layer, default: 0] += stats.droppedFraction / Double(m)
@@ -118,6 +123,6 @@ public struct Trainer {
         }
         return StepReport(step: step, total: total, ce: ce, aux: aux, z: z, lr: lr, gradNorm: gradNorm,
                           tokens: batch.rows * batch.inputs.shape[1], moe: moe, bias: bias, logits: logits,
-                          maxLogits: maxLogits, clippedHeads: clippedHeads)
+                          maxLogits: maxLogits, clippedHeads: clippedHeads, mtp: mtp)
     }
 }

@@ -105,10 +105,17 @@ class Model:
     ffn_kind: str = "dense"
     ffn_hidden: int = 0
     moe: MoEDims | None = None
+    mtp_depth: int = 0      # MODEL.md "Multi-token prediction": modules n
+    mtp_weight: float = 0.3  # λ
     shapes: list = field(default_factory=list)   # [(name, shape)] in MODEL.md order
 
     def is_moe_layer(self, l: int) -> bool:
-        return self.moe is not None and l >= self.first_dense_layers
+        """Layer l < L of the main model, or l = L + j: MTP module j's layer, whose FFN is the
+        kind of the last main layer."""
+        return self.moe is not None and min(l, self.n_layers - 1) >= self.first_dense_layers
+
+    def layer_prefix(self, l: int) -> str:
+        return f"layers.{l}" if l < self.n_layers else f"mtp.{l - self.n_layers}.layer"
 
     @property
     def buffer_names(self) -> list[str]:
@@ -197,6 +204,10 @@ def build_model(model_cfg: dict) -> Model:
             raise MalformedDump("model.ffn.moe.router.groups must divide the routed experts")
     elif m.ffn_kind != "dense":
         raise MalformedDump(f"model.ffn.kind: unknown value {m.ffn_kind!r}")
+    mtp = g("mtp", None)
+    if isinstance(mtp, dict):
+        m.mtp_depth = int(mtp.get("depth", 1))
+        m.mtp_weight = float(mtp.get("weight", 0.3))
     m.shapes = parameter_shapes(m)
     return m
 
@@ -205,8 +216,9 @@ def parameter_shapes(m: Model) -> list[tuple[str, tuple[int, ...]]]:
     """Every parameter and buffer, named exactly as MODEL.md, in its order."""
     D, V = m.d_model, m.vocab
     out: list[tuple[str, tuple[int, ...]]] = [("embed.weight", (V, D))]
-    for l in range(m.n_layers):
-        p = f"layers.{l}"
+
+    def layer(p: str, l: int) -> None:
+        nonlocal out
         out.append((f"{p}.attn_norm.weight", (D,)))
         if m.attn_kind == "mla":
             H, dqk = m.heads, m.d_nope + m.d_rope
@@ -241,9 +253,17 @@ def parameter_shapes(m: Model) -> list[tuple[str, tuple[int, ...]]]:
         else:
             Fh = m.ffn_hidden
             out += [(f"{p}.ffn.w1.weight", (Fh, D)), (f"{p}.ffn.w2.weight", (D, Fh)), (f"{p}.ffn.w3.weight", (Fh, D))]
+
+    for l in range(m.n_layers):
+        layer(f"layers.{l}", l)
     out.append(("norm.weight", (D,)))
     if not m.tie_embeddings:
         out.append(("head.weight", (V, D)))
+    for j in range(m.mtp_depth):
+        p = f"mtp.{j}"
+        out += [(f"{p}.enorm.weight", (D,)), (f"{p}.hnorm.weight", (D,)), (f"{p}.eh_proj.weight", (D, 2 * D))]
+        layer(f"{p}.layer", m.n_layers + j)
+        out.append((f"{p}.norm.weight", (D,)))
     return out
 
 
@@ -458,11 +478,24 @@ def moe(m: Model, P: dict, p: str, x: torch.Tensor, stats: dict | None, layer: i
 
 class ForwardOut(NamedTuple):
     logits: torch.Tensor      # [B, T, V]
-    ce: torch.Tensor          # scalar: masked mean token cross-entropy
-    aux: torch.Tensor         # scalar: Σ over MoE layers of the coefficient-weighted aux loss
+    ce: torch.Tensor          # scalar: masked mean token cross-entropy of the main head
+    aux: torch.Tensor         # scalar: Σ over MoE layers (MTP layers too) of the coefficient-weighted aux loss
     z: torch.Tensor           # scalar: Σ over MoE layers of c_z · mean (logsumexp z)²
     loads: dict               # {layer: LongTensor [E]} tokens selecting each expert (before drops)
-    max_logits: torch.Tensor  # [L, H] each attention head's largest pre-softmax logit
+    max_logits: torch.Tensor  # [L + n, H] each attention head's largest pre-softmax logit
+    mtp: list = []            # L_mtp_j per MTP module (scalars)
+
+    @property
+    def total(self) -> torch.Tensor:
+        return self.ce + self.aux + self.z
+
+
+def masked_ce(logits: torch.Tensor, targets: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
+    """Σ mask·nll / Σ mask over [B, T'] positions (0 when the mask is empty)."""
+    nll = F.cross_entropy(logits.flatten(0, 1), targets.long().flatten(), reduction="none")
+    w = torch.ones_like(nll) if mask is None else mask.flatten().to(nll.dtype)
+    denom = w.sum()
+    return (nll * w).sum() / denom if float(denom) > 0 else (nll * w).sum() * 0
 
 
 def forward(m: Model, P: dict, inputs: torch.Tensor, targets: torch.Tensor | None = None,
@@ -470,33 +503,57 @@ def forward(m: Model, P: dict, inputs: torch.Tensor, targets: torch.Tensor | Non
             step_loads: dict | None = None, step_tokens: int | None = None) -> ForwardOut:
     """One forward pass over inputs [B, T]. P maps names to tensors (params and gate.bias).
     CE = Σ mask·nll / Σ mask (0 when the mask is empty); aux and z cover all B·T tokens.
-    `stats`, if given, is filled per MoE layer with loads, dropped count, capacity, selection."""
+    `stats`, if given, is filled per MoE layer with loads, dropped count, capacity, selection.
+    With MTP (MODEL.md "Multi-token prediction"), module j's loss predicts 2 + j ahead."""
     x = P["embed.weight"][inputs.long()]                                      # [B, T, D]
-    aux = x.new_zeros(())
-    z = x.new_zeros(())
+    T = x.shape[1]
+    acc = {"aux": x.new_zeros(()), "z": x.new_zeros(())}
     loads: dict = {}
     max_logits: list = []
-    for l in range(m.n_layers):
-        p = f"layers.{l}"
+
+    def block(x: torch.Tensor, l: int) -> torch.Tensor:
+        p = m.layer_prefix(l)
         x = x + attention(m, P, f"{p}.attn", rms_norm(x, P[f"{p}.attn_norm.weight"], m.norm_eps), max_logits)
         h = rms_norm(x, P[f"{p}.ffn_norm.weight"], m.norm_eps)
         if m.is_moe_layer(l):
-            y, a, zz, ld = moe(m, P, f"{p}.ffn", h, stats, l, step_loads, step_tokens)
-            aux, z = aux + a, z + zz
+            # The step's token count for this layer: B_step·T', T' = T − (l − L + 1) for MTP layers.
+            tokens = None if step_tokens is None else step_tokens // T * x.shape[1]
+            y, a, zz, ld = moe(m, P, f"{p}.ffn", h, stats, l, step_loads, tokens)
+            acc["aux"], acc["z"] = acc["aux"] + a, acc["z"] + zz
             loads[l] = ld
         else:
             y = swiglu(h, P[f"{p}.ffn.w1.weight"], P[f"{p}.ffn.w2.weight"], P[f"{p}.ffn.w3.weight"])
-        x = x + y
+        return x + y
+
+    for l in range(m.n_layers):
+        x = block(x, l)
     head = P["embed.weight"] if m.tie_embeddings else P["head.weight"]
     logits = rms_norm(x, P["norm.weight"], m.norm_eps) @ head.T               # [B, T, V]
-    if targets is None:
-        ce = x.new_zeros(())
-    else:
-        nll = F.cross_entropy(logits.flatten(0, 1), targets.long().flatten(), reduction="none")
-        w = torch.ones_like(nll) if mask is None else mask.flatten().to(nll.dtype)
-        denom = w.sum()
-        ce = (nll * w).sum() / denom if float(denom) > 0 else (nll * w).sum() * 0
-    return ForwardOut(logits, ce, aux, z, loads, torch.stack(max_logits))
+    ce = x.new_zeros(()) if targets is None else masked_ce(logits, targets, mask)
+    mtp = []
+    h = x                                                                      # h⁰, before norm
+    for j in range(m.mtp_depth):
+        k, p = j + 1, f"mtp.{j}"
+        if T - k <= 0:
+            mtp.append(x.new_zeros(()))
+            continue
+        e = rms_norm(P["embed.weight"][inputs[:, k:].long()], P[f"{p}.enorm.weight"], m.norm_eps)
+        hh = rms_norm(h[:, :T - k], P[f"{p}.hnorm.weight"], m.norm_eps)
+        u = torch.cat([e, hh], -1) @ P[f"{p}.eh_proj.weight"].T                # [B, T−k, D]
+        h = block(u, m.n_layers + j)
+        if targets is None:
+            continue
+        lg = rms_norm(h, P[f"{p}.norm.weight"], m.norm_eps) @ head.T
+        mtp.append(masked_ce(lg, targets[:, k:], None if mask is None else mask[:, k:]))
+    return ForwardOut(logits, ce, acc["aux"], acc["z"], loads, torch.stack(max_logits), mtp)
+
+
+def step_loss(m: Model, out: ForwardOut) -> torch.Tensor:
+    """L = CE_main + Σ (aux + z) + (λ/n)·Σ_j L_mtp_j."""
+    total = out.total
+    if out.mtp:
+        total = total + (m.mtp_weight / len(out.mtp)) * sum(out.mtp)
+    return total
 
 
 # ----------------------------------------------------------------------------------------------
@@ -623,7 +680,7 @@ def train_step(m: Model, P: dict, opt_state: dict, inputs: torch.Tensor, targets
     for n in trained:
         P[n].grad = None
         P[n].requires_grad_(True)
-    sums = {"total": 0.0, "ce": 0.0, "aux": 0.0, "z": 0.0}
+    sums = {"total": 0.0, "ce": 0.0, "aux": 0.0, "z": 0.0, "mtp": [0.0] * m.mtp_depth}
     logits, loads, dropped = [], {}, {}
     max_logits = None
     step_loads = None
@@ -639,10 +696,12 @@ def train_step(m: Model, P: dict, opt_state: dict, inputs: torch.Tensor, targets
         sl = slice(j * rows, (j + 1) * rows)
         stats: dict = {}
         out = forward(m, P, inputs[sl], targets[sl], mask[sl], stats, step_loads, B * inputs.shape[1])
-        total = out.ce + out.aux + out.z
+        total = step_loss(m, out)
         (total / M).backward()
         for key, val in (("total", total), ("ce", out.ce), ("aux", out.aux), ("z", out.z)):
             sums[key] += float(val.detach()) / M
+        for j, val in enumerate(out.mtp):
+            sums["mtp"][j] += float(val.detach()) / M
         logits.append(out.logits.detach())
         max_logits = out.max_logits if max_logits is None else torch.maximum(max_logits, out.max_logits)
         for l, ld in out.loads.items():
@@ -670,7 +729,7 @@ def train_step(m: Model, P: dict, opt_state: dict, inputs: torch.Tensor, targets
             qk_clip(m, P, max_logits, float(tau))
         if m.moe is not None and m.moe.loss_free:
             for l, ld in loads.items():
-                loss_free_update(P[f"layers.{l}.ffn.gate.bias"], ld, m.moe.lf_rate, m.moe.lf_rule)
+                loss_free_update(P[f"{m.layer_prefix(l)}.ffn.gate.bias"], ld, m.moe.lf_rate, m.moe.lf_rule)
     for n in trained:
         P[n].grad = None
     return StepOut(sums, torch.cat(logits, 0), raw, loads, lr, norm, dropped, max_logits)
@@ -680,8 +739,8 @@ def qk_clip(m: Model, P: dict, max_logits: torch.Tensor, tau: float) -> None:
     """MODEL.md "QK-clip", in place on the updated weights: every head h of layer l with
     S = max_logits[l, h] > τ gets γ = τ/S — mha: wq and wk rows × √γ; gqa/mqa: wq rows × γ;
     mla: q_nope rows of wq_b (or wq) × √γ, q_rope rows × γ, k_nope rows of wkv_b × √γ."""
-    for l in range(m.n_layers):
-        p = f"layers.{l}.attn"
+    for l in range(m.n_layers + m.mtp_depth):
+        p = f"{m.layer_prefix(l)}.attn"
         for h in range(m.heads):
             s = float(max_logits[l, h])
             if not s > tau:
@@ -710,6 +769,11 @@ def max_vio(loads: torch.Tensor) -> float:
     return float((c.max() - c.mean()) / c.mean())
 
 
+def loss_keys(m: Model) -> list[str]:
+    """The losses a step reports: total, ce (main head), aux, z, then mtp_j per MTP module."""
+    return ["total", "ce", "aux", "z"] + [f"mtp_{j}" for j in range(m.mtp_depth)]
+
+
 def make_state(m: Model, params: dict, dtype=torch.float64) -> dict:
     """Fresh leaf tensors (cast to dtype) for every name the model has."""
     return {n: params[n].detach().clone().to(dtype) for n, _ in m.shapes}
@@ -731,12 +795,14 @@ def run_trajectory(m: Model, params: dict, inputs, targets, mask, train_cfg: dic
     P = make_state(m, params, dtype)
     opt_state: dict = {}
     N = inputs.shape[0] if n_steps is None else n_steps
-    losses = {k: [] for k in ("total", "ce", "aux", "z")}
+    losses = {k: [] for k in loss_keys(m)}
     steps, logits0, grads0, max_logits0 = [], None, None, None
     for s in range(N):
         out = train_step(m, P, opt_state, inputs[s], targets[s], mask[s], s, train_cfg)
-        for k in losses:
+        for k in ("total", "ce", "aux", "z"):
             losses[k].append(out.losses[k])
+        for j, val in enumerate(out.losses["mtp"]):
+            losses[f"mtp_{j}"].append(val)
         if s == 0:
             logits0, grads0, max_logits0 = out.logits, out.grads, out.max_logits
         steps.append(out._replace(logits=None, grads=None))
@@ -854,14 +920,21 @@ def load_dump(path: str) -> Dump:
         max_logits0 = None
         if "step_0/max_logit" in f:
             max_logits0 = torch.from_numpy(np.asarray(ds("step_0/max_logit")).astype(np.float32))
-            if tuple(max_logits0.shape) != (m.n_layers, m.heads):
-                raise MalformedDump(f"/step_0/max_logit has shape {tuple(max_logits0.shape)}, expected {(m.n_layers, m.heads)}")
+            want = (m.n_layers + m.mtp_depth, m.heads)
+            if tuple(max_logits0.shape) != want:
+                raise MalformedDump(f"/step_0/max_logit has shape {tuple(max_logits0.shape)}, expected {want}")
         losses = {}
         for k in ("total", "ce", "aux", "z"):
             a = torch.from_numpy(np.asarray(ds(f"losses/{k}")).astype(np.float32)).reshape(-1)
             if a.numel() != N:
                 raise MalformedDump(f"/losses/{k} has {a.numel()} entries, the batches have N = {N}")
             losses[k] = a
+        if m.mtp_depth:
+            a = np.asarray(ds("losses/mtp")).astype(np.float32)
+            if tuple(a.shape) != (N, m.mtp_depth):
+                raise MalformedDump(f"/losses/mtp has shape {tuple(a.shape)}, expected {(N, m.mtp_depth)}")
+            for j in range(m.mtp_depth):
+                losses[f"mtp_{j}"] = torch.from_numpy(a[:, j].copy())
         if N < 1:
             raise MalformedDump("the dump has no steps (N = 0)")
     return Dump(spec, params, inputs, targets, mask, logits0, grads0, losses, final, m, max_logits0)
@@ -911,7 +984,7 @@ def compare(dump: Dump, dtype=torch.float64, verbose: bool = False, out=None) ->
     traj = run_trajectory(m, dump.params, dump.inputs, dump.targets, dump.mask, tr, dtype)
     N = dump.inputs.shape[0]
     rows: list[Row] = []
-    for k in ("total", "ce", "aux", "z"):
+    for k in loss_keys(m):
         rows.append(_scalar_row(f"loss.{k} @ step 0", traj.losses[k][0], float(dump.losses[k][0]), TOL_LOSS0))
     ref_l = traj.logits0.double()
     err = float((ref_l - dump.logits0.double()).abs().max()) / max(float(ref_l.abs().max()), 1e-30)
@@ -925,7 +998,7 @@ def compare(dump: Dump, dtype=torch.float64, verbose: bool = False, out=None) ->
         rows.append(Row(f"grad {n}", e, TOL_GRAD, "ok" if e <= TOL_GRAD else "FAIL", "rel L2"))
     n_par = min(N, PARITY_STEPS)
     for s in range(1, N):
-        for k in ("total", "ce", "aux", "z"):
+        for k in loss_keys(m):
             r = _scalar_row(f"loss.{k} @ step {s}", traj.losses[k][s], float(dump.losses[k][s]),
                             TOL_LOSS_STEPS, gate=s < n_par)
             if s < n_par or verbose:
@@ -937,9 +1010,13 @@ def compare(dump: Dump, dtype=torch.float64, verbose: bool = False, out=None) ->
                         "not failed: routing flips diverge"))
     gate_final = N <= PARITY_STEPS
     for n, _ in m.shapes:
-        e = rel_l2(traj.final[n], dump.final[n])
-        st = ("ok" if e <= TOL_FINAL else "FAIL") if gate_final else "info"
-        rows.append(Row(f"final {n}", e, TOL_FINAL, st, f"rel L2 after {N} steps"))
+        if float(traj.final[n].double().norm()) < ZERO:
+            # A reference of exactly zero (a loss-free bias moved +u then −u): float32 leaves ~1e-10.
+            e, tol, note = float((traj.final[n].double() - dump.final[n].double()).norm()), TOL_ABS_ZERO, "abs L2"
+        else:
+            e, tol, note = rel_l2(traj.final[n], dump.final[n]), TOL_FINAL, "rel L2"
+        st = ("ok" if e <= tol else "FAIL") if gate_final else "info"
+        rows.append(Row(f"final {n}", e, tol, st, f"{note} after {N} steps"))
     if verbose:
         print(f"model: attention {m.attn_kind}, ffn {m.ffn_kind}, layers {m.n_layers}, dtype {dtype}", file=out)
         for s, so in enumerate(traj.steps):
