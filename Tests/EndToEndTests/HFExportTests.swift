@@ -41,7 +41,10 @@ import TestSupport
                                             // QK-clip only changes training: mha, gqa, mla export as usual.
                                             ("LlamaForCausalLM", nil), ("LlamaForCausalLM", nil), ("DeepseekV3ForCausalLM", nil),
                                             // Balance-scope cells: mha with MoE.
-                                            (nil, "model.ffn.kind"), (nil, "model.ffn.kind")]
+                                            (nil, "model.ffn.kind"), (nil, "model.ffn.kind"),
+                                            // Muon only changes training; MTP modules are left out of the export.
+                                            ("DeepseekV2ForCausalLM", nil), ("LlamaForCausalLM", nil),
+                                            ("DeepseekV3ForCausalLM", nil), ("LlamaForCausalLM", nil)]
         let special: [(String?, String?)] = [("DeepseekV3ForCausalLM", nil), ("DeepseekV3ForCausalLM", nil), ("DeepseekV3ForCausalLM", nil),
                                              ("DeepseekV2ForCausalLM", nil), ("DeepseekV2ForCausalLM", nil),
                                              (nil, "model.ffn.moe.router.normalize"), (nil, "model.ffn.moe.router.groups"),

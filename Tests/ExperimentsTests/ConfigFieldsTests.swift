@@ -20,7 +20,7 @@ struct ConfigFieldsTests {
                                                    "balance": ["aux": "batch", "aux_scope": "group", "aux_group": 2]]]],
          "data": ["kind": "mqar", "mqar": ["pairs": 4]],
          "train": ["schedule": ["kind": "wsd"], "qk_clip": ["tau": 100]], "log": [:]],
-        ["model": [:], "data": ["kind": "text", "text": ["path": "corpus", "exclude": [".dat"]]],
+        ["model": ["mtp": ["depth": 2, "weight": 0.1]], "data": ["kind": "text", "text": ["path": "corpus", "exclude": [".dat"]]],
          "train": ["optimizer": ["kind": "muon", "momentum": 0.9, "nesterov": false, "ns_steps": 4]], "log": [:]],
         ["model": [:], "data": ["kind": "tokens", "tokens": ["train": "t.bin", "val": "v.bin", "format": "llmc", "vocab": 300,
                                                                  "tokenizer": "tokenizer.json"]], "train": [:], "log": [:]],

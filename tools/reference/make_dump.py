@@ -138,7 +138,10 @@ def write_dump(path: str, spec: dict, seed: int = 0, n_steps: int | None = None,
         for name, g in traj.grads0.items():
             f[f"step_0/grads/{name}"] = f32(g)
         for k, v in traj.losses.items():
-            f[f"losses/{k}"] = np.asarray(v, dtype=np.float32)
+            if not k.startswith("mtp_"):
+                f[f"losses/{k}"] = np.asarray(v, dtype=np.float32)
+        if m.mtp_depth:
+            f["losses/mtp"] = np.asarray([traj.losses[f"mtp_{j}"] for j in range(m.mtp_depth)], dtype=np.float32).T
         for name, t in traj.final.items():
             f[f"params_final/{name}"] = f32(t)
     return traj

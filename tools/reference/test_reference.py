@@ -83,6 +83,13 @@ CASES = {
         "model.init.std": 0.5, "train.steps": 4, "train.micro_batches": 2, "train.batch_size": 4,
         "train.optimizer.clip": 0.0,
     },
+    # multi-token prediction depth 2 on a loss-free MoE, trained by Muon (Nesterov off)
+    "mtp2_moe_lossfree_muon": {
+        **MOE, "model.vocab": 14, "model.mtp": {"depth": 2, "weight": 0.3},
+        "model.ffn.moe.balance.loss_free": {"enabled": True, "rate": 0.01, "rule": "sign"},
+        "model.init.std": 0.3, "train.steps": 3,
+        "train.optimizer.kind": "muon", "train.optimizer.lr": 0.02, "train.optimizer.nesterov": False,
+    },
 }
 
 
@@ -558,3 +565,77 @@ def test_z_loss_and_gradient_of_routing():
     (f * s.mean(0)).sum().backward()
     assert torch.allclose(W.grad, s.grad.mul(s.detach()).sub(s.detach() * (s.grad * s.detach()).sum(-1, keepdim=True)).T
                           @ x.reshape(4, 8), atol=1e-14)
+
+
+# ----------------------------------------------------------------------------------------------
+# Multi-token prediction and Muon (MODEL.md)
+
+def test_mtp_names_and_shapes_follow_model_md():
+    m = ref.build_model(make_dump.make_spec({**MOE, "model.mtp": {"depth": 2, "weight": 0.3}})["model"])
+    shapes = dict(m.shapes)
+    D = m.d_model
+    names = [n for n, _ in m.shapes]
+    assert names.index("head.weight") < names.index("mtp.0.enorm.weight") < names.index("mtp.1.enorm.weight")
+    assert shapes["mtp.0.eh_proj.weight"] == (D, 2 * D)
+    assert shapes["mtp.1.hnorm.weight"] == (D,) and shapes["mtp.1.norm.weight"] == (D,)
+    # Each module's layer is a whole decoder layer with the last main layer's FFN kind.
+    assert "mtp.1.layer.ffn.gate.weight" in shapes and "mtp.0.layer.attn.wo.weight" in shapes
+
+
+def test_mtp_loss_is_the_shifted_cross_entropy_of_its_own_head():
+    """Module 0's loss equals CE of norm_0(layer_0(eh_proj([enorm(e_{i+1}); hnorm(h_i)]))) against
+    the targets one place further, computed here by hand with the building blocks."""
+    spec = make_dump.make_spec({"model.mtp": {"depth": 1, "weight": 0.5}, "model.init.std": 0.3})
+    m = ref.build_model(spec["model"])
+    P = make_dump.init_params(m, spec, seed=5)
+    inputs, targets, mask = make_dump.make_batches(m, spec, 1, seed=5)
+    x, t, w = inputs[0], targets[0], mask[0]
+    out = ref.forward(m, P, x, t, w)
+    # h⁰: the main stack without the final norm, by running a copy of the model with no MTP.
+    m0 = ref.build_model({**spec["model"], "mtp": None})
+    P0 = {n: P[n] for n, _ in m0.shapes}
+    h = P["embed.weight"][x.long()]
+    for l in range(m.n_layers):
+        p = f"layers.{l}"
+        h = h + ref.attention(m0, P0, f"{p}.attn", ref.rms_norm(h, P[f"{p}.attn_norm.weight"], m.norm_eps), [])
+        f = ref.rms_norm(h, P[f"{p}.ffn_norm.weight"], m.norm_eps)
+        h = h + ref.swiglu(f, P[f"{p}.ffn.w1.weight"], P[f"{p}.ffn.w2.weight"], P[f"{p}.ffn.w3.weight"])
+    e = ref.rms_norm(P["embed.weight"][x[:, 1:].long()], P["mtp.0.enorm.weight"], m.norm_eps)
+    u = torch.cat([e, ref.rms_norm(h[:, :-1], P["mtp.0.hnorm.weight"], m.norm_eps)], -1) @ P["mtp.0.eh_proj.weight"].T
+    q = "mtp.0.layer"
+    u = u + ref.attention(m, P, f"{q}.attn", ref.rms_norm(u, P[f"{q}.attn_norm.weight"], m.norm_eps), [])
+    f = ref.rms_norm(u, P[f"{q}.ffn_norm.weight"], m.norm_eps)
+    u = u + ref.swiglu(f, P[f"{q}.ffn.w1.weight"], P[f"{q}.ffn.w2.weight"], P[f"{q}.ffn.w3.weight"])
+    logits = ref.rms_norm(u, P["mtp.0.norm.weight"], m.norm_eps) @ P["head.weight"].T
+    nll = torch.nn.functional.cross_entropy(logits.flatten(0, 1), t[:, 1:].flatten(), reduction="none")
+    wk = w[:, 1:].flatten()
+    expected = (nll * wk).sum() / wk.sum()
+    assert torch.allclose(out.mtp[0], expected, rtol=1e-12, atol=0)
+    assert torch.allclose(ref.step_loss(m, out), out.ce + out.aux + out.z + 0.5 * expected, rtol=1e-12)
+    assert out.max_logits.shape == (m.n_layers + 1, m.heads)
+
+
+def test_muon_orthogonalises_and_scales():
+    """One Muon step from zero momentum on a 3×5 matrix: W moves by −lr·0.2·√5·X with X·Xᵀ ≈ I
+    (the quintic lands singular values in about [0.7, 1.2]), and a tall matrix gives the
+    transpose of its transpose's update."""
+    torch.manual_seed(0)
+    G = torch.randn(3, 5)
+    W = torch.zeros(3, 5)
+    state: dict = {}
+    ref.muon_step({"w": W}, {"w": G}, state, lr=0.1, wd=0.0, momentum=0.95, nesterov=True, ns_steps=5)
+    X = -W / (0.1 * 0.2 * math.sqrt(5))
+    s = torch.linalg.svdvals(X)
+    assert float(s.min()) > 0.6 and float(s.max()) < 1.25, s
+    assert torch.allclose(state["muon"]["w"], G)
+    Wt = torch.zeros(5, 3)
+    ref.muon_step({"w": Wt}, {"w": G.T.clone()}, {}, lr=0.1, wd=0.0, momentum=0.95, nesterov=True, ns_steps=5)
+    assert torch.allclose(Wt, W.T, atol=1e-12)
+
+
+def test_muon_takes_matrices_but_embedding_head_and_routers():
+    assert ref.muon_takes("layers.0.attn.wq.weight", torch.zeros(2, 2))
+    assert ref.muon_takes("mtp.0.eh_proj.weight", torch.zeros(2, 4))
+    for name in ("embed.weight", "head.weight", "layers.1.ffn.gate.weight", "mtp.0.layer.ffn.gate.weight"):
+        assert not ref.muon_takes(name, torch.zeros(2, 2))
+    assert not ref.muon_takes("layers.0.attn_norm.weight", torch.zeros(2))
