@@ -94,7 +94,7 @@ let package = Package(
         .testTarget(name: "KernelCoreTests", dependencies: ["KernelCore", "TestSupport"]),
         .testTarget(name: "ModelsTests", dependencies: ["Models", "Config"]),
         .testTarget(name: "ExperimentsTests", dependencies: ["Experiments", "Training", "RunStore", "Config", "TestSupport"]),
-        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "RunStore", "JSON", "TestSupport"]),
+        .testTarget(name: "AnalysisTests", dependencies: ["Analysis", "RunStore", "JSON", "TestSupport", "Training"]),
         .testTarget(name: "DashboardTests", dependencies: ["Dashboard", "RunStore", "JSON", "TestSupport"]),
         // Runs the release binary that the test command builds (ABLATE_BIN).
         .testTarget(name: "EndToEndTests", dependencies: ["TestSupport", "RunStore"]),

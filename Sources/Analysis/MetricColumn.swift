@@ -22,6 +22,7 @@ public struct MetricColumn: Sendable, Equatable {
         case "maxvio_global", "maxvio_batch": "max/mean − 1"
         case "tokens_per_s": "tokens/s"
         case "bits_per_byte": "bits/byte"
+        case "source_mi": "nats"
         default: ""
         }
     }
@@ -43,6 +44,8 @@ public struct MetricColumn: Sendable, Equatable {
                      definition: "mean over all training steps of the per-batch MaxVio (train `maxvio`)"),
         MetricColumn(id: "bits_per_byte", title: "eval bits/byte", lowerIsBetter: true, digits: 4,
                      definition: "eval loss per byte of the text the target tokens stand for, in bits, at the last evaluation (token data with a tokenizer)"),
+        MetricColumn(id: "source_mi", title: "I(source; expert)", lowerIsBetter: false, digits: 4,
+                     definition: "mutual information between a validation token's source and the experts it selects, at the last evaluation, mean over MoE layers (MoE on data with known sources: Markov mixture sources, text files)"),
         MetricColumn(id: "tokens_per_s", title: "throughput", lowerIsBetter: false, digits: 0,
                      definition: "mean training throughput over all logged steps (wall clock)"),
     ]
@@ -56,7 +59,8 @@ public struct MetricColumn: Sendable, Equatable {
         let losses = (eval.columns["loss"] ?? []).filter(\.isFinite)
         return ["final_loss": last("loss"), "best_loss": losses.min() ?? .nan, "ppl": last("ppl"), "gap": last("gap"),
                 "accuracy": last("accuracy"), "maxvio_global": last("maxvio_global"),
-                "maxvio_batch": mean("maxvio"), "tokens_per_s": mean("tokens_per_s"), "bits_per_byte": last("bits_per_byte")]
+                "maxvio_batch": mean("maxvio"), "tokens_per_s": mean("tokens_per_s"), "bits_per_byte": last("bits_per_byte"),
+                "source_mi": last("source_mi")]
     }
 }
 

@@ -13,6 +13,7 @@ public enum NotebookExport {
         public var expertLoad: Bool
         public var maxVio: Bool
         public var biasTrajectories: Bool
+        public var specialisation: Bool
         public var kvCacheVsLoss: Bool
         public var parametersVsLoss: Bool
     }
@@ -49,6 +50,9 @@ public enum NotebookExport {
             (sections.biasTrajectories, [
                 ("## Balancing-bias trajectories\n\nThe loss-free balancing bias of every expert after each step, for the first run of each group that has non-zero biases.", biases),
             ], "balancing-bias trajectories (no run has a non-zero balancing bias)"),
+            (sections.specialisation, [
+                ("## Expert specialisation\n\nOn data whose validation sequences have known sources (Markov mixture sources, text files): the mutual information I(source; expert) between a token's source and the experts it selects, in nats, at each evaluation (mean over MoE layers; mean over seeds ± std); then, for the first run of each group, the share of each source's selections that each expert receives at the last evaluation, per MoE layer.", specialisation),
+            ], "expert specialisation (needs MoE runs on data with known sources)"),
             (sections.kvCacheVsLoss, [
                 ("## KV cache against loss\n\nKV-cache elements per token (from the run files' `model_kv_cache_per_token`: MHA 2·n_h·d_h·l, GQA 2·n_g·d_h·l, MQA 2·d_h·l, MLA (d_c + d_rope)·l) against the final eval loss, and against the MQAR accuracy where the data has it; each seed a dot, the mean with its 95% t interval per group (from `TABLE_JSON`).", kvCache),
             ], "KV cache against loss (needs evaluations and at least two KV-cache sizes)"),
@@ -164,11 +168,18 @@ public enum NotebookExport {
                 if "moe" in f:
                     for name in sorted(f["moe"], key=lambda name: int(name.split("_")[1])):
                         moe.append({key: f["moe"][name][key][:] for key in f["moe"][name]})
+                source_loads = None
+                if "tensors/source_loads" in f:
+                    t = f["tensors/source_loads"]
+                    source_loads = dict(step=int(f["tensors/source_loads_steps"][-1]), loads=t[-1],
+                                        sources=[str(s) for s in t.attrs["labels_source"]],
+                                        layers=[str(s) for s in t.attrs["labels_layer"]])
                 assignments = {k: json.loads(v) for k, v in cell["assignments"].items()}
                 runs.append(dict(run_id=cell["run_id"], seed=cell["seed"], assignments=assignments,
                                  group=group_label(assignments), status=f.attrs["status"],
                                  model={k[len("model_"):]: int(f.attrs[k]) for k in f.attrs if k.startswith("model_")},
-                                 train=read_group(f, "metrics/train"), eval=read_group(f, "metrics/eval"), moe=moe))
+                                 train=read_group(f, "metrics/train"), eval=read_group(f, "metrics/eval"), moe=moe,
+                                 source_loads=source_loads))
 
         groups = list(dict.fromkeys(run["group"] for run in runs))
         completed = [run for run in runs if run["status"] == "completed"]
@@ -370,6 +381,36 @@ public enum NotebookExport {
             plt.show()
         """#
 
+    static let specialisation = #"""
+        fig, ax = plt.subplots(figsize=(7, 4.2))
+        for group in groups:
+            band(ax, [r["eval"] for r in members(group)], "source_mi", group)
+        ax.set_title("I(source; selected expert), validation set")
+        ax.set_xlabel("step")
+        ax.set_ylabel("nats")
+        if ax.lines:
+            ax.legend(fontsize=8)
+        plt.tight_layout()
+        plt.show()
+        for group in groups[:MAX_GROUPS]:
+            run = next((r for r in members(group) if r["source_loads"] is not None), None)
+            if run is None:
+                continue
+            s = run["source_loads"]
+            fig, axes = plt.subplots(1, len(s["layers"]), figsize=(5.5 * len(s["layers"]), 0.4 * len(s["sources"]) + 1.8), squeeze=False)
+            for ax, layer, counts in zip(axes[0], s["layers"], s["loads"]):
+                share = counts / np.maximum(counts.sum(axis=1, keepdims=True), 1)
+                image = ax.imshow(share, aspect="auto", cmap="viridis", vmin=0)
+                ax.set_yticks(range(len(s["sources"])))
+                ax.set_yticklabels(s["sources"], fontsize=7)
+                ax.set_xlabel("expert")
+                ax.set_title(f"layer {layer}")
+                fig.colorbar(image, ax=ax, fraction=0.04)
+            fig.suptitle(f"{group} (seed {run['seed']}, step {s['step']}): share of each source's selections per expert")
+            plt.tight_layout()
+            plt.show()
+        """#
+
     static let kvCache = #"""
         if completed:
             has_accuracy = any("accuracy" in r["eval"] and r["eval"]["accuracy"].notna().any() for r in completed)
@@ -404,6 +445,7 @@ extension NotebookExport.Sections {
         expertLoad = runs.contains(where: \.hasMoE)
         maxVio = expertLoad
         biasTrajectories = runs.contains(where: \.hasBias)
+        specialisation = runs.contains { $0.metrics["source_mi"]?.isFinite == true }
         let kvSizes = Set(runs.compactMap { $0.derived["kv_cache_per_token"] })
         kvCacheVsLoss = hasEval && kvSizes.count > 1
         let totals = Set(runs.compactMap { $0.derived["total_parameters"] })

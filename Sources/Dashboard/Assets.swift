@@ -388,6 +388,20 @@ function renderRun(d) {
       out.push(lineChart({ title: `layer ${m.layer}: balancing bias per expert`, series: bias, legend: m.experts <= 12 }));
     }
   }
+  const specialisation = d.tensors.filter(t => t.kind === "specialisation"), sourceMI = d.tensors.filter(t => t.kind === "source_mi");
+  if (specialisation.length || sourceMI.length) out.push(h("h2", {}, "Specialisation"));
+  for (const t of sourceMI) {
+    out.push(lineChart({ cls: "source-mi", title: "I(source; selected expert) per MoE layer, nats (validation set)",
+      series: t.layers.map((layer, i) => ({ name: `layer ${layer}`, xs: t.steps, ys: t.values.map(v => v[i]), color: PALETTE[i % PALETTE.length] })) }));
+  }
+  for (const t of specialisation) {
+    const row = h("div", { class: "grid" });
+    t.layers.forEach((layer, i) => row.append(heatmap({ cls: "source-map", width: 420,
+      title: `layer ${layer}, step ${t.step}: share of each source's selections per expert`, rows: t.share[i],
+      xs: t.share[i].map((_, e) => e), xlabel: "expert (rows: source)", color: probColor(1), keyMin: 0, keyMax: 1,
+      rowLabel: r => t.sources[r] })));
+    out.push(row);
+  }
   const spectra = d.tensors.filter(t => t.kind === "spectrum"), maps = d.tensors.filter(t => t.kind === "attention");
   const routers = d.tensors.filter(t => t.kind === "router");
   if (spectra.length || maps.length || routers.length) out.push(h("h2", {}, "Snapshots"));

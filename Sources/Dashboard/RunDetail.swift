@@ -1,6 +1,7 @@
 // The run page's data: spec and provenance, every metric (downsampled), per MoE layer the
 // expert-load heatmap over steps, MaxVio and the balancing biases, and the tensor snapshots
-// (c_kv spectrum, attention maps, router probabilities) where the run stored any.
+// (c_kv spectrum, attention maps, router probabilities, expert specialisation by source) where
+// the run stored any.
 import Foundation
 import RunStore
 
@@ -118,6 +119,26 @@ enum RunDetail {
                     (0..<tokens).reduce(0.0) { $0 + Double(s[$1 * experts + e]) } / Double(max(tokens, 1))
                 })
             }))
+        } else if series.name == "source_loads", series.shape.count == 3 {
+            // The last evaluation's selections per (layer, source, expert) as each source's share
+            // per expert, arranged for the heatmap: per layer, columns = experts, rows = sources.
+            let (layers, sources, experts) = (series.shape[0], series.shape[1], series.shape[2])
+            let last = Array(snapshot(k - 1))
+            out.append("kind", .string("specialisation"))
+            out.append("step", .int(Int(series.steps[k - 1])))
+            out.append("layers", .strings(series.labels["layer"] ?? (0..<layers).map { "\($0)" }))
+            out.append("sources", .strings(series.labels["source"] ?? (0..<sources).map { "\($0)" }))
+            out.append("share", .list((0..<layers).map { l in
+                let base = l * sources * experts
+                let totals = (0..<sources).map { s in (0..<experts).reduce(0.0) { $0 + Double(last[base + s * experts + $1]) } }
+                return .list((0..<experts).map { e in
+                    .numbers((0..<sources).map { s in totals[s] > 0 ? Double(last[base + s * experts + e]) / totals[s] : 0 })
+                })
+            }))
+        } else if series.name == "source_mi", series.shape.count == 1 {
+            out.append("kind", .string("source_mi"))
+            out.append("layers", .strings(series.labels["layer"] ?? (0..<series.shape[0]).map { "\($0)" }))
+            out.append("values", .list((0..<k).map { j in .numbers(snapshot(j).map(Double.init)) }))
         } else {
             out.append("kind", .string("other"))
         }

@@ -281,6 +281,20 @@ final class RunFileSink: RunSink {
                        "accuracy": report.accuracy, "maxvio_global": report.maxVioGlobal]
         // Only runs whose data has a tokenizer have bits per byte (other run files stay as they were).
         if report.bitsPerByte.isFinite { metrics["bits_per_byte"] = report.bitsPerByte }
+        // MoE runs on data with known sources: selections per (layer, source, expert) and the
+        // mutual information between source and expert, per layer and as the layers' mean.
+        if let s = report.specialisation, !s.layers.isEmpty {
+            let mi = s.mutualInformation
+            metrics["source_mi"] = mi.reduce(0, +) / Double(s.layers.count)
+            let layerNames = s.layers.map { "\($0)" }
+            try timed {
+                try writer.appendTensor("source_loads", step: report.step, shape: [s.layers.count, s.sources.count, s.experts],
+                                        values: s.loads.map(Float.init), axes: ["layer", "source", "expert"],
+                                        labels: ["layer": layerNames, "source": s.sources])
+                try writer.appendTensor("source_mi", step: report.step, shape: [s.layers.count],
+                                        values: mi.map(Float.init), axes: ["layer"], labels: ["layer": layerNames])
+            }
+        }
         try timed { try writer.appendEval(step: report.step, metrics: metrics) }
     }
 

@@ -33,10 +33,13 @@ public struct ProbeRequest: Sendable {
     public var routerScores = false
     /// Each attention layer's per-head max logit (QK-clip).
     public var maxLogits = false
-    public init(attentionLayers: Set<Int> = [], routerScores: Bool = false, maxLogits: Bool = false) {
+    /// Each MoE layer's selected experts per token (`MoEStats.selected`).
+    public var routing = false
+    public init(attentionLayers: Set<Int> = [], routerScores: Bool = false, maxLogits: Bool = false, routing: Bool = false) {
         self.attentionLayers = attentionLayers
         self.routerScores = routerScores
         self.maxLogits = maxLogits
+        self.routing = routing
     }
 }
 
@@ -135,7 +138,9 @@ public struct Decoder {
                 x = x + out.y.reshaped([b, t, d])
                 if let aux = out.aux { auxTerms.append(aux) }
                 if let z = out.z { zTerms.append(z) }
-                stats.append(out.stats)
+                var layerStats = out.stats
+                if probes.routing { layerStats.selected = out.selected }
+                stats.append(layerStats)
                 if probes.routerScores { routerScores[l] = out.scores.detached() }
             case .dense(let w):
                 x = x + w.forward(f).reshaped([b, t, d])

@@ -20,6 +20,9 @@ public struct MoEStats: Sendable {
     public var droppedFraction: Double
     public var aux: Double
     public var z: Double
+    /// Each token's k selected experts (N·k, token-major), when the forward pass was asked for
+    /// them (`ProbeRequest.routing`): specialisation telemetry.
+    public var selected: [Int32]? = nil
 }
 
 struct MoEOutput {
@@ -28,6 +31,7 @@ struct MoEOutput {
     var z: Tensor?         // scalar
     var stats: MoEStats
     var scores: Tensor     // s [N, E], for telemetry
+    var selected: [Int32]  // N·k selected experts, token-major
 }
 
 enum MoELayer {
@@ -130,7 +134,7 @@ enum MoELayer {
         let stats = MoEStats(layer: l, load: routing.load, maxVio: Router.maxViolation(routing.load),
                              entropy: routerEntropy(scores, n: n, e: e), droppedFraction: routing.droppedFraction,
                              aux: Double(aux?.item ?? 0), z: Double(zLoss?.item ?? 0))
-        return MoEOutput(y: y, aux: aux, z: zLoss, stats: stats, scores: s)
+        return MoEOutput(y: y, aux: aux, z: zLoss, stats: stats, scores: s, selected: routing.selected)
     }
 
     /// Mean entropy (nats) of the scores normalised to sum 1 per token.

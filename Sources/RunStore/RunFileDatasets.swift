@@ -135,11 +135,12 @@ final class TensorDatasets {
     private(set) var rows: Int
     private(set) var lastStep: Int?
 
-    init(create root: H5Group, name: String, shape: [Int], axes: [String]) throws {
+    init(create root: H5Group, name: String, shape: [Int], axes: [String], labels: [String: [String]] = [:]) throws {
         let group = try root.requireGroup(Layout.tensors)
         values = try group.createExtendibleDataset(name, of: Float.self, rowShape: shape, chunkRows: 1)
         steps = try group.createExtendibleDataset(name + Layout.stepsSuffix, of: Int64.self, gzipLevel: nil, shuffle: false)
         if !axes.isEmpty { try values.setAttribute("axes", .strings(axes)) }
+        for axis in labels.keys.sorted() { try values.setAttribute("labels_\(axis)", .strings(labels[axis]!)) }
         self.shape = shape
         rows = 0
     }

@@ -210,7 +210,11 @@ enum RunFileRead {
         }
         var axes: [String] = []
         if try dataset.hasAttribute("axes"), case .strings(let list) = try dataset.attribute("axes") { axes = list }
+        var labels: [String: [String]] = [:]
+        for axis in axes where try dataset.hasAttribute("labels_\(axis)") {
+            if case .strings(let list) = try dataset.attribute("labels_\(axis)") { labels[axis] = list }
+        }
         return TensorSeries(name: name, steps: steps, shape: Array(shape.dropFirst()),
-                            values: try dataset.read(as: Float.self), axes: axes)
+                            values: try dataset.read(as: Float.self), axes: axes, labels: labels)
     }
 }

@@ -260,6 +260,8 @@ public struct TensorSeries: Sendable, Equatable {
     public var values: [Float]
     /// What each axis of one snapshot means, if the writer said so.
     public var axes: [String]
+    /// Names of the positions along some axes (e.g. the sources of `source_loads`).
+    public var labels: [String: [String]] = [:]
 }
 
 /// The root attributes of a run file.

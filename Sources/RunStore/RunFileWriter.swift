@@ -235,7 +235,10 @@ public final class RunFileWriter {
 
     /// Appends a snapshot of tensor `name` (e.g. "attn_probs/layer_0") taken at `step`. Every
     /// snapshot of a name has the same `shape`; `axes` (optional) names its axes, kept from the first.
-    public func appendTensor(_ name: String, step: Int, shape: [Int], values: [Float], axes: [String] = []) throws {
+    /// `labels`: names of the positions along some axes (axis name → one label per position),
+    /// stored with the first snapshot as string attributes `labels_<axis>`.
+    public func appendTensor(_ name: String, step: Int, shape: [Int], values: [Float], axes: [String] = [],
+                             labels: [String: [String]] = [:]) throws {
         try requireRunning()
         guard RunFileSchema.validName(name, allowSlash: true), !name.hasSuffix(Layout.stepsSuffix) else {
             throw RunStoreError(.invalid, path: path, "'\(path)': invalid tensor name '\(name)' (letters, digits, _ . - and /; not ending in _steps)")
@@ -246,6 +249,11 @@ public final class RunFileWriter {
         guard axes.isEmpty || axes.count == shape.count else {
             throw RunStoreError(.invalid, path: path, "'\(path)': tensor '\(name)' has \(shape.count) axes but \(axes.count) axis names")
         }
+        for (axis, names) in labels {
+            guard let index = axes.firstIndex(of: axis), shape[index] == names.count, RunFileSchema.validName(axis, allowSlash: false) else {
+                throw RunStoreError(.invalid, path: path, "'\(path)': tensor '\(name)' labels axis '\(axis)' with \(names.count) names; its axes are \(axes), shape \(shape)")
+            }
+        }
         if let existing = tensors[name] {
             guard existing.shape == shape else {
                 throw RunStoreError(.invalid, path: path, "'\(path)': tensor '\(name)' has snapshots of shape \(existing.shape), not \(shape)")
@@ -254,7 +262,7 @@ public final class RunFileWriter {
                 throw RunStoreError(.invalid, path: path, "'\(path)': tensor '\(name)' snapshot at step \(step) after step \(last)")
             }
         } else {
-            tensors[name] = try TensorDatasets(create: root, name: name, shape: shape, axes: axes)
+            tensors[name] = try TensorDatasets(create: root, name: name, shape: shape, axes: axes, labels: labels)
         }
         try tensors[name]!.append(step: step, values: values)
     }

@@ -38,11 +38,26 @@ public protocol DataSource: Sendable {
     /// when a tokenizer says (token data with data.tokens.tokenizer): the eval's bits per byte
     /// is its loss over these bytes.
     func validationTargetBytes(validationSequences count: Int, seqLen: Int) -> Int?
+    /// Where each of the first `count` validation sequences comes from, when the data knows
+    /// (the Markov mixture's sources, the text corpus's files): specialisation telemetry.
+    func validationSources(validationSequences count: Int, seqLen: Int) -> SourceLabels?
+}
+
+/// The known source of each validation sequence: `ofSequence[i]` indexes `names`.
+public struct SourceLabels: Sendable, Equatable {
+    public var names: [String]
+    public var ofSequence: [Int]
+
+    public init(names: [String], ofSequence: [Int]) {
+        self.names = names
+        self.ofSequence = ofSequence
+    }
 }
 
 extension DataSource {
     public var contentSHA256: String { "" }
     public func validationTargetBytes(validationSequences count: Int, seqLen: Int) -> Int? { nil }
+    public func validationSources(validationSequences count: Int, seqLen: Int) -> SourceLabels? { nil }
 }
 
 extension DataSource {

@@ -23,6 +23,9 @@ public struct EvalReport: Sendable {
     public var maxVioGlobal: Double
     /// Per MoE layer: loads over the whole pass.
     public var loads: [Int: [Int]]
+    /// Selections per (layer, source, expert) and I(source; expert), when the data knows each
+    /// validation sequence's source and the model has MoE layers.
+    public var specialisation: Specialisation? = nil
 }
 
 /// Everything resume needs: the state after `step` completed.
@@ -169,12 +172,21 @@ public struct TrainingLoop {
         var lossSum = 0.0, weightSum = 0.0, correct = 0.0
         var loads: [Int: [Int]] = [:]
         let decoder = Decoder(config: model)
+        let moeLayers = (0..<model.nLayers).filter { model.moeShape(layer: $0) != nil }
+        var specialisation: Specialisation? = nil
+        if let shape = moeLayers.first.flatMap({ model.moeShape(layer: $0) }),
+           let labels = data.validationSources(validationSequences: count, seqLen: train.seqLen) {
+            specialisation = Specialisation(sources: labels.names, layers: moeLayers, experts: shape.experts,
+                                            loads: Array(repeating: 0, count: moeLayers.count * labels.names.count * shape.experts))
+        }
+        let sourceOf = specialisation == nil ? [] : data.validationSources(validationSequences: count, seqLen: train.seqLen)!.ofSequence
         Tensor.withoutGrad {
             var first = 0
             while first < count {
                 let rows = min(chunk, count - first)
                 let batch = data.sequences(.validation, first: first, count: rows, seqLen: train.seqLen)
-                let out = decoder.forward(trainer.params, inputs: batch.inputs, targets: batch.targets, mask: batch.mask, mtp: false)
+                let out = decoder.forward(trainer.params, inputs: batch.inputs, targets: batch.targets, mask: batch.mask,
+                                          probes: ProbeRequest(routing: specialisation != nil), mtp: false)
                 let mask = batch.mask.scalars
                 let weight = mask.reduce(0.0) { $0 + Double($1) }
                 lossSum += Double(out.ce.item) * weight
@@ -190,6 +202,10 @@ public struct TrainingLoop {
                 }
                 for stats in out.moe {
                     loads[stats.layer] = zip(loads[stats.layer] ?? Array(repeating: 0, count: stats.load.count), stats.load).map(+)
+                    if let selected = stats.selected, let i = moeLayers.firstIndex(of: stats.layer) {
+                        specialisation?.count(layerIndex: i, selected: selected, k: selected.count / max(batch.inputs.count, 1),
+                                              seqLen: train.seqLen, sourceOf: sourceOf[first..<(first + rows)])
+                    }
                 }
                 first += rows
             }
@@ -202,7 +218,7 @@ public struct TrainingLoop {
                           accuracy: data.reportsAccuracy ? correct / max(weightSum, 1) : .nan,
                           bitsPerByte: bytes.map { lossSum / (Double($0) * DetMath.log(2)) } ?? .nan,
                           maxVioGlobal: maxVios.isEmpty ? .nan : maxVios.reduce(0, +) / Double(maxVios.count),
-                          loads: loads)
+                          loads: loads, specialisation: specialisation)
     }
 
     /// Sequences in the fixed validation set (data.val_sequences).

@@ -87,6 +87,12 @@ public struct MarkovMixture: DataSource {
                      mask: Tensor.ones([count, seqLen]))
     }
 
+    /// Every validation sequence comes from one source (of K, all named even when unused).
+    public func validationSources(validationSequences count: Int, seqLen: Int) -> SourceLabels? {
+        SourceLabels(names: (0..<config.sources).map { "source \($0)" },
+                     ofSequence: (0..<count).map { sequence(.validation, index: $0, length: seqLen + 1).source })
+    }
+
     public func optimumLoss(validationSequences count: Int, seqLen: Int) -> Double? {
         let v = config.symbols, k = config.sources
         var total = 0.0

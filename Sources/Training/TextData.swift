@@ -12,6 +12,10 @@ public struct TextData: DataSource {
     public let seed: Int
     let bytes: [UInt8]
     let trainCount: Int
+    /// Each file's first byte in `bytes` and its path relative to data.text.path (a single
+    /// file: its name), in order.
+    let fileStarts: [Int]
+    let fileNames: [String]
 
     public enum LoadError: Error, CustomStringConvertible {
         case missing(String), empty(String), binary(String, String), tooShort(String, Int, Int)
@@ -47,13 +51,18 @@ public struct TextData: DataSource {
         } else {
             files = [path]
         }
-        var bytes: [UInt8] = []
+        var bytes: [UInt8] = [], starts: [Int] = []
         for file in files {
             guard let data = FileManager.default.contents(atPath: file) else { throw LoadError.missing(file) }
             if data.contains(0) { throw LoadError.binary(file, "it contains NUL bytes") }
             if String(data: data, encoding: .utf8) == nil { throw LoadError.binary(file, "invalid UTF-8") }
+            starts.append(bytes.count)
             bytes += data
         }
+        fileStarts = starts
+        let root = config.path, inDirectory = isDirectory.boolValue
+        fileNames = files.map { inDirectory ? String($0.dropFirst(root.count)).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
+                                            : ($0 as NSString).lastPathComponent }
         if bytes.isEmpty { throw LoadError.empty(path) }
         self.bytes = bytes
         trainCount = Int((Double(bytes.count) * (1 - config.valFraction)).rounded(.down))
@@ -69,19 +78,38 @@ public struct TextData: DataSource {
     /// version of the corpus gives a different hash, and resume and verify refuse it.
     public var contentSHA256: String { SHA256.hex(bytes: bytes) }
 
+    /// The byte offset where sequence `index` of `split` starts.
+    func start(_ split: Split, index: Int, seqLen: Int) -> Int {
+        switch split {
+        case .train:
+            let stream = RandomStream(seed: UInt64(seed), stream: RNGPurpose.dataSequences.stream(index))
+            return min(Int(uniformDouble(stream, 0) * Double(trainCount - seqLen)), trainCount - seqLen - 1)
+        case .validation:
+            let span = bytes.count - trainCount - seqLen - 1
+            return trainCount + (span == 0 ? 0 : (index * 7919) % (span + 1))
+        }
+    }
+
+    /// A validation sequence's source is the file its first target byte is in; the names are
+    /// the files the validation split reaches, in path order.
+    public func validationSources(validationSequences count: Int, seqLen: Int) -> SourceLabels? {
+        func file(of offset: Int) -> Int {
+            var low = 0, high = fileStarts.count - 1
+            while low < high {
+                let mid = (low + high + 1) / 2
+                if fileStarts[mid] <= offset { low = mid } else { high = mid - 1 }
+            }
+            return low
+        }
+        let first = file(of: trainCount)
+        return SourceLabels(names: Array(fileNames[first...]),
+                            ofSequence: (0..<count).map { file(of: start(.validation, index: $0, seqLen: seqLen) + 1) - first })
+    }
+
     public func sequences(_ split: Split, first: Int, count: Int, seqLen: Int) -> Batch {
         var inputs: [Int32] = [], targets: [Int32] = []
-        let validationCount = bytes.count - trainCount
         for index in first..<(first + count) {
-            let start: Int
-            switch split {
-            case .train:
-                let stream = RandomStream(seed: UInt64(seed), stream: RNGPurpose.dataSequences.stream(index))
-                start = min(Int(uniformDouble(stream, 0) * Double(trainCount - seqLen)), trainCount - seqLen - 1)
-            case .validation:
-                let span = validationCount - seqLen - 1
-                start = trainCount + (span == 0 ? 0 : (index * 7919) % (span + 1))
-            }
+            let start = start(split, index: index, seqLen: seqLen)
             let window = bytes[start...(start + seqLen)].map { Int32($0) }
             inputs += window[0..<seqLen]
             targets += window[1...seqLen]

@@ -74,7 +74,8 @@ struct Export: ParsableCommand {
                 let sections = NotebookExport.Sections(data)
                 let names = [("loss curves", sections.lossCurves), ("final loss vs keys", sections.finalLossVsAxis),
                              ("expert load", sections.expertLoad), ("MaxVio", sections.maxVio),
-                             ("biases", sections.biasTrajectories), ("KV cache vs loss", sections.kvCacheVsLoss),
+                             ("biases", sections.biasTrajectories), ("specialisation", sections.specialisation),
+                             ("KV cache vs loss", sections.kvCacheVsLoss),
                              ("parameters vs loss", sections.parametersVsLoss)]
                 print("wrote \(notebook) and \(folder)/\(tableFile): sections " + names.filter(\.1).map(\.0).joined(separator: ", "))
             }

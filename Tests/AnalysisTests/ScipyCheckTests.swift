@@ -2,11 +2,13 @@
 // one on fixed data sets (including n = 1, n = 2, zero variance and NaN p-values), writes inputs
 // and results to JSON, and tools/stats-check/check_stats.py recomputes them with scipy and
 // statsmodels (t quantiles and intervals, paired t, Holm, BH, TOST, Clopper–Pearson, the trend
-// slope with seeds as blocks, noncentral t, power and sample size).
+// slope with seeds as blocks, noncentral t, power and sample size), and the mutual information
+// of the specialisation telemetry (Training).
 import Foundation
 import Testing
 import TestSupport
 @testable import Analysis
+import Training
 
 @Suite struct ScipyCheckTests {
     static func number(_ x: Double) -> JSONValue { x.isFinite ? .double(x) : .null }
@@ -103,6 +105,17 @@ import TestSupport
             add("power equivalence m=\(m) n=\(n)", "power_equivalence",
                 ["margin": .double(m), "sigma": .double(sigma), "n": .double(Double(n)), "alpha": .double(alpha)],
                 ["power": .double(Power.equivalence(margin: m, sigma: sigma, n: n, alpha: alpha))], tolerance: 1e-7)
+        }
+        // Specialisation telemetry: I(source; expert) of a count table (Training.Specialisation).
+        let tables: [(String, Int, Int, [Int])] = [
+            ("independent", 2, 2, [5, 5, 5, 5]), ("diagonal", 3, 3, [7, 0, 0, 0, 4, 0, 0, 0, 9]),
+            ("mixed", 2, 4, [10, 3, 0, 1, 2, 8, 6, 0]), ("one row", 1, 3, [1, 2, 3]), ("empty", 2, 2, [0, 0, 0, 0]),
+            ("skewed", 4, 3, (0..<12).map { ($0 * 7 + 3) % 11 }),
+        ]
+        for (name, rows, columns, counts) in tables {
+            add("mutual information \(name)", "mutual_information",
+                ["counts": .list(counts.map { .int($0) }), "rows": .int(rows), "columns": .int(columns)],
+                ["mi": .double(Specialisation.mutualInformation(counts: counts, rows: rows, columns: columns))], tolerance: 1e-12)
         }
         return cases
     }

@@ -39,6 +39,12 @@ enum FakeSweep {
                     try writer.appendEval(step: s, metrics: ["loss": 10 + Double(cell.index), "optimum": 0.5])
                 }
                 if s == 4 { try writer.appendTensor("ckv_spectrum_layer_0", step: s, shape: [3], values: [3, 2, 1], axes: ["singular_value"]) }
+                if s == 9 {
+                    // One MoE layer (index 1), 2 sources, 2 experts: source a → (3, 1), source b → (0, 4).
+                    try writer.appendTensor("source_loads", step: s, shape: [1, 2, 2], values: [3, 1, 0, 4], axes: ["layer", "source", "expert"],
+                                            labels: ["layer": ["1"], "source": ["a", "b"]])
+                    try writer.appendTensor("source_mi", step: s, shape: [1], values: [0.25], axes: ["layer"], labels: ["layer": ["1"]])
+                }
             }
             if cell.index == 0 { try writer.finish(.completed) }
             writer.close()
@@ -131,9 +137,13 @@ func get(_ dashboard: Dashboard, _ target: String) -> HTTPResponse {
         #expect(shares[5] == [0.5, 1.5])
         #expect((moe[0]["bias"] as? [[Double]])?.last == [0, 0.5])
         let tensors = try #require(run["tensors"] as? [[String: Any]])
-        #expect(tensors.map { $0["kind"] as? String } == ["spectrum"])
+        #expect(tensors.map { $0["kind"] as? String } == ["spectrum", "specialisation", "source_mi"])
         #expect(tensors[0]["values"] as? [[Double]] == [[3, 2, 1]])
         #expect(tensors[0]["steps"] as? [Int] == [4])
+        // Each source's share per expert, columns = experts: expert 0 gets 3/4 of a and 0 of b.
+        #expect(tensors[1]["share"] as? [[[Double]]] == [[[0.75, 0], [0.25, 1]]])
+        #expect(tensors[1]["sources"] as? [String] == ["a", "b"] && tensors[1]["layers"] as? [String] == ["1"])
+        #expect(tensors[2]["values"] as? [[Double]] == [[0.25]])
         #expect(run["optimum"] as? Double == 0.5)
     }
 

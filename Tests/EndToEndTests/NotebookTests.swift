@@ -137,7 +137,7 @@ import TestSupport
         let csv = directory.appendingPathComponent("tidy.csv").path
         let export = try runProcess(binary, ["export", sweep, "--csv", csv, "--notebook", notebook])
         #expect(export.status == 0, "\(export.stderr)")
-        #expect(export.stdout.contains("sections loss curves, final loss vs keys, expert load, MaxVio, biases, KV cache vs loss, parameters vs loss"), "\(export.stdout)")
+        #expect(export.stdout.contains("sections loss curves, final loss vs keys, expert load, MaxVio, biases, specialisation, KV cache vs loss, parameters vs loss"), "\(export.stdout)")
         // The notebook's numbers come from the table JSON beside it, the same JSON `ablate table --format json` prints.
         let tableJSON = directory.appendingPathComponent("notebooks/tinysweep.table.json").path
         let printed = try runProcess(binary, ["table", sweep, "--format", "json"])
@@ -151,9 +151,10 @@ import TestSupport
         #expect(codeCells >= 10)
         #expect(summary?["executed"] as? Int == codeCells)
         #expect(summary?["errors"] as? Int == 0)
-        // Loss curves, final loss vs kv_rank, 2 load heatmaps, MaxVio, 2 bias plots, KV cache vs loss,
-        // parameters vs loss.
-        #expect(summary?["images"] as? Int == 9, "\(run.stdout)")
+        // Loss curves, final loss vs kv_rank, 2 load heatmaps, MaxVio, 2 bias plots, I(source; expert)
+        // and 2 source × expert maps, KV cache vs loss, parameters vs loss.
+        #expect(summary?["images"] as? Int == 12, "\(run.stdout)")
+        #expect((summary?["headings"] as? [String])?.contains("## Expert specialisation") == true)
         #expect((summary?["headings"] as? [String])?.contains("## KV cache against loss") == true)
         #expect((summary?["headings"] as? [String])?.contains("## Parameters against loss") == true)
     }

@@ -99,6 +99,12 @@ def expected(case):
         crit = stats.t.ppf(1 - i["alpha"], df)
         nc = i["margin"] * math.sqrt(i["n"]) / i["sigma"]
         return {"power": max(0.0, 1 - 2 * stats.nct.cdf(crit, df, nc))}
+    if kind == "mutual_information":
+        # I(X; Y) = H(X) + H(Y) − H(X, Y), each entropy by scipy (nats).
+        c = np.asarray(i["counts"], dtype=float).reshape(i["rows"], i["columns"])
+        if c.sum() == 0:
+            return {"mi": 0.0}
+        return {"mi": max(0.0, stats.entropy(c.sum(1)) + stats.entropy(c.sum(0)) - stats.entropy(c.ravel()))}
     if kind == "beta_quantile":
         return {"q": stats.beta.ppf(i["p"], i["a"], i["b"])}
     raise ValueError(f"unknown case kind {kind}")
