@@ -6,7 +6,8 @@
 #   scripts/reproduce-paper.sh all
 #   scripts/reproduce-paper.sh --list
 #
-# STUDY's sweeps are experiments/STUDY.yaml and, where it exists, experiments/STUDY-mqar.yaml.
+# STUDY's sweeps are experiments/STUDY.yaml and, where they exist, experiments/STUDY-mqar.yaml
+# and the learning-rate pilot experiments/STUDY-tune.yaml (trained first).
 # Runs already complete in --runs (default runs/) are kept (run ids are content hashes), so a
 # second call only re-makes the tables and notebooks. Tables: every
 #   <!-- table SWEEP [ablate table options] -->  …  <!-- /table -->
@@ -19,9 +20,9 @@ CALLER="$PWD"
 SELF="$(realpath "$0")"
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
-STUDIES=(attention loss-free-balancing deepseekmoe-granularity mla-latent-rank expert-count balance-scope)
+STUDIES=(attention loss-free-balancing deepseekmoe-granularity mla-latent-rank expert-count balance-scope mtp balance-bsz qk-clip muon)
 
-usage() { sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; }
+usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
 [ $# -ge 1 ] || { usage >&2; exit 2; }
 case "$1" in
     -h|--help) usage; exit 0 ;;
@@ -66,6 +67,8 @@ PYTHON="${ABLATE_PYTHON:-}"
 
 specs=("experiments/$STUDY.yaml")
 [ -f "experiments/$STUDY-mqar.yaml" ] && specs+=("experiments/$STUDY-mqar.yaml")
+# A study's learning-rate pilot (experiments/STUDY-tune.yaml, its own seeds) trains first.
+[ -f "experiments/$STUDY-tune.yaml" ] && specs=("experiments/$STUDY-tune.yaml" "${specs[@]}")
 
 start=$(date +%s)
 for spec in "${specs[@]}"; do

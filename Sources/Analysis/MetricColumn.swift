@@ -23,6 +23,8 @@ public struct MetricColumn: Sendable, Equatable {
         case "tokens_per_s": "tokens/s"
         case "bits_per_byte": "bits/byte"
         case "source_mi": "nats"
+        case "mtp_loss": "nats/\(token)"
+        case "max_logit": "logit"
         default: ""
         }
     }
@@ -46,6 +48,10 @@ public struct MetricColumn: Sendable, Equatable {
                      definition: "eval loss per byte of the text the target tokens stand for, in bits, at the last evaluation (token data with a tokenizer)"),
         MetricColumn(id: "source_mi", title: "I(source; expert)", lowerIsBetter: false, digits: 4,
                      definition: "mutual information between a validation token's source and the experts it selects, at the last evaluation, mean over MoE layers (MoE on data with known sources: Markov mixture sources, text files)"),
+        MetricColumn(id: "mtp_loss", title: "MTP loss", lowerIsBetter: true, digits: 4,
+                     definition: "train loss of the first MTP module (the token 2 ahead), mean over the last 10% of logged steps (runs with model.mtp)"),
+        MetricColumn(id: "max_logit", title: "max logit", lowerIsBetter: true, digits: 2,
+                     definition: "largest attention logit of any head over all logged training steps, before QK-clip (runs with train.qk_clip)"),
         MetricColumn(id: "tokens_per_s", title: "throughput", lowerIsBetter: false, digits: 0,
                      definition: "mean training throughput over all logged steps (wall clock)"),
     ]
@@ -57,10 +63,14 @@ public struct MetricColumn: Sendable, Equatable {
         func last(_ column: String) -> Double { eval.columns[column]?.last ?? .nan }
         func mean(_ column: String) -> Double { Summary(train.columns[column] ?? []).mean }
         let losses = (eval.columns["loss"] ?? []).filter(\.isFinite)
+        let mtp = train.columns["mtp_loss_0"] ?? []
+        let maxLogits = (train.columns["max_logit"] ?? []).filter(\.isFinite)
         return ["final_loss": last("loss"), "best_loss": losses.min() ?? .nan, "ppl": last("ppl"), "gap": last("gap"),
                 "accuracy": last("accuracy"), "maxvio_global": last("maxvio_global"),
                 "maxvio_batch": mean("maxvio"), "tokens_per_s": mean("tokens_per_s"), "bits_per_byte": last("bits_per_byte"),
-                "source_mi": last("source_mi")]
+                "source_mi": last("source_mi"),
+                "mtp_loss": Summary(Array(mtp.suffix(max(1, mtp.count / 10)))).mean,
+                "max_logit": maxLogits.max() ?? .nan]
     }
 }
 

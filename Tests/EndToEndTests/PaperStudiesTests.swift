@@ -34,6 +34,16 @@ import TestSupport
         Study(name: "balance-scope", tables: [
             ("balance-scope", ["balance.aux", "loss_free.enabled", "final eval loss", "final eval loss (paper)", "MaxVio_global",
                                "MaxVio_batch", "Δ final eval loss", "Δ MaxVio_global"], 3)]),
+        Study(name: "mtp", tables: [
+            ("mtp", ["variant", "params", "final eval loss", "ppl", "MTP loss", "Δ final eval loss", "claim", "verdict"], 3)]),
+        Study(name: "balance-bsz", tables: [
+            ("balance-bsz", ["variant", "final eval loss", "gap to optimum", "I(source; expert)", "MaxVio_global",
+                             "Δ final eval loss", "Δ I(source; expert)", "claim", "verdict"], 3)]),
+        Study(name: "qk-clip", tables: [
+            ("qk-clip", ["variant", "final eval loss", "max logit", "Δ final eval loss", "Δ max logit", "claim", "verdict"], 2)]),
+        Study(name: "muon", tables: [
+            ("muon-tune", ["variant", "final eval loss"], 6),
+            ("muon", ["variant", "final eval loss", "Δ final eval loss", "claim", "verdict"], 3)]),
     ]
 
     /// A few steps, one seed, a tiny validation set: the study's shape, not its numbers.
@@ -100,6 +110,6 @@ import TestSupport
         #expect(run.status == 2)
         #expect(run.stderr.contains("unknown study 'attentoin' (expected one of: attention, loss-free-balancing"))
         let list = try runProcess("/bin/bash", [script, "--list"])
-        #expect(list.stdout.split(separator: "\n").count == 6)
+        #expect(list.stdout.split(separator: "\n").count == 10)
     }
 }
