@@ -351,6 +351,7 @@ public struct ClaimSpec: Sendable, Equatable {
         switch fields["min_effect"] {
         case nil, .null?: break
         case .double(let x)? where x > 0 && x.isFinite: minEffect = x
+        case .int(let n)? where n > 0: minEffect = Double(n)   // `min_effect: 100` is as good as 100.0
         case let other?: throw AnalysisError("\(path).min_effect: expected a positive number in the metric's unit, got \(other)")
         }
         if expect == .equivalent && minEffect == nil {

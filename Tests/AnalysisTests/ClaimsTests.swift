@@ -29,6 +29,11 @@ import Testing
             .hasPrefix("table.claims[0] ('c'): expected either a and b"))
         #expect(message(#"{"claims":[{"name":"c","metric":"ppl","trend":{"axis":"k","scale":"log3"},"expect":"less"}]}"#)
             .hasPrefix("table.claims[0] ('c').trend.scale: expected linear, log2, log10 or ln"))
+        // A whole-number margin (`min_effect: 100`) is a number like any other; zero and negatives are not margins.
+        let whole = try settings(#"{"claims":[{"name":"c","metric":"max_logit","a":{"match":{}},"b":{"match":{}},"expect":"less","min_effect":100}]}"#)
+        #expect(whole.claims[0].minEffect == 100)
+        #expect(message(#"{"claims":[{"name":"c","metric":"ppl","a":{"match":{}},"b":{"match":{}},"expect":"less","min_effect":0}]}"#)
+            .hasPrefix("table.claims[0] ('c').min_effect: expected a positive number"))
         #expect(message(#"{"alpha":1.5}"#).hasPrefix("table.alpha: expected a number between 0 and 1"))
         #expect(message(#"{"correct":"bonferroni"}"#).hasPrefix("table.correct: expected holm, bh or none"))
         #expect(message(#"{"claims":[{"name":"c","metric":"ppl","a":{"match":{}},"b":{"match":{}},"expect":"less"},{"name":"c","metric":"ppl","a":{"match":{}},"b":{"match":{}},"expect":"less"}]}"#)

@@ -9,14 +9,8 @@ import TestSupport
 
 @Suite struct MTPMuonTests {
     @Test func runLogsModuleLossesAndResumesWithTheSameBits() throws {
-        let (binary, directory) = try TestEnvironment.endToEnd("mtp-muon")
-        let spec = TestEnvironment.packageRoot.appendingPathComponent("experiments/parity.yaml").path
-        // Cell 19: mha, MTP depth 1 (λ 0.3), Muon, QK-clip τ 0.015.
-        let overrides = ["train.steps=40", "log.flush_every=1", "log.checkpoint_every=5"]
-        let straight = directory.appendingPathComponent("straight").path
-        let run = try runProcess(binary, ["run", spec] + overrides + ["--cell", "19", "--runs", straight, "--quiet"])
-        #expect(run.status == 0, "\(run.stderr)")
-        let id = try #require(try FileManager.default.contentsOfDirectory(atPath: straight + "/parity").first)
+        // Cell 19: mha, MTP depth 1 (λ 0.3), Muon, QK-clip τ 0.015; killed at step 18 and resumed too.
+        let run = try ParityCellRun.straightAndResumed(cell: 19, label: "mtp-muon")
         let check = try runPython("""
         import sys, h5py, numpy as np
         f = h5py.File(sys.argv[1], "r")
@@ -35,20 +29,11 @@ import TestSupport
         assert "layers.0.attn.wq.weight" not in v, "Muon keeps one moment"
         assert "embed.weight" in v and "mtp.0.enorm.weight" in v, "AdamW keeps two"
         print("mtp loss", mtp[0], "→", mtp[-1])
-        """, [straight + "/parity/\(id)/run.h5"])
+        """, [run + "/run.h5"])
         #expect(check.status == 0, "\(check.stdout)\(check.stderr)")
 
-        let sample = try runProcess(binary, ["generate", "\(straight)/parity/\(id)", "--prompt-tokens", "1,2,3", "--tokens", "8",
-                                             "--temperature", "0"])
+        let sample = try runProcess(try TestEnvironment.ablateBinary(), ["generate", run, "--prompt-tokens", "1,2,3", "--tokens", "8",
+                                                                           "--temperature", "0"])
         #expect(sample.status == 0, "generate: \(sample.stderr)")
-
-        let runs = directory.appendingPathComponent("killed").path
-        let killed = try runKilledAt("step 18/40", binary, ["run", spec] + overrides + ["--cell", "19", "--runs", runs, "--quiet"],
-                                     runs: runs, name: "parity")
-        #expect(killed, "the run finished or hung before step 18 could be killed")
-        let resumed = try runProcess(binary, ["resume", "\(runs)/parity/\(id)", "--quiet"])
-        #expect(resumed.status == 0, "\(resumed.stderr)")
-        let compare = try runProcess(binary, ["compare", "\(straight)/parity/\(id)", "\(runs)/parity/\(id)"])
-        #expect(compare.status == 0, "killed and resumed differs:\n\(compare.stdout)")
     }
 }

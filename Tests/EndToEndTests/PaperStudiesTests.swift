@@ -42,7 +42,7 @@ import TestSupport
         Study(name: "qk-clip", tables: [
             ("qk-clip", ["variant", "final eval loss", "max logit", "Δ final eval loss", "Δ max logit", "claim", "verdict"], 2)]),
         Study(name: "muon", tables: [
-            ("muon-tune", ["variant", "final eval loss"], 6),
+            ("muon-tune", ["variant", "final eval loss"], 7),
             ("muon", ["variant", "final eval loss", "Δ final eval loss", "claim", "verdict"], 3)]),
     ]
 
