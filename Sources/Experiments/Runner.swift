@@ -93,7 +93,7 @@ public enum Runner {
             }
             let (resumed, checkpoint) = try RunFileWriter.resume(path: paths.file, specSHA256: hash, dataSHA256: data.contentSHA256)
             writer = resumed
-            state = checkpoint.map(trainingState)
+            state = try checkpoint.map { try trainingState($0, model: cell.model, path: paths.file) }
         } else {
             let run = RunInfo(runID: cell.runID, specName: spec.name, label: cell.label, specSHA256: hash,
                               seed: cell.seed, isa: ISA.active.rawValue,
@@ -201,7 +201,19 @@ public enum Runner {
                           message: nil, alreadyDone: alreadyDone)
     }
 
-    static func trainingState(_ checkpoint: Checkpoint) -> TrainingState {
+    /// The checkpoint as the loop's state, after checking every array against the model: a
+    /// damaged file whose array lost or gained values is refused with the array's name, never
+    /// trapped on.
+    static func trainingState(_ checkpoint: Checkpoint, model: ModelConfig, path: String) throws -> TrainingState {
+        for declaration in model.parameterDeclarations {
+            for (part, arrays) in [("parameters", checkpoint.parameters), ("balancing_bias", checkpoint.balancingBiases),
+                                   ("optimizer_m", checkpoint.adamM), ("optimizer_v", checkpoint.adamV)] {
+                if let array = arrays[declaration.name], array.values.count != declaration.count {
+                    throw RunStoreError(.corrupt, path: path,
+                                        "'\(path)': checkpoint \(part)/\(declaration.name) has \(array.values.count) values; the model's \(declaration.shape) has \(declaration.count)")
+                }
+            }
+        }
         var params: [String: [Float]] = [:]
         for (name, array) in checkpoint.parameters { params[name] = array.values }
         for (name, array) in checkpoint.balancingBiases { params[name] = array.values }

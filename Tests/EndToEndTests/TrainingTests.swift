@@ -55,7 +55,11 @@ log: {flush_every: 1, checkpoint_every: 5, tensors: {steps: [0, 20], attention_l
         let optimum = eval.columns["optimum"]!.last!, loss = eval.columns["loss"]!.last!
         #expect(optimum > 0 && loss > optimum, "eval loss \(loss) must stay above the Bayes optimum \(optimum)")
         #expect(try reader.tensorNames().sorted() == ["attention_layer_1", "ckv_spectrum_layer_0", "ckv_spectrum_layer_1",
-                                                      "router_layer_0", "router_layer_1"])
+                                                      "router_layer_0", "router_layer_1", "source_loads", "source_mi"])
+        // Specialisation telemetry at every evaluation, its axes named and its sources labelled.
+        let sourceLoads = try reader.tensor("source_loads")
+        #expect(sourceLoads.steps == [9, 19, 29, 39] && sourceLoads.axes == ["layer", "source", "expert"])
+        #expect(sourceLoads.labels["source"]?.count == sourceLoads.shape[1] && sourceLoads.labels["layer"]?.count == sourceLoads.shape[0])
         let bias = try reader.moeLayers()[0].bias
         #expect(bias.suffix(4).contains { $0 != 0 }, "loss-free balancing must move the bias")
         // Running the same spec again finds the completed run and does nothing.

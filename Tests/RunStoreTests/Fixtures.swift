@@ -67,7 +67,7 @@ enum FakeRun {
             if step % evalEvery == 0 { try writer.appendEval(step: step, metrics: eval(step)) }
             if tensorSteps.contains(step) {
                 try writer.appendTensor(tensorName, step: step, shape: tensorShape, values: tensor(step),
-                                        axes: ["head", "position"])
+                                        axes: ["head", "position"], labels: ["head": ["h0", "h1"]])
             }
             if checkpoints.contains(step) { try writer.writeCheckpoint(checkpoint(step)) }
             if step % 3 == 0 { try writer.flush() }

@@ -73,6 +73,7 @@ struct RunFileTests: ScratchSuite {
         #expect(try reader.tensorNames() == [FakeRun.tensorName])
         let tensor = try reader.tensor(FakeRun.tensorName)
         #expect(tensor.steps == [2, 5] && tensor.shape == [2, 3] && tensor.axes == ["head", "position"])
+        #expect(tensor.labels == ["head": ["h0", "h1"]])
         #expect(tensor.values == FakeRun.tensor(2) + FakeRun.tensor(5))
 
         #expect(try reader.checkpoint() == FakeRun.checkpoint(6))
@@ -386,6 +387,8 @@ struct RunFileTests: ScratchSuite {
             ("metric named step", { try rows.appendEval(step: 2, metrics: ["step": 1]) }),
             ("tensor shape", { try rows.appendTensor("t", step: 1, shape: [2, 2], values: [1]) }),
             ("tensor name", { try rows.appendTensor("t_steps", step: 1, shape: [1], values: [1]) }),
+            ("tensor labels of the wrong count", { try rows.appendTensor("t", step: 1, shape: [2], values: [1, 2], axes: ["a"], labels: ["a": ["x"]]) }),
+            ("tensor labels of an unknown axis", { try rows.appendTensor("t", step: 1, shape: [2], values: [1, 2], axes: ["a"], labels: ["b": ["x", "y"]]) }),
         ]
         for (label, body) in cases {
             #expect(throws: RunStoreError.self, "\(label)") { try body() }
