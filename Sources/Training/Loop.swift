@@ -174,12 +174,13 @@ public struct TrainingLoop {
         let decoder = Decoder(config: model)
         let moeLayers = (0..<model.nLayers).filter { model.moeShape(layer: $0) != nil }
         var specialisation: Specialisation? = nil
+        var sourceOf: [Int] = []
         if let shape = moeLayers.first.flatMap({ model.moeShape(layer: $0) }),
            let labels = data.validationSources(validationSequences: count, seqLen: train.seqLen) {
             specialisation = Specialisation(sources: labels.names, layers: moeLayers, experts: shape.experts,
                                             loads: Array(repeating: 0, count: moeLayers.count * labels.names.count * shape.experts))
+            sourceOf = labels.ofSequence
         }
-        let sourceOf = specialisation == nil ? [] : data.validationSources(validationSequences: count, seqLen: train.seqLen)!.ofSequence
         Tensor.withoutGrad {
             var first = 0
             while first < count {
