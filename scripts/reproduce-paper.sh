@@ -107,11 +107,13 @@ import json, re, subprocess, sys
 readme, ablate, sweep, study = sys.argv[1:5]
 claims = json.loads(subprocess.run([ablate, "table", sweep, "--claims", "--format", "json"],
                                    check=True, capture_output=True, text=True).stdout)
-def number(x):
-    return "n/a" if x is None else f"{x:+.3g}"
 def line(c):
+    # Differences and slopes are signed; a token ratio (reach claims) is a plain fraction.
+    ratio = c.get("statistic") == "tokens_ratio"
+    def number(x):
+        return "n/a" if x is None else (f"{x:.3g}" if ratio else f"{x:+.3g}")
     ci = c["ci"] if c["ci"] and None not in c["ci"] else None
-    text = f'**{c["verdict"]}**' + (" at this scale" if c["verdict"] == "inconclusive" else "") + f': {c["name"]} ({number(c["estimate"])}'
+    text = f'**{c["verdict"]}**' + (" at this scale" if c["verdict"] == "inconclusive" else "") + f': {c["name"]} ({"token ratio " if ratio else ""}{number(c["estimate"])}'
     text += (f' [{number(ci[0])}, {number(ci[1])}]' if ci else "") + (f', p adj {c["p_adjusted"]:.3f}' if c["p_adjusted"] is not None and c["p_adjusted"] >= 0.001 else (", p adj <0.001" if c["p_adjusted"] is not None else ""))
     if c["verdict"] == "inconclusive" and c["seeds_needed"]:
         text += f'; {c["seeds_needed"]} seeds for 80% power'

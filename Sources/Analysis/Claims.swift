@@ -16,8 +16,10 @@ public enum Verdict: String, Sendable, Equatable {
 public struct ClaimResult: Sendable, Equatable {
     public var spec: ClaimSpec
     public var verdict: Verdict
-    /// a − b (mean paired difference) or the slope.
+    /// a − b (mean paired difference), the slope, or the mean token ratio (reach).
     public var estimate: Double
+    /// The estimate's value under no effect: 0 for differences and slopes, 1 for token ratios.
+    public var null: Double = 0
     /// 95% t interval of the estimate.
     public var interval: Interval
     /// The claim's own test: two-sided t (contrast, trend) or TOST (equivalent).
@@ -56,12 +58,12 @@ public enum ClaimEvaluation {
         case .less, .greater:
             guard r.pAdjusted < alpha else { return .inconclusive }
             let expectedSign: Double = r.spec.expect == .less ? -1 : 1
-            return r.estimate * expectedSign > 0 ? .holds : .contradicted
+            return (r.estimate - r.null) * expectedSign > 0 ? .holds : .contradicted
         case .equivalent:
             if r.pAdjusted < alpha { return .holds }
             // Contradicted: the interval at the Bonferroni level lies wholly outside ±margin.
             guard let margin = r.spec.minEffect, let wide = r.wideInterval(familyAlpha), wide.exists else { return .inconclusive }
-            return (wide.low > margin || wide.high < -margin) ? .contradicted : .inconclusive
+            return (wide.low - r.null > margin || wide.high - r.null < -margin) ? .contradicted : .inconclusive
         }
     }
 
@@ -73,6 +75,22 @@ public enum ClaimEvaluation {
     static func evaluate(_ claim: ClaimSpec, groups: [SweepGroup], alpha planningAlpha: Double, power: Double) -> ClaimResult {
         var result = ClaimResult(spec: claim, verdict: .inconclusive, estimate: .nan, interval: .none, p: .nan,
                                  pAdjusted: .nan, pairs: 0, spread: .nan, seedsNeeded: nil, test: "", problem: nil)
+        /// p, test text and seeds needed of a paired comparison (a − b, or ratio − 1).
+        func pairedTest(_ d: PairedDifferences, what: String) {
+            if claim.expect == .equivalent, let margin = claim.minEffect {
+                result.p = d.equivalenceP(margin: margin)
+                result.test = "two one-sided \(what), margin ±\(JSONValue.double(margin).canonical), \(d.pairs) seeds"
+                if result.spread > 0 {
+                    result.seedsNeeded = Power.smallestN(target: power) { Power.equivalence(margin: margin, sigma: result.spread, n: $0, alpha: planningAlpha) }
+                }
+            } else {
+                result.p = d.p
+                result.test = "\(what) (two-sided), \(d.pairs) seeds"
+                if let m = claim.minEffect, result.spread > 0 {
+                    result.seedsNeeded = Power.smallestN(target: power) { Power.pairedT(effectSize: m / result.spread, n: $0, alpha: planningAlpha) }
+                }
+            }
+        }
         switch claim.test {
         case .contrast(let a, let b):
             let rowsA = groups.filter { $0.matches(a) }, rowsB = groups.filter { $0.matches(b) }
@@ -86,20 +104,39 @@ public enum ClaimEvaluation {
             result.estimate = d.estimate
             result.interval = d.interval()
             result.spread = d.summary.std
-            if claim.expect == .equivalent, let margin = claim.minEffect {
-                result.p = d.equivalenceP(margin: margin)
-                result.test = "two one-sided paired t-tests, margin ±\(JSONValue.double(margin).canonical), \(d.pairs) seeds"
-                if result.spread > 0 {
-                    result.seedsNeeded = Power.smallestN(target: power) { Power.equivalence(margin: margin, sigma: result.spread, n: $0, alpha: planningAlpha) }
-                }
-            } else {
-                result.p = d.p
-                result.test = "paired t-test (two-sided), \(d.pairs) seeds"
-                if let m = claim.minEffect, result.spread > 0 {
-                    result.seedsNeeded = Power.smallestN(target: power) { Power.pairedT(effectSize: m / result.spread, n: $0, alpha: planningAlpha) }
-                }
-            }
+            pairedTest(d, what: claim.expect == .equivalent ? "paired t-tests" : "paired t-test")
             if d.pairs < 2 { result.problem = "\(d.pairs) paired seed(s): a test needs at least 2" }
+        case .reach(let a, let b):
+            let rowsA = groups.filter { $0.matches(a) }, rowsB = groups.filter { $0.matches(b) }
+            guard rowsA.count == 1, rowsB.count == 1 else {
+                result.problem = "a matches \(rowsA.count) rows and b \(rowsB.count); each must name exactly one"
+                result.test = "token ratio"
+                return result
+            }
+            let curves = rowsA[0].completed.reduce(into: [Int: EvalCurve]()) { $0[$1.cell.seed] = $1.evalCurve }
+            let bTokens = rowsB[0].completed.reduce(into: [Int: Double]()) { $0[$1.cell.seed] = $1.evalCurve.finalTokens ?? .nan }
+            let ratios = TokenRatios(a: curves, targets: bySeed(rowsB[0], claim.metric), bTokens: bTokens)
+            let d = ratios.againstOne
+            result.null = 1
+            result.pairs = d.pairs
+            result.estimate = ratios.summary.mean
+            result.interval = ratios.summary.meanInterval()
+            result.spread = ratios.summary.std
+            pairedTest(d, what: claim.expect == .equivalent ? "one-sample t-tests of the ratio against 1" : "one-sample t-test of the ratio against 1")
+            let target = claim.metric == "best_loss" ? "best" : "final"
+            result.test = "tokens for a's eval loss to reach b's \(target) eval loss ÷ b's tokens, linear between evaluations; " + result.test
+            var problems: [String] = []
+            if !ratios.censored.isEmpty {
+                // A censored seed would need more tokens than a trained: leaving it out biases the
+                // mean low, so the claim is not tested.
+                result.p = .nan
+                problems.append("\(ratios.censored.count) seed(s) where a never reached the target within its run (seeds \(ratios.censored.map(String.init).joined(separator: ", "))): not tested")
+            }
+            if !ratios.atFirst.isEmpty {
+                problems.append("\(ratios.atFirst.count) seed(s) reached it by a's first evaluation (their ratio is an upper bound)")
+            }
+            if d.pairs < 2 && ratios.censored.isEmpty { problems.append("\(d.pairs) seed(s) with a ratio: a test needs at least 2") }
+            if !problems.isEmpty { result.problem = problems.joined(separator: "; ") }
         case .trend(let axis, let scale, let match):
             var points: [(seed: Int, x: Double, y: Double)] = []
             for group in groups where group.matches(match) {
@@ -137,6 +174,15 @@ extension ClaimResult {
         return Interval(estimate - half, estimate + half)
     }
 
+    /// "tokens_ratio" for reach claims, else "difference" (contrast) or "slope" (trend).
+    public var statistic: String {
+        switch spec.test {
+        case .contrast: "difference"
+        case .trend: "slope"
+        case .reach: "tokens_ratio"
+        }
+    }
+
     /// One JSON object per claim, for scripts (`ablate table DIR --claims --format json`).
     public var json: JSONValue {
         func number(_ x: Double) -> JSONValue { x.isFinite ? .double(x) : .null }
@@ -146,6 +192,7 @@ extension ClaimResult {
             "ci": .list([number(interval.low), number(interval.high)]), "p": number(p), "p_adjusted": number(pAdjusted),
             "pairs": .int(pairs), "seeds_needed": seedsNeeded.map { .int($0) } ?? .null,
             "min_effect": spec.minEffect.map { .double($0) } ?? .null, "test": .string(test),
+            "statistic": .string(statistic), "null": .double(null),
         ]
         if let problem { object["problem"] = .string(problem) }
         return .map(object)

@@ -13,6 +13,8 @@ public struct RunFileContents: Sendable, Equatable {
     public var hasMoE = false, hasBias = false
     public var tokenUnit: String?
     public var wallSeconds: Double?
+    /// Eval loss against the tokens trained before each evaluation (claims of kind reach).
+    public var evalCurve = EvalCurve()
 
     public init() {}
 
@@ -27,7 +29,9 @@ public struct RunFileContents: Sendable, Equatable {
             result.state = .read(try reader.liveStatus().status)   // a dead writer's "running" reads interrupted
             result.lastStep = attributes.lastStep
             result.derived = attributes.run.modelStats
-            result.metrics = MetricColumn.extract(train: try reader.trainMetrics(), eval: try reader.evalMetrics())
+            let train = try reader.trainMetrics(), eval = try reader.evalMetrics()
+            result.metrics = MetricColumn.extract(train: train, eval: eval)
+            result.evalCurve = Self.evalCurve(train: train, eval: eval)
             let layers = try reader.moeLayers()
             result.hasMoE = !layers.isEmpty
             result.hasBias = layers.contains { $0.bias.contains { $0 != 0 } }
@@ -41,6 +45,15 @@ public struct RunFileContents: Sendable, Equatable {
             result.state = .unreadable("\(error)")
         }
         return result
+    }
+
+    /// Each evaluation's loss against the train `tokens` logged at its step (NaN tokens where the
+    /// step has no train row; a resumed run's later rows win).
+    static func evalCurve(train: MetricTable, eval: MetricTable) -> EvalCurve {
+        guard let losses = eval.columns["loss"], let tokens = train.columns["tokens"] else { return EvalCurve() }
+        var tokensAt: [Int64: Double] = [:]
+        for (step, t) in zip(train.steps, tokens) { tokensAt[step] = t }
+        return EvalCurve(tokens: eval.steps.map { tokensAt[$0] ?? .nan }, loss: losses)
     }
 
     /// A run file's UTC time stamp ("2026-12-07T04:00:45.514Z"; fractional seconds optional).
@@ -67,6 +80,9 @@ public struct RunFileContents: Sendable, Equatable {
         ]
         if let tokenUnit { object["token_unit"] = .string(tokenUnit) }
         if let wallSeconds { object["wall_seconds"] = .double(wallSeconds) }
+        if !evalCurve.isEmpty {
+            object["eval_curve"] = .map(["tokens": .list(evalCurve.tokens.map(number)), "loss": .list(evalCurve.loss.map(number))])
+        }
         return .map(object)
     }
 
@@ -87,6 +103,9 @@ public struct RunFileContents: Sendable, Equatable {
         hasBias = json["has_bias"] == .bool(true)
         tokenUnit = json["token_unit"]?.stringValue
         wallSeconds = json["wall_seconds"]?.numberValue
+        if let curve = json["eval_curve"], case .list(let tokens)? = curve["tokens"], case .list(let loss)? = curve["loss"] {
+            evalCurve = EvalCurve(tokens: tokens.map { $0.numberValue ?? .nan }, loss: loss.map { $0.numberValue ?? .nan })
+        }
     }
 }
 

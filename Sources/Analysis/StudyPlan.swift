@@ -43,7 +43,7 @@ public struct StudyPlan: Sendable {
         for claim in claims {
             let involved: [SweepGroup]
             switch claim.spec.test {
-            case .contrast(let a, let b): involved = sweep.groups.filter { $0.matches(a) || $0.matches(b) }
+            case .contrast(let a, let b), .reach(let a, let b): involved = sweep.groups.filter { $0.matches(a) || $0.matches(b) }
             case .trend(_, _, let match): involved = sweep.groups.filter { $0.matches(match) }
             }
             let now = involved.map(\.completed.count).max() ?? 0

@@ -29,6 +29,8 @@ public struct RunResult: Sendable, Equatable {
     public var tokenUnit: String?
     /// Wall-clock seconds from the file's creation to its finish (completed runs only).
     public var wallSeconds: Double?
+    /// Eval loss against tokens trained (empty when the file was not read).
+    public var evalCurve = EvalCurve()
 
     /// One word for the state: completed, running, diverged, failed, interrupted, missing, unreadable.
     public var stateWord: String {
@@ -140,5 +142,6 @@ extension RunResult {
         hasBias = contents.hasBias
         tokenUnit = contents.tokenUnit
         wallSeconds = contents.wallSeconds
+        evalCurve = contents.evalCurve
     }
 }

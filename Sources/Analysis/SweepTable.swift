@@ -433,8 +433,14 @@ extension SweepTable {
             case .equivalent: expectation = "≈"
             }
             var what = "\(metric.title) [\(metric.unit(tokenUnit))]"
-            if case .contrast = claim.spec.test { what += " a \(expectation) b" } else { what += ": slope \(expectation) 0" }
-            let estimate = Self.signed(claim.estimate, digits) + (claim.interval.exists ? " " + Self.bracket(claim.interval, digits, signed: true) : "")
+            var estimate = Self.signed(claim.estimate, digits) + (claim.interval.exists ? " " + Self.bracket(claim.interval, digits, signed: true) : "")
+            switch claim.spec.test {
+            case .contrast: what += " a \(expectation) b"
+            case .trend: what += ": slope \(expectation) 0"
+            case .reach:
+                what = "tokens for a to reach b's \(metric.title) [fraction of b's tokens]: a/b \(expectation) 1"
+                estimate = (claim.estimate.isFinite ? Self.fixed(claim.estimate, 3) : "—") + (claim.interval.exists ? " " + Self.bracket(claim.interval, 3) : "")
+            }
             var seeds = "—"
             if claim.verdict == .inconclusive {
                 if let n = claim.seedsNeeded { seeds = "\(n)" }

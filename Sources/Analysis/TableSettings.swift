@@ -263,9 +263,11 @@ public struct TableSettings: Sendable, Equatable {
         for (index, claim) in claims.enumerated() {
             let path = "table.claims[\(index)]"
             switch claim.test {
-            case .contrast(let a, let b):
+            case .contrast(let a, let b), .reach(let a, let b):
+                let prefix: String
+                if case .reach = claim.test { prefix = "\(path).reach." } else { prefix = "\(path)." }
                 for (side, match) in [("a", a), ("b", b)] where count(match) != 1 {
-                    problems.append(("\(path).\(side)", "claim '\(claim.name)': \(JSONValue.map(match).canonical) matches \(count(match)) rows; it must name exactly one"))
+                    problems.append(("\(prefix)\(side)", "claim '\(claim.name)': \(JSONValue.map(match).canonical) matches \(count(match)) rows; it must name exactly one"))
                 }
             case .trend(let axis, _, let match):
                 let rows = groups.filter { $0.matches(match) }
@@ -317,7 +319,21 @@ public struct ClaimSpec: Sendable, Equatable {
         case contrast(a: [String: JSONValue], b: [String: JSONValue])
         /// Slope of the metric on scale(axis) over the rows that match, seeds as blocks.
         case trend(axis: String, scale: Scale, match: [String: JSONValue])
+        /// Per seed: the tokens a's eval-loss curve needs to reach b's value of the metric
+        /// (final_loss or best_loss), over b's tokens; the mean ratio against 1.
+        case reach(a: [String: JSONValue], b: [String: JSONValue])
+
+        /// The rows a and b of a two-row test (contrast, reach).
+        public var rows: (a: [String: JSONValue], b: [String: JSONValue])? {
+            switch self {
+            case .contrast(let a, let b), .reach(let a, let b): (a, b)
+            case .trend: nil
+            }
+        }
     }
+
+    /// The metrics whose value a reach claim's curve (eval loss) can be read against.
+    public static let reachMetrics = ["final_loss", "best_loss"]
 
     public var name: String
     public var metric: String
@@ -336,8 +352,8 @@ public struct ClaimSpec: Sendable, Equatable {
     }
 
     static func parse(_ value: JSONValue, path: String) throws -> ClaimSpec {
-        guard case .map(let fields) = value else { throw AnalysisError("\(path): expected a mapping {name, metric, a, b | trend, expect, min_effect}") }
-        let known = ["name", "metric", "a", "b", "trend", "expect", "min_effect"]
+        guard case .map(let fields) = value else { throw AnalysisError("\(path): expected a mapping {name, metric, a, b | trend | reach, expect, min_effect}") }
+        let known = ["name", "metric", "a", "b", "trend", "reach", "expect", "min_effect"]
         for key in fields.keys.sorted() where !known.contains(key) {
             throw AnalysisError("\(path).\(key): unknown key (expected \(known.joined(separator: ", ")))")
         }
@@ -358,7 +374,18 @@ public struct ClaimSpec: Sendable, Equatable {
             throw AnalysisError("\(path).min_effect: an equivalent claim needs its margin (the largest difference that counts as no difference)")
         }
         let test: Test
-        switch (fields["a"], fields["b"], fields["trend"]) {
+        switch (fields["a"], fields["b"], fields["trend"] ?? fields["reach"]) {
+        case (nil, nil, let reach?) where fields["reach"] != nil:
+            guard fields["trend"] == nil else { throw AnalysisError("\(path): a claim has either trend or reach, not both") }
+            guard case .map(let rows) = reach else { throw AnalysisError("\(path).reach: expected {a: {match: {…}}, b: {match: {…}}}") }
+            for key in rows.keys.sorted() where !["a", "b"].contains(key) {
+                throw AnalysisError("\(path).reach.\(key): unknown key (expected a, b)")
+            }
+            guard let a = rows["a"], let b = rows["b"] else { throw AnalysisError("\(path).reach: expected both a and b (each {match: {…}})") }
+            guard reachMetrics.contains(metric) else {
+                throw AnalysisError("\(path).metric: a reach claim reads a's eval-loss curve against b's \(reachMetrics.joined(separator: " or ")), got \(metric)")
+            }
+            test = .reach(a: try selector(a, path: "\(path).reach.a"), b: try selector(b, path: "\(path).reach.b"))
         case (let a?, let b?, nil):
             test = .contrast(a: try selector(a, path: "\(path).a"), b: try selector(b, path: "\(path).b"))
         case (nil, nil, .map(let trend)?):
@@ -376,7 +403,7 @@ public struct ClaimSpec: Sendable, Equatable {
             if expect == .equivalent { throw AnalysisError("\(path).expect: a trend claim expects less or greater") }
             test = .trend(axis: axis, scale: scale, match: try TableSettings.matchMapping(trend["match"] ?? .map([:]), path: "\(path).trend.match"))
         default:
-            throw AnalysisError("\(path): expected either a and b (two rows, each {match: {…}}) or trend: {axis, scale}")
+            throw AnalysisError("\(path): expected either a and b (two rows, each {match: {…}}), trend: {axis, scale} or reach: {a, b}")
         }
         return ClaimSpec(name: name, metric: metric, test: test, expect: expect, minEffect: minEffect)
     }

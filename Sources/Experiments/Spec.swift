@@ -32,7 +32,7 @@ public enum SpecSchema {
             Field("correct", .optional(.any), "multiple-testing correction: holm (default), bh or none"),
             Field("labels", .optional(.any), "display names of rows: [{match: {path: value}, label: text}]"),
             Field("solve", .optional(.any), "a threshold that makes a metric solved or not per seed: {metric: accuracy, at_least: 0.99}; rows get the solve rate with its exact interval"),
-            Field("claims", .optional(.any), "pre-registered claims with computed verdicts: [{name, metric, a: {match}, b: {match} | trend: {axis, scale}, expect: less|greater|equivalent, min_effect}] (docs/analysis.md)"),
+            Field("claims", .optional(.any), "pre-registered claims with computed verdicts: [{name, metric, a: {match}, b: {match} | trend: {axis, scale} | reach: {a, b}, expect: less|greater|equivalent, min_effect}] (docs/analysis.md)"),
         ]))), "table settings"),
     ])
 

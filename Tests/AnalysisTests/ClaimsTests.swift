@@ -119,6 +119,102 @@ import Testing
         #expect(table.render(.md).contains("excluded from the statistics: 4 of 4 cells (4 diverged)"))
     }
 
+    @Test func tokensToReachInterpolatesBetweenEvaluations() {
+        // Binary fractions, so the interpolation is exact.
+        let curve = EvalCurve(tokens: [100, 200, .nan, 300, 400], loss: [3.0, 2.5, 1.0, 2.0, 1.75])
+        // 2.25 lies between 2.5 (200 tokens) and 2.0 (300 tokens; the NaN-token point is skipped).
+        #expect(curve.tokensToReach(2.25) == .between(250))
+        #expect(curve.tokensToReach(2.0) == .between(300))
+        #expect(curve.tokensToReach(1.875) == .between(350))
+        #expect(curve.tokensToReach(3.5) == .atFirst(100))
+        #expect(curve.tokensToReach(1.7) == .never && curve.tokensToReach(1.7).tokens == nil)
+        #expect(curve.finalTokens == 400)
+        #expect(EvalCurve(tokens: [100, 200], loss: [3.0, .nan]).finalTokens == 100)
+        #expect(EvalCurve().tokensToReach(1) == .never && EvalCurve().finalTokens == nil)
+    }
+
+    static let tokens: [Double] = [100, 200, 300, 400]
+
+    /// a reaches b's final loss at 175, 260, 250, 300 tokens of b's 400 (linear between evaluations).
+    static func reachSweep(neverOn seed: Int? = nil) throws -> SweepData {
+        let b = [[3.0, 2.6, 2.4, 2.3], [3.1, 2.7, 2.5, 2.2], [3.0, 2.6, 2.45, 2.35], [2.9, 2.7, 2.5, 2.1]]
+        var a = [[2.6, 2.2, 2.0, 1.9], [2.9, 2.5, 2.0, 1.9], [2.8, 2.45, 2.25, 2.0], [2.8, 2.5, 2.1, 2.0]]
+        if let seed { a[seed] = [3.0, 2.9, 2.8, 2.7] }
+        return try TableFixtures.sweep(curves: ["adamw": b.map { EvalCurve(tokens: tokens, loss: $0) },
+                                                "muon": a.map { EvalCurve(tokens: tokens, loss: $0) }])
+    }
+
+    static func reach(_ expect: ClaimSpec.Expectation, metric: String = "final_loss", minEffect: Double? = 0.1) -> ClaimSpec {
+        ClaimSpec(name: "muon reaches adamw sooner", metric: metric,
+                  test: .reach(a: ["variant": "muon"], b: ["variant": "adamw"]), expect: expect, minEffect: minEffect)
+    }
+
+    @Test func reachClaimTestsTheTokenRatioAgainstOne() throws {
+        let sweep = try Self.reachSweep()
+        let r = ClaimEvaluation.evaluate([Self.reach(.less)], groups: sweep.groups, alpha: 0.05, correction: .holm)[0]
+        let ratios = [175.0 / 400, 260.0 / 400, 250.0 / 400, 300.0 / 400]
+        let summary = Summary(ratios)
+        #expect(r.pairs == 4 && r.null == 1 && r.problem == nil)
+        #expect(abs(r.estimate - summary.mean) < 1e-12 && abs(r.interval.low - summary.meanInterval().low) < 1e-9)
+        let d = PairedDifferences(a: [0: ratios[0], 1: ratios[1], 2: ratios[2], 3: ratios[3]], b: [0: 1, 1: 1, 2: 1, 3: 1])
+        #expect(abs(r.p - d.p) < 1e-9 && r.p < 0.05)
+        #expect(r.verdict == .holds && r.test.contains("one-sample t-test of the ratio against 1"))
+        let greater = ClaimEvaluation.evaluate([Self.reach(.greater)], groups: sweep.groups, alpha: 0.05, correction: .holm)[0]
+        #expect(greater.verdict == .contradicted)
+        // Against best_loss the target of seed 2 is b's best (2.35 = final here); the same ratios.
+        let best = ClaimEvaluation.evaluate([Self.reach(.less, metric: "best_loss")], groups: sweep.groups, alpha: 0.05, correction: .holm)[0]
+        #expect(abs(best.estimate - summary.mean) < 1e-12 && best.test.contains("b's best eval loss"))
+        // Equivalence around 1 at margin 0.1: the ratios are far from 1, so the interval lies outside.
+        let equal = ClaimEvaluation.evaluate([Self.reach(.equivalent)], groups: sweep.groups, alpha: 0.05, correction: .holm)[0]
+        #expect(equal.verdict == .contradicted && abs(equal.p - d.equivalenceP(margin: 0.1)) < 1e-9)
+        // The table reports the ratio and its interval unsigned.
+        let table = try SweepTable.build(sweep, settings: TableSettings(claims: [Self.reach(.less)]), metrics: ["final_loss"])
+        let md = table.render(.md, claimsOnly: true)
+        #expect(md.contains("a/b < 1") && md.contains(String(format: "%.3f", summary.mean)) && md.contains("**holds**"), "\(md)")
+        guard case .list(let items) = try JSONValue.parse(table.render(.json, claimsOnly: true)), let first = items.first else {
+            Issue.record("claims JSON is not a list"); return
+        }
+        #expect(first["statistic"] == "tokens_ratio" && first["null"] == .double(1))
+    }
+
+    /// A seed where a never reaches the target would need more tokens than a trained: the claim is
+    /// not tested rather than biased low.
+    @Test func aSeedThatNeverReachesTheTargetMakesTheClaimUntested() throws {
+        let sweep = try Self.reachSweep(neverOn: 1)
+        let r = ClaimEvaluation.evaluate([Self.reach(.less)], groups: sweep.groups, alpha: 0.05, correction: .holm)[0]
+        #expect(r.verdict == .inconclusive && r.p.isNaN && r.pairs == 3)
+        #expect(r.problem?.contains("1 seed(s) where a never reached the target within its run (seeds 1)") == true, "\(r.problem ?? "")")
+        let ratios = TokenRatios(a: [0: EvalCurve(tokens: Self.tokens, loss: [2.0, 1.9, 1.8, 1.7])], targets: [0: 2.5], bTokens: [0: 400])
+        #expect(ratios.atFirst == [0] && ratios.ratios == [0.25] && ratios.censored.isEmpty)
+    }
+
+    @Test func reachClaimsParseAndCheckTheirRows() throws {
+        let s = try settings(#"{"claims":[{"name":"r","metric":"final_loss","reach":{"a":{"match":{"variant":"x"}},"b":{"match":{"variant":"zz"}}},"expect":"less","min_effect":0.1}]}"#)
+        #expect(s.claims[0].test == .reach(a: ["variant": "x"], b: ["variant": "zz"]))
+        let problems = s.selectorProblems(rows: [["variant": "x"], ["variant": "y"]])
+        #expect(problems.map(\.path) == ["table.claims[0].reach.b"])
+        #expect(message(#"{"claims":[{"name":"r","metric":"ppl","reach":{"a":{"match":{}},"b":{"match":{}}},"expect":"less"}]}"#)
+            .hasPrefix("table.claims[0] ('r').metric: a reach claim reads a's eval-loss curve against b's final_loss or best_loss, got ppl"))
+        #expect(message(#"{"claims":[{"name":"r","metric":"final_loss","reach":{"a":{"match":{}},"c":{"match":{}}},"expect":"less"}]}"#)
+            .hasPrefix("table.claims[0] ('r').reach.c: unknown key (expected a, b)"))
+        #expect(message(#"{"claims":[{"name":"r","metric":"final_loss","reach":{"a":{"match":{}}},"expect":"less"}]}"#)
+            .hasPrefix("table.claims[0] ('r').reach: expected both a and b"))
+        #expect(message(#"{"claims":[{"name":"r","metric":"final_loss","reach":{"a":{"match":{}},"b":{"match":{}}},"trend":{"axis":"k"},"expect":"less"}]}"#)
+            .hasPrefix("table.claims[0] ('r'): a claim has either trend or reach, not both"))
+    }
+
+    @Test func evalCurvesTravelFromTheReaderProcessAsJSON() throws {
+        var contents = RunFileContents()
+        contents.state = .read(.completed)
+        contents.evalCurve = EvalCurve(tokens: [2048, 4096, .nan], loss: [2.5, 2.25, 2.0])
+        let back = try RunFileContents(json: try JSONValue.parse(contents.json.canonical))
+        #expect(back.evalCurve.tokens[0...1] == [2048, 4096] && back.evalCurve.tokens[2].isNaN && back.evalCurve.loss == [2.5, 2.25, 2.0])
+        let train = MetricTable(steps: [0, 1, 2, 3], columns: ["tokens": [10, 20, 30, 40]])
+        let eval = MetricTable(steps: [1, 3, 5], columns: ["loss": [2.0, 1.5, 1.2]])
+        let curve = RunFileContents.evalCurve(train: train, eval: eval)
+        #expect(curve.tokens[0...1] == [20, 40] && curve.tokens[2].isNaN && curve.loss == [2.0, 1.5, 1.2])
+    }
+
     @Test func claimsJSONHasTheDocumentedFields() throws {
         let sweep = try TableFixtures.sweep(["low": [1.0, 1.1, 1.2], "high": [2.0, 2.1, 2.3]])
         let table = try SweepTable.build(sweep, settings: TableSettings(claims: [claim("low < high", "low", "high", .less, 0.1)]))

@@ -56,7 +56,7 @@ enum FakeSweep {
         for step in 1...10 {
             let load: [Int64] = (0..<4).map { Int64(10 + $0 * step) }
             try writer.appendTrain(step: step, metrics: ["loss": final + 1.0 / Double(step), "maxvio": 0.1 * Double(step % 2 + 1),
-                                                         "tokens_per_s": tokensPerSecond[experts]!],
+                                                         "tokens_per_s": tokensPerSecond[experts]!, "tokens": Double(64 * step)],
                                    moe: [MoELayerRow(load: load, bias: (0..<4).map { Float(step) * 0.001 * Float($0 - 1) },
                                                      maxvio: 0.3, entropy: 1.2, dropped: 0)])
             if step % 5 == 0 {

@@ -2,8 +2,8 @@
 // one on fixed data sets (including n = 1, n = 2, zero variance and NaN p-values), writes inputs
 // and results to JSON, and tools/stats-check/check_stats.py recomputes them with scipy and
 // statsmodels (t quantiles and intervals, paired t, Holm, BH, TOST, Clopper–Pearson, the trend
-// slope with seeds as blocks, noncentral t, power and sample size), and the mutual information
-// of the specialisation telemetry (Training).
+// slope with seeds as blocks, noncentral t, power and sample size, the token ratio of reach
+// claims), and the mutual information of the specialisation telemetry (Training).
 import Foundation
 import Testing
 import TestSupport
@@ -106,6 +106,21 @@ import Training
                 ["margin": .double(m), "sigma": .double(sigma), "n": .double(Double(n)), "alpha": .double(alpha)],
                 ["power": .double(Power.equivalence(margin: m, sigma: sigma, n: n, alpha: alpha))], tolerance: 1e-7)
         }
+        // Tokens to reach a target (reach claims): per seed, the crossing of a's eval curve with
+        // b's final loss over b's final tokens; the mean ratio, its t interval and the t-test against 1.
+        let reachTokens: [Double] = [2048, 4096, 6144, 8192, 10240, 12288]
+        let aLoss: [[Double]] = [[2.9, 2.5, 2.21, 2.1, 2.02, 1.95], [2.8, 2.47, 2.3, 2.12, 2.05, 1.99],
+                                 [3.0, 2.6, 2.2, 2.15, 2.0, 1.97], [2.7, 2.4, 2.25, 2.11, 2.07, 2.01],
+                                 [2.95, 2.55, 2.35, 2.16, 2.04, 1.96]]
+        let bFinal = [2.13, 2.08, 2.16, 2.09, 2.1]
+        let ratios = TokenRatios(a: Dictionary(uniqueKeysWithValues: aLoss.enumerated().map { ($0, EvalCurve(tokens: reachTokens, loss: $1)) }),
+                                 targets: Dictionary(uniqueKeysWithValues: bFinal.enumerated().map { ($0, $1) }),
+                                 bTokens: Dictionary(uniqueKeysWithValues: bFinal.indices.map { ($0, 12288.0) }))
+        let ratioCI = ratios.summary.meanInterval()
+        add("token ratio five seeds", "token_ratio",
+            ["tokens": numbers(reachTokens), "a_loss": .list(aLoss.map(numbers)), "b_final": numbers(bFinal), "b_tokens": .double(12288)],
+            ["ratios": numbers(ratios.ratios), "estimate": number(ratios.summary.mean), "low": number(ratioCI.low),
+             "high": number(ratioCI.high), "p": number(ratios.againstOne.p)])
         // Specialisation telemetry: I(source; expert) of a count table (Training.Specialisation).
         let tables: [(String, Int, Int, [Int])] = [
             ("independent", 2, 2, [5, 5, 5, 5]), ("diagonal", 3, 3, [7, 0, 0, 0, 4, 0, 0, 0, 9]),

@@ -33,4 +33,18 @@ enum TableFixtures {
         let manifest = SweepManifest(spec: "fixture", specFile: "", overrides: [], varyingKeys: [key, "seed"], cells: cells)
         return SweepData(directory: "/nonexistent", manifest: manifest, results: results)
     }
+
+    /// One row per entry (in key order), assigned `variant: <name>`; seed i gets curves[i] as its
+    /// eval curve and the curve's last loss as final_loss (its lowest as best_loss).
+    static func sweep(curves rows: [String: [EvalCurve]]) throws -> SweepData {
+        var sweep = try sweep(rows.mapValues { $0.map { $0.loss.last ?? .nan } })
+        for g in sweep.groups.indices {
+            let curves = rows[sweep.groups[g].assignments[key]!.stringValue!]!
+            for r in sweep.groups[g].runs.indices {
+                sweep.groups[g].runs[r].evalCurve = curves[sweep.groups[g].runs[r].cell.seed]
+                sweep.groups[g].runs[r].metrics["best_loss"] = curves[sweep.groups[g].runs[r].cell.seed].loss.min() ?? .nan
+            }
+        }
+        return sweep
+    }
 }

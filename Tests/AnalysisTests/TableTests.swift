@@ -36,6 +36,9 @@ import TestSupport
         #expect(abs(table.rows[0].stats["gap"]!.mean - 0.7) < 1e-12)
         #expect(table.rows[1].stats["maxvio_global"]!.mean == 0.25 && table.rows[1].stats["maxvio_global"]!.std == 0)
         #expect(table.rows[0].stats["tokens_per_s"]!.mean == 3000)
+        // Each run's eval curve: the loss at each eval against the train tokens logged at its step.
+        #expect(table.rows[0].group.runs[1].evalCurve == EvalCurve(tokens: [320, 640], loss: [2.7, 2.2]))
+        #expect(table.rows[2].group.runs[1].evalCurve == EvalCurve(tokens: [320], loss: [3.5]))   // still running at step 7
         // Derived columns come from the run files' model_* attributes.
         #expect(table.rows[1].derived == ["total_parameters": 8000, "active_parameters": 2500, "kv_cache_per_token": 64, "flops_per_token": 5000])
         // Accuracy is NaN in every run: no column.

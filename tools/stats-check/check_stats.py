@@ -105,6 +105,20 @@ def expected(case):
         if c.sum() == 0:
             return {"mi": 0.0}
         return {"mi": max(0.0, stats.entropy(c.sum(1)) + stats.entropy(c.sum(0)) - stats.entropy(c.ravel()))}
+    if kind == "token_ratio":
+        # First evaluation at or below b's final loss; linear in tokens from the one before it.
+        tokens = np.asarray(i["tokens"], float)
+        ratios = []
+        for loss, target in zip(i["a_loss"], i["b_final"]):
+            loss = np.asarray(loss, float)
+            k = int(np.argmax(loss <= target))
+            assert loss[k] <= target and k > 0
+            # np.interp needs increasing x: interpolate tokens against the falling loss reversed.
+            t = np.interp(target, loss[k - 1:k + 1][::-1], tokens[k - 1:k + 1][::-1])
+            ratios.append(t / i["b_tokens"])
+        r = np.asarray(ratios)
+        lo, hi = stats.t.interval(0.95, len(r) - 1, loc=r.mean(), scale=stats.sem(r))
+        return {"ratios": list(r), "estimate": r.mean(), "low": lo, "high": hi, "p": stats.ttest_1samp(r, 1.0).pvalue}
     if kind == "beta_quantile":
         return {"q": stats.beta.ppf(i["p"], i["a"], i["b"])}
     raise ValueError(f"unknown case kind {kind}")
