@@ -12,13 +12,15 @@ public struct MetricColumn: Sendable, Equatable {
     /// Decimals shown in md/latex (CSV always has full precision).
     public var digits: Int
     public var definition: String
+    /// A property of the data, not of the model (the guessing baseline): never bold.
+    public var isBaseline = false
 
     /// The column's unit; losses and perplexity count per `token` ("byte" for byte-level text).
     public func unit(_ token: String) -> String {
         switch id {
-        case "final_loss", "best_loss", "gap": "nats/\(token)"
+        case "final_loss", "best_loss", "gap", "guess_loss": "nats/\(token)"
         case "ppl": "per \(token)"
-        case "accuracy": "fraction"
+        case "accuracy", "guess_accuracy": "fraction"
         case "maxvio_global", "maxvio_batch": "max/mean − 1"
         case "tokens_per_s": "tokens/s"
         case "bits_per_byte": "bits/byte"
@@ -40,6 +42,10 @@ public struct MetricColumn: Sendable, Equatable {
                      definition: "eval loss − Bayes-optimal loss at the last evaluation (data with a known optimum)"),
         MetricColumn(id: "accuracy", title: "MQAR acc", lowerIsBetter: false, digits: 3,
                      definition: "MQAR answer accuracy at the last evaluation"),
+        MetricColumn(id: "guess_accuracy", title: "guessing acc", lowerIsBetter: false, digits: 3,
+                     definition: "MQAR accuracy of the best strategy without recall (predict the values not yet answered) on the same validation set, exact", isBaseline: true),
+        MetricColumn(id: "guess_loss", title: "guessing loss", lowerIsBetter: true, digits: 4,
+                     definition: "MQAR loss of the best strategy without recall on the same validation set, exact", isBaseline: true),
         MetricColumn(id: "maxvio_global", title: "MaxVio_global", lowerIsBetter: true, digits: 3,
                      definition: "MaxVio of expert loads over the whole validation set at the last evaluation, mean over MoE layers"),
         MetricColumn(id: "maxvio_batch", title: "MaxVio_batch", lowerIsBetter: true, digits: 3,
@@ -66,7 +72,8 @@ public struct MetricColumn: Sendable, Equatable {
         let mtp = train.columns["mtp_loss_0"] ?? []
         let maxLogits = (train.columns["max_logit"] ?? []).filter(\.isFinite)
         return ["final_loss": last("loss"), "best_loss": losses.min() ?? .nan, "ppl": last("ppl"), "gap": last("gap"),
-                "accuracy": last("accuracy"), "maxvio_global": last("maxvio_global"),
+                "accuracy": last("accuracy"), "guess_accuracy": last("guess_accuracy"), "guess_loss": last("guess_loss"),
+                "maxvio_global": last("maxvio_global"),
                 "maxvio_batch": mean("maxvio"), "tokens_per_s": mean("tokens_per_s"), "bits_per_byte": last("bits_per_byte"),
                 "source_mi": last("source_mi"),
                 "mtp_loss": Summary(Array(mtp.suffix(max(1, mtp.count / 10)))).mean,

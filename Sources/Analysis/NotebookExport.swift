@@ -191,6 +191,13 @@ public enum NotebookExport {
             ev = run["eval"]
             return float(ev[column].iloc[-1]) if column in ev and len(ev) else float("nan")
 
+        def final_baseline(column):
+            """A data property shared by every run (MQAR's guessing baseline), or None when the runs
+            lack it or differ (then the table's column has each row's)."""
+            values = {final(r, column) for r in runs} - {float("nan")}
+            values = {v for v in values if v == v}
+            return values.pop() if len(values) == 1 else None
+
         def band(ax, frames, column, label, smooth=1):
             """Mean over seeds with a ± std band; each frame has a 'step' column."""
             series = [fr.set_index("step")[column].rolling(smooth, min_periods=1).mean()
@@ -251,6 +258,9 @@ public enum NotebookExport {
                        if "optimum" in r["eval"] and r["eval"]["optimum"].notna().any()]
             if optimum:
                 axes[0][1].axhline(np.mean(optimum), color="black", linestyle="--", linewidth=1, label="Bayes optimum")
+            guess = final_baseline("guess_loss")
+            if guess is not None:
+                axes[0][1].axhline(guess, color="gray", linestyle=":", linewidth=1, label="guessing (no recall)")
             axes[0][1].set_title("evaluation loss")
         for ax in axes[0]:
             ax.set_xlabel("step")
@@ -418,6 +428,10 @@ public enum NotebookExport {
             against(axes[0][0], "kv_cache_per_token", "final_loss", "KV-cache elements per token", "final eval loss")
             if has_accuracy:
                 against(axes[0][1], "kv_cache_per_token", "accuracy", "KV-cache elements per token", "final MQAR accuracy")
+                guess = final_baseline("guess_accuracy")
+                if guess is not None:
+                    axes[0][1].axhline(guess, color="gray", linestyle=":", linewidth=1, label="guessing (no recall)")
+                    axes[0][1].legend(fontsize=8)
             plt.tight_layout()
             plt.show()
         else:

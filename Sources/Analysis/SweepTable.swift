@@ -122,7 +122,7 @@ public struct SweepTable: Sendable {
 
         // Bold: the best mean, only when its paired difference with every other row with data is
         // significant after correction (over those comparisons) and in its favour.
-        for metric in metrics {
+        for metric in metrics where !metric.isBaseline {
             let withData = rows.indices.filter { rows[$0].stats[metric.id]!.mean.isFinite }
             guard withData.count >= 2 else { continue }
             let better: (Double, Double) -> Bool = metric.lowerIsBetter ? { $0 < $1 } : { $0 > $1 }

@@ -293,6 +293,11 @@ final class RunFileSink: RunSink {
                        "accuracy": report.accuracy, "maxvio_global": report.maxVioGlobal]
         // Only runs whose data has a tokenizer have bits per byte (other run files stay as they were).
         if report.bitsPerByte.isFinite { metrics["bits_per_byte"] = report.bitsPerByte }
+        // MQAR runs: the no-recall guessing baseline of the same validation set.
+        if let guess = report.guess {
+            metrics["guess_loss"] = guess.loss
+            metrics["guess_accuracy"] = guess.accuracy
+        }
         // MoE runs on data with known sources: selections per (layer, source, expert) and the
         // mutual information between source and expert, per layer and as the layers' mean.
         if let s = report.specialisation, !s.layers.isEmpty {

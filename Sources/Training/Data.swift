@@ -41,6 +41,20 @@ public protocol DataSource: Sendable {
     /// Where each of the first `count` validation sequences comes from, when the data knows
     /// (the Markov mixture's sources, the text corpus's files): specialisation telemetry.
     func validationSources(validationSequences count: Int, seqLen: Int) -> SourceLabels?
+    /// What a model that cannot recall scores on the first `count` validation sequences, when the
+    /// data defines it (MQAR's guessing baseline): exact, not simulated.
+    func guessingBaseline(validationSequences count: Int, seqLen: Int) -> GuessingBaseline?
+}
+
+/// The best a model without recall can do on a validation set: its mean loss and the expected
+/// accuracy of its argmax (ties broken uniformly) over the target positions.
+public struct GuessingBaseline: Sendable, Equatable {
+    public var loss: Double
+    public var accuracy: Double
+    public init(loss: Double, accuracy: Double) {
+        self.loss = loss
+        self.accuracy = accuracy
+    }
 }
 
 /// The known source of each validation sequence: `ofSequence[i]` indexes `names`.
@@ -58,6 +72,7 @@ extension DataSource {
     public var contentSHA256: String { "" }
     public func validationTargetBytes(validationSequences count: Int, seqLen: Int) -> Int? { nil }
     public func validationSources(validationSequences count: Int, seqLen: Int) -> SourceLabels? { nil }
+    public func guessingBaseline(validationSequences count: Int, seqLen: Int) -> GuessingBaseline? { nil }
 }
 
 extension DataSource {

@@ -26,6 +26,8 @@ public struct EvalReport: Sendable {
     /// Selections per (layer, source, expert) and I(source; expert), when the data knows each
     /// validation sequence's source and the model has MoE layers.
     public var specialisation: Specialisation? = nil
+    /// What a model without recall scores on the same set (MQAR), when the data defines it.
+    public var guess: GuessingBaseline? = nil
 }
 
 /// Everything resume needs: the state after `step` completed.
@@ -219,7 +221,8 @@ public struct TrainingLoop {
                           accuracy: data.reportsAccuracy ? correct / max(weightSum, 1) : .nan,
                           bitsPerByte: bytes.map { lossSum / (Double($0) * DetMath.log(2)) } ?? .nan,
                           maxVioGlobal: maxVios.isEmpty ? .nan : maxVios.reduce(0, +) / Double(maxVios.count),
-                          loads: loads, specialisation: specialisation)
+                          loads: loads, specialisation: specialisation,
+                          guess: data.guessingBaseline(validationSequences: count, seqLen: train.seqLen))
     }
 
     /// Sequences in the fixed validation set (data.val_sequences).

@@ -5,6 +5,12 @@
 //
 // Tokens: keys 0 ..< key_vocab, values key_vocab ..< key_vocab + value_vocab, and the filler
 // token key_vocab + value_vocab after the queries (never a target).
+//
+// The guessing baseline: a model that cannot bind a key to its value still sees which values
+// the pairs hold and which of them earlier answers used. The best it can do is predict the
+// values not yet answered, each with its share of them. Its loss and the accuracy of its argmax
+// are computed exactly over the validation set and recorded beside the model's (docs/data.md).
+import KernelCore
 import Models
 import Tensor
 
@@ -77,4 +83,37 @@ public struct MQAR: DataSource {
     }
 
     public func optimumLoss(validationSequences count: Int, seqLen: Int) -> Double? { 0 }
+
+    public func guessingBaseline(validationSequences count: Int, seqLen: Int) -> GuessingBaseline? {
+        var lossSum = 0.0, accuracySum = 0.0, answers = 0
+        for index in 0..<count {
+            let (tokens, answer) = sequence(.validation, index: index, length: seqLen + 1)
+            for share in Self.guessShares(tokens: tokens, answer: answer, pairs: config.pairs) {
+                lossSum -= DetMath.log(share.probability)
+                accuracySum += share.argmaxHit
+                answers += 1
+            }
+        }
+        guard answers > 0 else { return nil }
+        return GuessingBaseline(loss: lossSum / Double(answers), accuracy: accuracySum / Double(answers))
+    }
+
+    /// For each answer among the targets (positions 1 ..< tokens.count, in order): the
+    /// probability the no-recall predictor gives the true value (its count among the values not
+    /// yet answered over their number) and the expected hit of its argmax (1/m when the true
+    /// value is one of m most frequent, else 0).
+    static func guessShares(tokens: [Int32], answer: [Bool], pairs: Int) -> [(probability: Double, argmaxHit: Double)] {
+        var remaining: [Int32: Int] = [:]
+        for i in 0..<pairs where 2 * i + 1 < tokens.count { remaining[tokens[2 * i + 1], default: 0] += 1 }
+        var total = remaining.values.reduce(0, +)
+        var shares: [(Double, Double)] = []
+        for position in 1..<tokens.count where answer[position] {
+            let value = tokens[position], count = remaining[value] ?? 0
+            let most = remaining.values.max() ?? 0
+            let modes = remaining.values.filter { $0 == most }.count
+            shares.append((Double(count) / Double(max(total, 1)), count == most && count > 0 ? 1 / Double(modes) : 0))
+            if count > 0 { remaining[value] = count - 1; total -= 1 }
+        }
+        return shares
+    }
 }

@@ -215,6 +215,20 @@ import Testing
         #expect(curve.tokens[0...1] == [20, 40] && curve.tokens[2].isNaN && curve.loss == [2.0, 1.5, 1.2])
     }
 
+    /// MQAR's guessing baseline is a property of the data: shown, never marked best.
+    @Test func guessingBaselineIsNeverBold() throws {
+        let sweep = try TableFixtures.sweep(["few pairs": [0.9, 0.9, 0.9], "many pairs": [0.3, 0.31, 0.29]], metric: "guess_accuracy")
+        let table = try SweepTable.build(sweep, settings: TableSettings(), metrics: ["guess_accuracy"])
+        #expect(table.rows.allSatisfy { $0.best.isEmpty } && table.rows[0].stats["guess_accuracy"]!.mean == 0.9)
+        #expect(table.render(.md).contains("guessing acc [fraction]"))
+        let accuracy = try SweepTable.build(try TableFixtures.sweep(["a": [0.9, 0.9, 0.9], "b": [0.3, 0.31, 0.29]], metric: "accuracy"),
+                                            settings: TableSettings(), metrics: ["accuracy"])
+        #expect(accuracy.rows[0].best == ["accuracy"])
+        let eval = MetricTable(steps: [9], columns: ["accuracy": [0.7], "guess_accuracy": [0.55], "guess_loss": [0.74]])
+        let extracted = MetricColumn.extract(train: MetricTable(), eval: eval)
+        #expect(extracted["guess_accuracy"] == 0.55 && extracted["guess_loss"] == 0.74)
+    }
+
     @Test func claimsJSONHasTheDocumentedFields() throws {
         let sweep = try TableFixtures.sweep(["low": [1.0, 1.1, 1.2], "high": [2.0, 2.1, 2.3]])
         let table = try SweepTable.build(sweep, settings: TableSettings(claims: [claim("low < high", "low", "high", .less, 0.1)]))
