@@ -25,6 +25,12 @@ public enum SpecSchema {
             Field("zip", .optional(.any), "{path: [values]}: lists of equal length, taken together"),
             Field("cells", .optional(.any), "[{path: value, …}]: explicit cells"),
         ]))), "sweep axes; null = one cell"),
+        Field("tune", .optional(.section(Section("Tuning before the sweep (docs/tuning.md): each variant trains at every grid point on the tuning seeds, and the sweep's seeds train at the best.", [
+            Field("grid", .any, "{path: [values]}: every combination is tried, e.g. {train.optimizer.lr: [0.001, 0.003, 0.01]}"),
+            Field("seeds", .list(.int(min: 0)), "tuning seeds; disjoint from `seeds`, which alone the table and claims see"),
+            Field("metric", .string, default: .string("final_loss"), "what picks the best: final_loss or best_loss (lowest mean over the tuning seeds)"),
+        ]))), "learning-rate (or any key) tuning per variant; null = none"),
+        Field("tuned", .optional(.list(.string)), "written by `ablate sweep` into the evaluation spec it derives from a tune block: the keys the tuning chose (shown as table columns)"),
         Field("table", .optional(.section(Section("How `ablate table` presents the sweep.", [
             Field("reference", .optional(.any), "a paper's numbers to show side by side: {source, rows: [{match: {path: value}, <metric>: number}]} (docs/analysis.md)"),
             Field("baseline", .optional(.any), "the row other rows are compared with over shared seeds: {path: value} or {match: {…}, metrics: […]} (docs/analysis.md)"),
@@ -98,7 +104,16 @@ public enum SpecLoader {
             }
         }
         if !problems.isEmpty { throw ConfigErrors(problems) }
+        let spec = try expand(given: given, file: file, overrides: overrides)
+        // A tune block: its own checks, and the tuning sweep it implies must load too.
+        if let tune = try spec.tune() {
+            _ = try expand(given: spec.tuningGiven(tune), file: file, overrides: overrides)
+        }
+        return spec
+    }
 
+    /// Validates a merged spec (overrides applied) and expands its cells.
+    static func expand(given: ConfigValue, file: String, overrides: [String]) throws(ConfigErrors) -> Spec {
         // Validate the base spec against the schema (unknown keys, types, ranges).
         var resolver = Resolver(file: file)
         let resolved = resolver.resolve(given, against: SpecSchema.root, at: "")
@@ -120,7 +135,11 @@ public enum SpecLoader {
             seen[cell.runID] = index
             cells.append(cell)
         }
-        let varying = SweepExpansion.varyingKeys(points)
+        var varying = SweepExpansion.varyingKeys(points)
+        // Keys a tuning sweep chose are columns of the table even when every row chose the same.
+        if case .list(let tuned)? = resolved["tuned"] {
+            for case .string(let path) in tuned where !varying.contains(path) { varying.insert(path, at: max(0, varying.count - (varying.last == "seed" ? 1 : 0))) }
+        }
         for index in cells.indices {
             cells[index].label = SweepExpansion.label(cells[index].assignments, varying: varying)
         }

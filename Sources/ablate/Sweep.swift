@@ -1,4 +1,6 @@
+import Analysis
 import ArgumentParser
+import Config
 import Experiments
 import Foundation
 import RunStore
@@ -64,6 +66,56 @@ struct Sweep: ParsableCommand {
 
     func run() throws {
         let loaded = try target.load()
+        // The loader has checked the tune block already.
+        guard let tune = (try? loaded.tune()) ?? nil else {
+            try exit(sweepOnce(loaded))
+            return
+        }
+        // Tuning first: every variant at every grid point on the tuning seeds (docs/tuning.md).
+        let tuningSpec = try derived { try Tuning.writeTuningSpec(loaded, tune: tune, runs: runs) }
+        say("tuning \(loaded.name): \(tune.paths.joined(separator: ", ")) over \(tune.points.count) point(s) × \(tune.seeds.count) tuning seed(s) per variant")
+        let tuning = try sweepOnce(tuningSpec)
+        if tuning.submitted {
+            print("the evaluation sweep starts when the tuning has finished: run `ablate sweep \(target.spec)` again then")
+            return
+        }
+        // Diverged tuning runs are fine (that point loses); failed or interrupted ones are not.
+        guard !tuning.stopped, tuning.failed == 0 else { try exit(tuning); return }
+        let directory = SweepPlan.directory(runs: runs, spec: tuningSpec)
+        let choices = try derived {
+            try Tuning.choose(loaded, tune: tune, tuning: try SweepData.load(directory: directory, manifest: try SweepManifest.read(directory: directory)))
+        }
+        for choice in choices { say("tuned " + Tuning.summary(choice, tune: tune)) }
+        let evaluation = try derived { try Tuning.writeEvaluationSpec(loaded, tune: tune, choices: choices, runs: runs) }
+        try exit(sweepOnce(evaluation))
+    }
+
+    /// A derived sweep's spec problems exit 2 (as the spec's own would); anything else exits 1.
+    func derived<T>(_ body: () throws -> T) throws -> T {
+        do {
+            return try body()
+        } catch let errors as ConfigErrors {
+            throw reportProblems(errors.problems)
+        } catch {
+            throw fail("\(error)")
+        }
+    }
+
+    /// How one sweep ended.
+    struct Outcome {
+        var failed = 0, diverged = 0
+        var stopped = false, submitted = false
+    }
+
+    /// Exit codes (ablate --help): interrupted 130, a failed cell 1, a diverged cell 3.
+    func exit(_ outcome: Outcome) throws {
+        if outcome.stopped { throw ExitCode(130) }
+        if outcome.failed > 0 { throw ExitCode(1) }
+        if outcome.diverged > 0 { throw ExitCode(3) }
+    }
+
+    /// Plans `loaded`'s sweep, then runs (or submits) the cells still to run.
+    func sweepOnce(_ loaded: Spec) throws -> Outcome {
         // Before any file exists: every cell (and --jobs of them at once) must fit in memory.
         // Slurm tasks check their own memory (against --mem) when they start.
         if executor == .local { try requireMemory(loaded.cells, jobs: jobs) }
@@ -89,14 +141,12 @@ struct Sweep: ParsableCommand {
         }
         if todo.isEmpty {
             print("nothing to run" + (counts[.failed] != nil ? " (failed cells rerun with --retry-failed)" : ""))
-            if counts[.failed] != nil { throw ExitCode(1) }
-            if counts[.diverged] != nil { throw ExitCode(3) }
-            return
+            return Outcome(failed: counts[.failed] ?? 0, diverged: counts[.diverged] ?? 0, submitted: !inSlurm.isEmpty)
         }
         try requireInputs(loaded.cells.filter { todo.contains($0.index) }, spec: loaded)
         if executor == .slurm {
             try submitToSlurm(manifest: manifest, directory: directory, indices: todo)
-            return
+            return Outcome(submitted: true)
         }
         let cores = ProcessInfo.processInfo.activeProcessorCount
         let perCell = threads ?? max(1, cores / jobs)
@@ -114,10 +164,7 @@ struct Sweep: ParsableCommand {
         let diverged = final.cells.filter { $0.state == .diverged }
         let done = final.cells.filter { $0.state == .completed || $0.state == .diverged }.count
         print("sweep \(loaded.name): \(done)/\(final.cells.count) cell(s) finished, \(failed.count) failed, \(diverged.count) diverged — `ablate status \(directory)`")
-        // Exit codes (ablate --help): interrupted 130, a failed cell 1, a diverged cell 3.
-        if stopRequested.load(ordering: .relaxed) { throw ExitCode(130) }
-        if !failed.isEmpty { throw ExitCode(1) }
-        if !diverged.isEmpty { throw ExitCode(3) }
+        return Outcome(failed: failed.count, diverged: diverged.count, stopped: stopRequested.load(ordering: .relaxed))
     }
 
     /// Progress output, silenced by --quiet.

@@ -77,7 +77,7 @@ func requireMemory(_ cells: [Cell], jobs: Int = 1) throws {
     throw ExitCode(2)
 }
 
-private func reportProblems(_ problems: [ConfigProblem]) -> ExitCode {
+func reportProblems(_ problems: [ConfigProblem]) -> ExitCode {
     let lines = problems.map { "error: \($0)" }.joined(separator: "\n")
     FileHandle.standardError.write(Data((lines + "\n\(problems.count) problem(s) in the spec; nothing was run\n").utf8))
     return ExitCode(2)
