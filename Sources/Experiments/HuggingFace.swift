@@ -51,6 +51,12 @@ public enum HFExport {
             if model.normEps != deepseekLatentNormEps {
                 refuse("norm_eps", "\(model.normEps)", "transformers' DeepSeek classes normalise c_q and c_kv with ε = 1e-6 whatever rms_norm_eps says; train with norm_eps 1e-6 to export")
             }
+            if model.attention.kvRank == 0 {
+                refuse("attention.kv_rank", "0", "transformers' DeepSeek classes always compress KV (kv_lora_rank ≥ 1); the uncompressed control does not export")
+            }
+            if model.attention.kvNorm == false {
+                refuse("attention.kv_norm", "false", "transformers' DeepSeek classes always normalise c_kv; the control without kv_norm does not export")
+            }
             guard let moe = moeLayers.first else { architecture = .deepseekV3; break }
             let router = moe.router
             if let factor = moe.capacityFactor {

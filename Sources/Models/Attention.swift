@@ -24,10 +24,9 @@ enum AttentionLayer {
             let qFull = w.query(x, eps: eps)                                                        // [B, T, H·(d_nope+d_rope)]
             let qParts = qFull.reshaped([b, t, h, dNope + dRope]).split(sizes: [dNope, dRope], axis: 3)
             let q = Tensor.concat([qParts[0], qParts[1].rope(theta: theta)], axis: 3)               // [B, T, H, d_nope+d_rope]
-            let kvA = x.linear(w.wkvA).split(sizes: [dc, dRope], axis: 2)       // c_kv [B,T,d_c], k_rope [B,T,d_rope]
-            let cKV = kvA[0].rmsNorm(weight: w.kvNorm, eps: eps)
-            let kRope = kvA[1].reshaped([b, t, 1, dRope]).rope(theta: theta)                         // [B, T, 1, d_rope], shared by heads
-            let kv = cKV.linear(w.wkvB).reshaped([b, t, h, dNope + dV])
+            let (cKV, kRopeRaw) = w.latentAndRopeKey(x, eps: eps)                                    // c_kv [B,T,d_c] (nil for d_c = 0), k_rope [B,T,d_rope]
+            let kRope = kRopeRaw.reshaped([b, t, 1, dRope]).rope(theta: theta)                       // [B, T, 1, d_rope], shared by heads
+            let kv = (cKV.map { $0.linear(w.wkvB!) } ?? x.linear(w.wkv!)).reshaped([b, t, h, dNope + dV])
                 .split(sizes: [dNope, dV], axis: 3)                                                  // k_nope, v [B, T, H, ·]
             let kRopeHeads = kRope + Tensor.zeros([b, t, h, dRope])                                  // broadcast to every head
             let k = Tensor.concat([kv[0], kRopeHeads], axis: 3)                                      // [B, T, H, d_nope+d_rope]
@@ -45,6 +44,14 @@ extension MLAWeights {
     func query(_ x: Tensor, eps: Float) -> Tensor {
         if let wq { return x.linear(wq) }
         return x.linear(wqA!).rmsNorm(weight: qNorm!, eps: eps).linear(wqB!)
+    }
+
+    /// c_kv (after kv_norm when there is one; nil when d_c = 0) and k_rope before RoPE, from x·wkv_a.
+    func latentAndRopeKey(_ x: Tensor, eps: Float) -> (cKV: Tensor?, kRope: Tensor) {
+        let a = x.linear(wkvA)
+        guard kvRank > 0 else { return (nil, a) }
+        let parts = a.split(sizes: [kvRank, dRope], axis: a.shape.count - 1)
+        return (kvNorm.map { parts[0].rmsNorm(weight: $0, eps: eps) } ?? parts[0], parts[1])
     }
 }
 

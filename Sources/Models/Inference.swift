@@ -25,7 +25,8 @@ public struct InferenceSession {
         valueCache = Array(repeating: [], count: config.nLayers)
     }
 
-    /// Floats held in the cache per token per layer: d_c + d_rope for MLA, 2·G·d_h otherwise.
+    /// Floats held in the cache per token per layer: d_c + d_rope for MLA (H·(d_nope+d_v) + d_rope
+    /// with kv_rank 0), 2·G·d_h otherwise.
     /// (MLA keeps [c_kv; k_rope] rows in `keyCache` and nothing in `valueCache`.)
     public var cacheFloatsPerTokenPerLayer: Int {
         guard position > 0 else { return 0 }
@@ -83,11 +84,14 @@ public struct InferenceSession {
         let qParts = w.query(h, eps: eps).reshaped([1, 1, heads, dNope + dRope]).split(sizes: [dNope, dRope], axis: 3)
         let qNope = qParts[0].reshaped([heads, dNope])
         let qRope = qParts[1].rope(theta: theta, positionOffset: p).reshaped([heads, dRope])
-        let kvA = h.linear(w.wkvA).split(sizes: [dc, dRope], axis: 2)
-        let c = kvA[0].rmsNorm(weight: w.kvNorm, eps: eps).scalars                     // [d_c]
-        let kRope = kvA[1].reshaped([1, 1, 1, dRope]).rope(theta: theta, positionOffset: p).scalars
+        let (cKV, kRopeRaw) = w.latentAndRopeKey(h, eps: eps)
+        let kRope = kRopeRaw.reshaped([1, 1, 1, dRope]).rope(theta: theta, positionOffset: p).scalars
+        guard let cKV else {
+            return uncompressedStep(h, layer: l, weights: w, query: Tensor.concat([qNope, qRope], axis: 1).scalars, kRope: kRope)
+        }
+        let c = cKV.scalars                                                             // [d_c]
         keyCache[l] += c + kRope                                                        // d_c + d_rope floats
-        let wkvB = w.wkvB.reshaped([heads, dNope + dV, dc])
+        let wkvB = w.wkvB!.reshaped([heads, dNope + dV, dc])
         var query: [Float] = []                                                         // [H, d_c + d_rope]
         var wUV: [Tensor] = []
         for head in 0..<heads {
@@ -104,6 +108,29 @@ public struct InferenceSession {
             Tensor(shape: [1, dc], scalars: Array(latent[(head * dc)..<((head + 1) * dc)])).linear(wUV[head])   // [1, d_v]
         }
         return Tensor.concat(out, axis: 1).linear(w.wo)
+    }
+
+    /// kv_rank 0 (MODEL.md's control): the cache holds per token [k_nope (H·d_nope) | k_rope
+    /// (d_rope)] in `keyCache` and v (H·d_v) in `valueCache`, H·(d_nope+d_v) + d_rope floats. The
+    /// kernel reads per-head keys [k_nope_h | k_rope], assembled from the cache.
+    private mutating func uncompressedStep(_ h: Tensor, layer l: Int, weights w: MLAWeights, query: [Float], kRope: [Float]) -> Tensor {
+        let (p, heads, dNope, dRope, dV) = (position, w.heads, w.dNope, w.dRope, w.dV)
+        let kv = h.linear(w.wkv!).reshaped([heads, dNope + dV]).split(sizes: [dNope, dV], axis: 1)
+        keyCache[l] += kv[0].scalars + kRope
+        valueCache[l] += kv[1].scalars
+        let row = heads * dNope + dRope, width = dNope + dRope
+        var keys = [Float](repeating: 0, count: (p + 1) * heads * width)
+        for t in 0...p {
+            for head in 0..<heads {
+                let to = (t * heads + head) * width, from = t * row
+                for i in 0..<dNope { keys[to + i] = keyCache[l][from + head * dNope + i] }
+                for i in 0..<dRope { keys[to + dNope + i] = keyCache[l][from + heads * dNope + i] }
+            }
+        }
+        let out = Self.attend(query: query, heads: heads, kvHeads: heads, dqk: width, dv: dV, positions: p + 1,
+                              keys: keys, keyStride: heads * width, values: valueCache[l], valueStride: heads * dV,
+                              scale: 1 / Float(width).squareRoot())
+        return Tensor(shape: [1, heads * dV], scalars: out).linear(w.wo)
     }
 
     /// One query position against `positions` cached ones with the training attention kernel

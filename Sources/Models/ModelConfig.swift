@@ -54,6 +54,8 @@ public struct AttentionConfig: Codable, Sendable, Equatable {
     public var headDim: Int?
     public var nKvHeads: Int?
     public var kvRank: Int?
+    /// mla: RMSNorm on c_kv (null = true; MODEL.md's control `kv_norm: false`).
+    public var kvNorm: Bool?
     public var qRank: Int?
     public var dNope: Int?
     public var dRope: Int?
@@ -135,7 +137,8 @@ extension ModelConfig {
             Field("heads", .int(min: 1), default: .int(4), "query heads H"),
             Field("head_dim", .optional(.int(min: 1)), "head dim d_h (mha, gqa, mqa; default D/H)"),
             Field("n_kv_heads", .optional(.int(min: 1)), "key/value heads G (gqa only; must divide heads)"),
-            Field("kv_rank", .optional(.int(min: 1)), "mla: KV latent rank d_c"),
+            Field("kv_rank", .optional(.int(min: 0)), "mla: KV latent rank d_c (0 = no KV compression: MHA with MLA's shared RoPE key, a control)"),
+            Field("kv_norm", .optional(.bool), "mla: RMSNorm on c_kv (null = true; false is a control)", omittedWhenAbsent: true),
             Field("q_rank", .optional(.int(min: 0)), "mla: query latent rank d_q (0 = no query compression)"),
             Field("d_nope", .optional(.int(min: 1)), "mla: per-head non-rotary q/k dim"),
             Field("d_rope", .optional(.int(min: 2)), "mla: per-head rotary q/k dim (even; one k_rope shared by all heads)"),
@@ -212,6 +215,7 @@ extension ModelConfig {
             for (key, value) in mlaKeys where value != nil {
                 report("attention.\(key)", "is an mla key; attention.kind is \(a.kind.rawValue)")
             }
+            if a.kvNorm != nil { report("attention.kv_norm", "is an mla key; attention.kind is \(a.kind.rawValue)") }
             if a.headDim == nil, dModel % a.heads != 0 {
                 report("attention.head_dim", "not set and d_model (\(dModel)) is not divisible by heads (\(a.heads))")
             }
@@ -236,6 +240,9 @@ extension ModelConfig {
                 report("attention.\(key)", "required when attention.kind is mla")
             }
             if let dRope = a.dRope, dRope % 2 != 0 { report("attention.d_rope", "must be even for RoPE, got \(dRope)") }
+            if a.kvRank == 0, a.kvNorm != nil {
+                report("attention.kv_norm", "kv_rank 0 has no c_kv to normalise; leave kv_norm out")
+            }
         }
         if ffn.kind == .moe {
             guard let moe = ffn.moe else {

@@ -128,10 +128,11 @@ extension ModelConfig {
     }
 
     /// KV-cache elements per token over all layers (MODEL.md): MHA 2·H·d_h·L, GQA 2·G·d_h·L,
-    /// MQA 2·d_h·L, MLA (d_c + d_rope)·L.
+    /// MQA 2·d_h·L, MLA (d_c + d_rope)·L, MLA with kv_rank 0 (H·(d_nope+d_v) + d_rope)·L.
     public var kvCacheElementsPerToken: Int {
         switch attentionShape {
         case .grouped(_, let G, let dh): 2 * G * dh * nLayers
+        case .latent(let H, 0, _, let dNope, let dRope, let dV): (H * (dNope + dV) + dRope) * nLayers
         case .latent(_, let dc, _, _, let dRope, _): (dc + dRope) * nLayers
         }
     }

@@ -33,7 +33,7 @@ public enum QKClip {
                     let qBase = h * (w.dNope + w.dRope), kBase = h * (w.dNope + w.dV)
                     scale(q, rows: qBase..<(qBase + w.dNope), by: root)
                     scale(q, rows: (qBase + w.dNope)..<(qBase + w.dNope + w.dRope), by: gamma)
-                    scale(w.wkvB, rows: kBase..<(kBase + w.dNope), by: root)
+                    scale(w.wkvB ?? w.wkv!, rows: kBase..<(kBase + w.dNope), by: root)
                 }
             }
         }

@@ -100,7 +100,9 @@ public struct GroupedAttentionWeights {
 public struct MLAWeights {
     public let heads: Int, kvRank: Int, dNope: Int, dRope: Int, dV: Int
     public let wq: Tensor?, wqA: Tensor?, qNorm: Tensor?, wqB: Tensor?
-    public let wkvA: Tensor, kvNorm: Tensor, wkvB: Tensor, wo: Tensor
+    /// d_c > 0: `wkv_a` [d_c + d_rope, D], `kv_norm` [d_c] (nil with kv_norm false), `wkv_b`.
+    /// d_c = 0: `wkv_a` [d_rope, D] and `wkv` [H·(d_nope+d_v), D] (MODEL.md's control).
+    public let wkvA: Tensor, kvNorm: Tensor?, wkvB: Tensor?, wkv: Tensor?, wo: Tensor
 }
 
 public enum AttentionWeights {
@@ -194,11 +196,16 @@ public struct DecoderWeights {
                     wq = take("\(a).wq.weight", [H * (dNope + dRope), D], .attentionIn, layer: l)
                 }
                 let wkvA = take("\(a).wkv_a.weight", [dc + dRope, D], .attentionIn, layer: l)
-                let kvNorm = take("\(a).kv_norm.weight", [dc], .norm, layer: l)
-                let wkvB = take("\(a).wkv_b.weight", [H * (dNope + dV), dc], .attentionIn, layer: l)
+                var kvNorm: Tensor?, wkvB: Tensor?, wkv: Tensor?
+                if dc > 0 {
+                    if config.attention.kvNorm ?? true { kvNorm = take("\(a).kv_norm.weight", [dc], .norm, layer: l) }
+                    wkvB = take("\(a).wkv_b.weight", [H * (dNope + dV), dc], .attentionIn, layer: l)
+                } else {
+                    wkv = take("\(a).wkv.weight", [H * (dNope + dV), D], .attentionIn, layer: l)
+                }
                 let wo = take("\(a).wo.weight", [D, H * dV], .attentionOut, layer: l)
                 attention = .latent(MLAWeights(heads: H, kvRank: dc, dNope: dNope, dRope: dRope, dV: dV, wq: wq, wqA: wqA, qNorm: qNorm, wqB: wqB, wkvA: wkvA, kvNorm: kvNorm,
-                                               wkvB: wkvB, wo: wo))
+                                               wkvB: wkvB, wkv: wkv, wo: wo))
             }
             let ffnNorm = take("\(p).ffn_norm.weight", [D], .norm, layer: l)
             let f = "\(p).ffn"

@@ -44,7 +44,9 @@ import TestSupport
                                             (nil, "model.ffn.kind"), (nil, "model.ffn.kind"),
                                             // Muon only changes training; MTP modules are left out of the export.
                                             ("DeepseekV2ForCausalLM", nil), ("LlamaForCausalLM", nil),
-                                            ("DeepseekV3ForCausalLM", nil), ("LlamaForCausalLM", nil)]
+                                            ("DeepseekV3ForCausalLM", nil), ("LlamaForCausalLM", nil),
+                                            // The MLA controls: transformers always normalises and compresses KV.
+                                            (nil, "model.attention.kv_norm"), (nil, "model.attention.kv_rank")]
         let special: [(String?, String?)] = [("DeepseekV3ForCausalLM", nil), ("DeepseekV3ForCausalLM", nil), ("DeepseekV3ForCausalLM", nil),
                                              ("DeepseekV2ForCausalLM", nil), ("DeepseekV2ForCausalLM", nil),
                                              (nil, "model.ffn.moe.router.normalize"), (nil, "model.ffn.moe.router.groups"),

@@ -45,6 +45,25 @@ import Tensor
         checkIncrementalMatchesTraining(try config(withQ), cacheFloats: 10)
     }
 
+    /// The MLA controls (MODEL.md): without kv_norm the absorbed form still holds; without KV
+    /// compression (kv_rank 0) the cache holds k_nope and v per head and the one shared k_rope.
+    @Test func mlaControlsMatchTrainingForm() throws {
+        let value: ConfigValue = ["vocab": 11, "d_model": 16, "n_layers": 2,
+                                  "attention": ["kind": "mla", "heads": 2, "kv_rank": 6, "q_rank": 0, "d_nope": 4, "d_rope": 4, "d_v": 5,
+                                                "kv_norm": false],
+                                  "ffn": ["kind": "dense", "hidden": 24]]
+        let noNorm = try config(value)
+        #expect(!noNorm.parameterDeclarations.contains { $0.name.hasSuffix("kv_norm.weight") })
+        checkIncrementalMatchesTraining(noNorm, cacheFloats: 6 + 4)
+        let uncompressed = try config(value.setting(.int(0), at: "attention.kv_rank").setting(.null, at: "attention.kv_norm"))
+        #expect(uncompressed.parameterDeclarations.contains { $0.name == "layers.0.attn.wkv.weight" })
+        #expect(uncompressed.kvCacheElementsPerToken == (2 * (4 + 5) + 4) * 2)
+        checkIncrementalMatchesTraining(uncompressed, cacheFloats: 2 * (4 + 5) + 4)
+        // kv_norm means nothing without c_kv.
+        let (_, problems) = try resolveModel(value.setting(.int(0), at: "attention.kv_rank"))
+        #expect(problems.contains { $0.path.hasSuffix("attention.kv_norm") })
+    }
+
     @Test func groupedCacheMatchesTrainingForm() throws {
         let value: ConfigValue = ["vocab": 11, "d_model": 16, "n_layers": 2,
                                   "attention": ["kind": "gqa", "heads": 4, "n_kv_heads": 2],

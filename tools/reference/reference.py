@@ -97,7 +97,8 @@ class Model:
     heads: int
     head_dim: int = 0       # mha/gqa/mqa
     kv_heads: int = 0       # mha/gqa/mqa
-    kv_rank: int = 0        # mla d_c
+    kv_rank: int = 0        # mla d_c (0 = no KV compression: wkv_a yields k_rope only, wkv maps x to [k_nope | v])
+    kv_norm: bool = True    # mla: RMSNorm on c_kv (MODEL.md's control kv_norm: false)
     q_rank: int = 0         # mla d_q (0 = plain wq)
     d_nope: int = 0
     d_rope: int = 0
@@ -155,6 +156,8 @@ def build_model(model_cfg: dict) -> Model:
                 raise MalformedDump("model.attention.n_kv_heads must divide heads")
     elif m.attn_kind == "mla":
         m.kv_rank = int(g("attention.kv_rank"))
+        kv_norm = g("attention.kv_norm", None)
+        m.kv_norm = True if kv_norm is None else bool(kv_norm)
         m.q_rank = int(g("attention.q_rank", 0))
         m.d_nope = int(g("attention.d_nope"))
         m.d_rope = int(g("attention.d_rope"))
@@ -227,10 +230,14 @@ def parameter_shapes(m: Model) -> list[tuple[str, tuple[int, ...]]]:
                         (f"{p}.attn.wq_b.weight", (H * dqk, m.q_rank))]
             else:
                 out.append((f"{p}.attn.wq.weight", (H * dqk, D)))
-            out += [(f"{p}.attn.wkv_a.weight", (m.kv_rank + m.d_rope, D)),
-                    (f"{p}.attn.kv_norm.weight", (m.kv_rank,)),
-                    (f"{p}.attn.wkv_b.weight", (H * (m.d_nope + m.d_v), m.kv_rank)),
-                    (f"{p}.attn.wo.weight", (D, H * m.d_v))]
+            out.append((f"{p}.attn.wkv_a.weight", (m.kv_rank + m.d_rope, D)))
+            if m.kv_rank > 0:
+                if m.kv_norm:
+                    out.append((f"{p}.attn.kv_norm.weight", (m.kv_rank,)))
+                out.append((f"{p}.attn.wkv_b.weight", (H * (m.d_nope + m.d_v), m.kv_rank)))
+            else:
+                out.append((f"{p}.attn.wkv.weight", (H * (m.d_nope + m.d_v), D)))
+            out.append((f"{p}.attn.wo.weight", (D, H * m.d_v)))
         else:
             H, G, dh = m.heads, m.kv_heads, m.head_dim
             out += [(f"{p}.attn.wq.weight", (H * dh, D)), (f"{p}.attn.wk.weight", (G * dh, D)),
@@ -332,9 +339,15 @@ def attention(m: Model, P: dict, p: str, x: torch.Tensor, max_logits: list | Non
         q = q.view(B, T, H, dn + dr).transpose(1, 2)                          # [B, H, T, dn+dr]
         q_nope, q_rope = q[..., :dn], rope(q[..., dn:], m.rope_theta)
         kv_a = x @ P[f"{p}.wkv_a.weight"].T                                   # [B, T, dc+dr]
-        c_kv = rms_norm(kv_a[..., :dc], P[f"{p}.kv_norm.weight"], m.norm_eps)  # [B, T, dc]
         k_rope = rope(kv_a[..., dc:], m.rope_theta)                           # [B, T, dr] shared
-        kv = (c_kv @ P[f"{p}.wkv_b.weight"].T).view(B, T, H, dn + dv).transpose(1, 2)
+        if dc > 0:
+            c_kv = kv_a[..., :dc]
+            if m.kv_norm:
+                c_kv = rms_norm(c_kv, P[f"{p}.kv_norm.weight"], m.norm_eps)   # [B, T, dc]
+            kv = c_kv @ P[f"{p}.wkv_b.weight"].T
+        else:
+            kv = x @ P[f"{p}.wkv.weight"].T                                   # no compression
+        kv = kv.view(B, T, H, dn + dv).transpose(1, 2)
         k_nope, v = kv[..., :dn], kv[..., dn:]                                # [B, H, T, dn|dv]
         k = torch.cat((k_nope, k_rope[:, None].expand(B, H, T, dr)), dim=-1)
         q = torch.cat((q_nope, q_rope), dim=-1)
@@ -761,7 +774,7 @@ def qk_clip(m: Model, P: dict, max_logits: torch.Tensor, tau: float) -> None:
                 q[base:base + dn] *= root
                 q[base + dn:base + dn + dr] *= gamma
                 kbase = h * (dn + dv)
-                P[f"{p}.wkv_b.weight"][kbase:kbase + dn] *= root
+                P[f"{p}.wkv_b.weight" if m.kv_rank > 0 else f"{p}.wkv.weight"][kbase:kbase + dn] *= root
 
 
 def max_vio(loads: torch.Tensor) -> float:
