@@ -11,6 +11,8 @@ public enum RNGPurpose: UInt64, Sendable {
     case dataSequences = 3
     case sampling = 4
     case dataValidation = 5
+    /// Which documents a text corpus holds out (data.text.split: documents).
+    case dataSplit = 6
 
     public func stream(_ index: Int) -> UInt64 { rawValue << 32 | UInt64(index) }
 }

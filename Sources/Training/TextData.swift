@@ -1,7 +1,10 @@
 // text: the bytes (vocab 256) of a UTF-8 file, or of a directory's files concatenated in sorted
-// path order. The last `val_fraction` of the bytes is the validation split (a contiguous
-// boundary). Training sequence i starts at an offset drawn from (seed, i); validation sequence i
-// starts at the fixed offset (i·7919) mod (span + 1) inside the validation split.
+// path order. The validation split is the last `val_fraction` of the bytes (split: tail), or a
+// random set of documents (split: documents): each document, up to and including its separator
+// line, is held out when the draw keyed by (split_seed, document index) falls below
+// val_fraction; the held-out documents follow the others, each group in corpus order. Training
+// sequence i starts at an offset drawn from (seed, i); validation sequence i starts at the fixed
+// offset (i·7919) mod (span + 1) inside the validation split.
 import Config
 import Foundation
 import Models
@@ -16,6 +19,11 @@ public struct TextData: DataSource {
     /// file: its name), in order.
     let fileStarts: [Int]
     let fileNames: [String]
+    /// Where each run of bytes from one file starts in `bytes`, and the file: with a document
+    /// split, a file's documents may sit in both splits.
+    let segments: [(start: Int, file: Int)]
+    /// split: documents: documents held out and in all (nil for split: tail).
+    public let heldOut: (documents: Int, of: Int)?
 
     public enum LoadError: Error, CustomStringConvertible {
         case missing(String), empty(String), binary(String, String), tooShort(String, Int, Int)
@@ -60,18 +68,68 @@ public struct TextData: DataSource {
             bytes += data
         }
         fileStarts = starts
+        if config.split == "documents" {
+            let split = Self.documentSplit(bytes, fileStarts: starts, separator: config.separator ?? "%",
+                                           fraction: config.valFraction, seed: config.splitSeed ?? 0)
+            bytes = split.bytes
+            segments = split.segments
+            heldOut = (split.heldOut, split.documents)
+            trainCount = split.trainCount
+        } else {
+            segments = starts.enumerated().map { ($1, $0) }
+            heldOut = nil
+            trainCount = Int((Double(bytes.count) * (1 - config.valFraction)).rounded(.down))
+        }
         let root = config.path, inDirectory = isDirectory.boolValue
         fileNames = files.map { inDirectory ? String($0.dropFirst(root.count)).trimmingCharacters(in: CharacterSet(charactersIn: "/"))
                                             : ($0 as NSString).lastPathComponent }
         if bytes.isEmpty { throw LoadError.empty(path) }
         self.bytes = bytes
-        trainCount = Int((Double(bytes.count) * (1 - config.valFraction)).rounded(.down))
         let validationCount = bytes.count - trainCount
         if trainCount < seqLen + 1 { throw LoadError.tooShort(path, trainCount, seqLen + 1) }
         if validationCount < seqLen + 1 { throw LoadError.tooShort(path, validationCount, seqLen + 1) }
     }
 
-    public var summary: String { "text(\(path), \(bytes.count) bytes, \(trainCount) for training)" }
+    public var summary: String {
+        "text(\(path), \(bytes.count) bytes, \(trainCount) for training"
+            + (heldOut.map { "; \($0.documents) of \($0.of) documents held out" } ?? "") + ")"
+    }
+
+    /// The corpus rearranged: training documents, then held-out ones, each in corpus order. A
+    /// document ends after a line equal to `separator` (or at its file's end); documents never
+    /// span files.
+    static func documentSplit(_ bytes: [UInt8], fileStarts: [Int], separator: String, fraction: Double, seed: Int)
+        -> (bytes: [UInt8], trainCount: Int, segments: [(start: Int, file: Int)], heldOut: Int, documents: Int) {
+        let line = Array(separator.utf8) + [10]
+        var documents: [(range: Range<Int>, file: Int)] = []
+        for (file, start) in fileStarts.enumerated() {
+            let end = file + 1 < fileStarts.count ? fileStarts[file + 1] : bytes.count
+            var documentStart = start, lineStart = start
+            for i in start..<end where bytes[i] == 10 {
+                // The line [lineStart, i] ends here; a separator line closes the document.
+                if i + 1 - lineStart == line.count, bytes[lineStart...i].elementsEqual(line) {
+                    documents.append((documentStart..<(i + 1), file))
+                    documentStart = i + 1
+                }
+                lineStart = i + 1
+            }
+            if documentStart < end { documents.append((documentStart..<end, file)) }
+        }
+        let held = documents.indices.map { index in
+            uniformDouble(RandomStream(seed: UInt64(seed), stream: RNGPurpose.dataSplit.stream(index)), 0) < fraction
+        }
+        var out: [UInt8] = [], segments: [(start: Int, file: Int)] = []
+        for validation in [false, true] {
+            for (index, document) in documents.enumerated() where held[index] == validation {
+                // A new segment where the file changes; offsets in between belong to the last one.
+                if segments.last?.file != document.file { segments.append((out.count, document.file)) }
+                out += bytes[document.range]
+            }
+        }
+        let trainCount = documents.indices.filter { !held[$0] }.reduce(0) { $0 + documents[$1].range.count }
+        return (out, trainCount, segments, held.filter { $0 }.count, documents.count)
+    }
+
     public var vocabNeeded: Int { 256 }
     public var reportsAccuracy: Bool { false }
     /// The corpus bytes as read (files concatenated in sorted path order): a different copy or
@@ -94,16 +152,21 @@ public struct TextData: DataSource {
     /// the files the validation split reaches, in path order.
     public func validationSources(validationSequences count: Int, seqLen: Int) -> SourceLabels? {
         func file(of offset: Int) -> Int {
-            var low = 0, high = fileStarts.count - 1
+            var low = 0, high = segments.count - 1
             while low < high {
                 let mid = (low + high + 1) / 2
-                if fileStarts[mid] <= offset { low = mid } else { high = mid - 1 }
+                if segments[mid].start <= offset { low = mid } else { high = mid - 1 }
             }
-            return low
+            return segments[low].file
         }
-        let first = file(of: trainCount)
-        return SourceLabels(names: Array(fileNames[first...]),
-                            ofSequence: (0..<count).map { file(of: start(.validation, index: $0, seqLen: seqLen) + 1) - first })
+        // The files with bytes in the validation split, in path order (split: tail: the file the
+        // split starts in and every later one).
+        var reached: Set<Int> = [file(of: trainCount)]
+        for segment in segments where segment.start >= trainCount { reached.insert(segment.file) }
+        let names = reached.sorted()
+        let position = Dictionary(uniqueKeysWithValues: names.enumerated().map { ($1, $0) })
+        let files = (0..<count).map { file(of: start(.validation, index: $0, seqLen: seqLen) + 1) }
+        return SourceLabels(names: names.map { fileNames[$0] }, ofSequence: files.map { position[$0]! })
     }
 
     public func sequences(_ split: Split, first: Int, count: Int, seqLen: Int) -> Batch {

@@ -43,6 +43,11 @@ public struct TextConfig: Codable, Sendable, Equatable {
     public var valFraction: Double
     /// In a directory, files whose names end with one of these are left out (e.g. ".dat").
     public var exclude: [String]
+    /// "documents": a random document split; nil or "tail": the last val_fraction of the bytes.
+    public var split: String?
+    /// The line that ends a document (split: documents; nil = "%").
+    public var separator: String?
+    public var splitSeed: Int?
 }
 
 public struct TokensConfig: Codable, Sendable, Equatable {
@@ -146,7 +151,11 @@ extension DataConfig {
         Field("text", .optional(.section(Section("Bytes (vocab 256) of a file or directory.", [
             Field.required("path", .string, "a UTF-8 text file or a directory of them (relative to the spec)"),
             Field("val_fraction", .double(min: 0, max: 0.5, minExclusive: true), default: .double(0.1),
-                  "fraction held out for validation, at the end"),
+                  "fraction held out for validation: of the bytes, at the end (split: tail), or of the documents, drawn at random (split: documents)"),
+            Field("split", .optional(.choice(["tail", "documents"])),
+                  "tail (null): the last val_fraction of the bytes; documents: each document (between separator lines) held out with probability val_fraction, keyed by (split_seed, document)", omittedWhenAbsent: true),
+            Field("separator", .optional(.string), "split: documents: the line that ends a document (null = %, as fortune files and scripts/prepare-corpus.sh write)", omittedWhenAbsent: true),
+            Field("split_seed", .optional(.int(min: 0)), "split: documents: the seed of the draw (null = 0); fixed across runs so every run sees the same split", omittedWhenAbsent: true),
             Field("exclude", .list(.string), default: .list([]),
                   "in a directory, leave out files whose names end with these suffixes (e.g. [.dat, .u8])"),
         ]))), "settings of kind text (required for it)"),
@@ -266,6 +275,11 @@ extension DataConfig {
         case .text:
             needed = 256
             if text == nil { problems.append(ConfigProblem(path: "\(path).text.path", "required when data.kind is text")) }
+            if let text, text.split != "documents" {
+                for (key, given) in [("separator", text.separator != nil), ("split_seed", text.splitSeed != nil)] where given {
+                    problems.append(ConfigProblem(path: "\(path).text.\(key)", "only applies with data.text.split: documents"))
+                }
+            }
         case .tokens:
             needed = tokens?.vocab ?? model.vocab
             if tokens == nil { problems.append(ConfigProblem(path: "\(path).tokens.train", "required when data.kind is tokens")) }

@@ -41,6 +41,44 @@ import Testing
         #expect(single.validationSources(validationSequences: 3, seqLen: 16) == SourceLabels(names: ["a.txt"], ofSequence: [0, 0, 0]))
     }
 
+    /// split: documents holds out whole documents (up to and including their separator line),
+    /// drawn by (split_seed, document) whatever the run's seed, and puts them after the rest.
+    @Test func documentSplitHoldsOutWholeDocuments() throws {
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("document-split-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        var documents: [String] = []
+        for file in ["a", "b"] {
+            let texts = (0..<150).map { "doc \(file)\(1000 + $0): " + String(repeating: file, count: 20 + $0 % 7) + "\n%\n" }
+            documents += texts
+            // The last document of b has no separator line: it ends at the file's end.
+            let body = texts.joined() + (file == "b" ? "tail of b\n" : "")
+            try body.write(to: directory.appendingPathComponent("\(file).txt"), atomically: true, encoding: .utf8)
+        }
+        documents.append("tail of b\n")
+        func load(_ splitSeed: Int?, seed: Int = 1) throws -> TextData {
+            try TextData(config: TextConfig(path: directory.path, valFraction: 0.25, exclude: [], split: "documents", splitSeed: splitSeed),
+                         seed: seed, seqLen: 16)
+        }
+        let data = try load(3)
+        let held = try #require(data.heldOut)
+        #expect(held.of == 301 && held.documents > 40 && held.documents < 110, "\(held)")
+        let train = String(decoding: data.bytes[0..<data.trainCount], as: UTF8.self)
+        let validation = String(decoding: data.bytes[data.trainCount...], as: UTF8.self)
+        // Every document is whole in exactly one split, in corpus order within it.
+        let inValidation = documents.filter { validation.contains($0) }
+        #expect(inValidation.count == held.documents)
+        #expect(inValidation.joined() == validation && documents.filter { !inValidation.contains($0) }.joined() == train)
+        // The draw depends on split_seed only.
+        #expect(try load(3, seed: 7).bytes == data.bytes)
+        #expect(try load(4).bytes != data.bytes && (try load(nil)).bytes == (try load(0)).bytes)
+        // Sources: the files with held-out documents.
+        let labels = try #require(data.validationSources(validationSequences: 30, seqLen: 16))
+        #expect(labels.names == ["a.txt", "b.txt"])
+        let batch = data.sequences(.validation, first: 0, count: 30, seqLen: 16)
+        #expect(batch.targets.scalars.count == 30 * 16)
+    }
+
     @Test func markovSourcesAreTheSequencesSources() throws {
         let data = MarkovMixture(config: MarkovMixtureConfig(sources: 3, symbols: 8, alpha: 0.5), seed: 4)
         let labels = try #require(data.validationSources(validationSequences: 12, seqLen: 10))
