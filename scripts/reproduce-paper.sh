@@ -6,8 +6,9 @@
 #   scripts/reproduce-paper.sh all
 #   scripts/reproduce-paper.sh --list
 #
-# STUDY's sweeps are experiments/STUDY.yaml and, where they exist, experiments/STUDY-mqar.yaml
-# and the learning-rate pilot experiments/STUDY-tune.yaml (trained first).
+# STUDY's sweeps are experiments/STUDY.yaml and, where it exists, experiments/STUDY-mqar.yaml.
+# A spec with a `tune:` block trains its tuning sweep <name>-tune first (docs/tuning.md); its
+# table can be a block of the template, and its notebook (the tuning curves) is written too.
 # Runs already complete in --runs (default runs/) are kept (run ids are content hashes), so a
 # second call only re-makes the tables and notebooks. Tables: every
 #   <!-- table SWEEP [ablate table options] -->  …  <!-- /table -->
@@ -68,7 +69,6 @@ PYTHON="${ABLATE_PYTHON:-}"
 specs=("experiments/$STUDY.yaml")
 [ -f "experiments/$STUDY-mqar.yaml" ] && specs+=("experiments/$STUDY-mqar.yaml")
 # A study's learning-rate pilot (experiments/STUDY-tune.yaml, its own seeds) trains first.
-[ -f "experiments/$STUDY-tune.yaml" ] && specs=("experiments/$STUDY-tune.yaml" "${specs[@]}")
 
 start=$(date +%s)
 for spec in "${specs[@]}"; do
@@ -126,8 +126,14 @@ EOF
     echo "== $STUDY: README findings row from the claims' verdicts"
 fi
 
+notebooks=()
 for spec in "${specs[@]}"; do
     sweep="$(basename "$spec" .yaml)"
+    # A tune block's tuning sweep first: its notebook draws each variant's tuning curve.
+    [ -f "$RUNS/$sweep-tune/tune-spec.yaml" ] && notebooks+=("$sweep-tune")
+    notebooks+=("$sweep")
+done
+for sweep in "${notebooks[@]}"; do
     notebook="$OUT/notebooks-export/$sweep.ipynb"
     "$ABLATE" export "$RUNS/$sweep" --notebook "$notebook"
     # Executed in place; a notebook that fails to execute is removed, never left half done.

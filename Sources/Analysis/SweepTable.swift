@@ -63,6 +63,8 @@ public struct SweepTable: Sendable {
     public var title: String
     /// Varying key paths (seed excluded), one column each.
     public var varyingKeys: [String]
+    /// Keys a tune block chose per row (sweep.json's `tuned`).
+    public var tuned: [String] = []
     public var derivedColumns: [DerivedColumn]
     public var metrics: [MetricColumn]
     /// "byte" for byte-level text, "token" otherwise: the unit of losses and perplexity.
@@ -208,10 +210,12 @@ public struct SweepTable: Sendable {
             }
         }
         let tokenUnit = runs.first { $0.isComplete && $0.tokenUnit != nil }?.tokenUnit ?? runs.compactMap(\.tokenUnit).first ?? "token"
-        return SweepTable(title: sweep.manifest.spec, varyingKeys: sweep.varyingKeys, derivedColumns: derivedColumns,
-                          metrics: metrics, tokenUnit: tokenUnit, referenceMetrics: referenceMetrics,
-                          comparedMetrics: comparedMetrics, settings: settings, rows: rows, claims: claims, notes: notes,
-                          excluded: excluded)
+        var table = SweepTable(title: sweep.manifest.spec, varyingKeys: sweep.varyingKeys, derivedColumns: derivedColumns,
+                               metrics: metrics, tokenUnit: tokenUnit, referenceMetrics: referenceMetrics,
+                               comparedMetrics: comparedMetrics, settings: settings, rows: rows, claims: claims, notes: notes,
+                               excluded: excluded)
+        table.tuned = sweep.manifest.tuned ?? []
+        return table
     }
 
     static func bySeed(_ row: Row, _ metric: String) -> [Int: Double] {
@@ -303,15 +307,23 @@ extension SweepTable {
         return "[\(f(interval.low)), \(f(interval.high))]"
     }
 
+    /// With labels: the variant, then the keys a tune block chose (its value per row).
     var rowHeadColumns: [TableColumn] {
-        if hasLabels || varyingKeys.isEmpty { return [TableColumn("variant", "variant", numeric: false)] }
+        if hasLabels || varyingKeys.isEmpty {
+            return [TableColumn("variant", "variant", numeric: false)] + tunedKeys.map { TableColumn($0, SweepData.shortName($0), numeric: false) }
+        }
         return varyingKeys.map { TableColumn($0, SweepData.shortName($0), numeric: false) }
     }
 
     func rowHead(_ row: Row) -> [TableCell] {
-        if hasLabels || varyingKeys.isEmpty { return [TableCell(row.label)] }
+        if hasLabels || varyingKeys.isEmpty {
+            return [TableCell(row.label)] + tunedKeys.map { key in TableCell(varyingKeys.firstIndex(of: key).map { row.keyValues[$0] } ?? "") }
+        }
         return row.keyValues.map { TableCell($0) }
     }
+
+    /// Tuned keys that are columns of the rows (see `rowHeadColumns`).
+    var tunedKeys: [String] { tuned.filter(varyingKeys.contains) }
 
     /// The table's sections in order: rows (means), contrasts (with a baseline), claims (with claims).
     public var sections: [TableSection] {

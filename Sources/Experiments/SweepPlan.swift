@@ -24,8 +24,10 @@ public enum SweepPlan {
             entry.exitCode = previous?.cells.first { $0.runID == cell.runID }?.exitCode
             return entry
         }
-        return SweepManifest(spec: spec.name, specFile: URL(fileURLWithPath: spec.file).standardizedFileURL.path,
-                             overrides: spec.overrides, varyingKeys: spec.varyingKeys, cells: cells)
+        var manifest = SweepManifest(spec: spec.name, specFile: URL(fileURLWithPath: spec.file).standardizedFileURL.path,
+                                     overrides: spec.overrides, varyingKeys: spec.varyingKeys, cells: cells)
+        if case .list(let tuned)? = spec.resolved["tuned"] { manifest.tuned = tuned.compactMap(\.stringValue) }
+        return manifest
     }
 
     /// A cell's state from its run file: pending without one; `failed` when it cannot be read.

@@ -129,7 +129,7 @@ public enum Tuning {
 
             """
         try write(header + YAMLText.emit(.map(top)), to: path)
-        return try SpecLoader.load(path, overrides: spec.overrides)
+        return try SpecLoader.load(path, overrides: derivedOverrides(spec))
     }
 
     /// The choice for every variant of `spec` from the tuning sweep's runs, or an error naming
@@ -187,7 +187,7 @@ public enum Tuning {
         header += "# Edit the spec, not this file. The tuning means (∞: a run diverged):\n"
         for choice in choices { header += "#   " + summary(choice, tune: tune) + "\n" }
         try write(header + "\n" + YAMLText.emit(.map(top)), to: path)
-        return try SpecLoader.load(path, overrides: spec.overrides)
+        return try SpecLoader.load(path, overrides: derivedOverrides(spec))
     }
 
     /// "attention.kind=mha: optimizer.lr 0.001 → 2.2104, 0.003 → 2.0312 (chosen), …".
@@ -199,6 +199,12 @@ public enum Tuning {
                 + (entry.point == choice.chosen ? " (chosen)" : "")
         }
         return "\(name): \(axes) " + points.joined(separator: ", ")
+    }
+
+    /// The spec's overrides for its derived sweeps: those of the tune block itself have done
+    /// their work (the derived specs have no tune block).
+    static func derivedOverrides(_ spec: Spec) -> [String] {
+        spec.overrides.filter { !$0.hasPrefix("tune.") && !$0.hasPrefix("tune=") }
     }
 
     static func absolute(_ file: String) -> String { URL(fileURLWithPath: file).standardizedFileURL.path }

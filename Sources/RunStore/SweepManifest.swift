@@ -58,6 +58,8 @@ public struct SweepManifest: Codable, Sendable, Equatable {
     public var cells: [Cell]
     /// Slurm job ids this sweep submitted (newest last); empty for local sweeps.
     public var slurmJobs: [String] = []
+    /// The keys a tune block chose per row (the evaluation sweep of a tuned spec); nil otherwise.
+    public var tuned: [String]?
 
     public init(spec: String, specFile: String, overrides: [String], varyingKeys: [String], cells: [Cell]) {
         version = Self.currentVersion
@@ -69,7 +71,7 @@ public struct SweepManifest: Codable, Sendable, Equatable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case version, spec, cells, overrides
+        case version, spec, cells, overrides, tuned
         case slurmJobs = "slurm_jobs"
         case specFile = "spec_file"
         case varyingKeys = "varying_keys"
@@ -85,6 +87,7 @@ public struct SweepManifest: Codable, Sendable, Equatable {
         varyingKeys = try container.decode([String].self, forKey: .varyingKeys)
         cells = try container.decode([Cell].self, forKey: .cells)
         slurmJobs = try container.decodeIfPresent([String].self, forKey: .slurmJobs) ?? []
+        tuned = try container.decodeIfPresent([String].self, forKey: .tuned)
     }
 
     public static func read(directory: String) throws -> SweepManifest {

@@ -13,6 +13,8 @@ import TestSupport
         var name: String
         /// Per sweep of the study: the columns its table must have and its number of rows.
         var tables: [(sweep: String, columns: [String], rows: Int)]
+        /// Overrides of this study's own (after the miniature's).
+        var overrides: [String] = []
         var description: String { name }
     }
 
@@ -41,9 +43,11 @@ import TestSupport
                              "Δ final eval loss", "Δ I(source; expert)", "claim", "verdict"], 3)]),
         Study(name: "qk-clip", tables: [
             ("qk-clip", ["variant", "final eval loss", "max logit", "Δ final eval loss", "Δ max logit", "claim", "verdict"], 2)]),
+        // The tune block's sweep: 3 variants × 2 rates (the miniature's grid); the study's rows show the rate each chose.
         Study(name: "muon", tables: [
-            ("muon-tune", ["variant", "final eval loss"], 7),
-            ("muon", ["variant", "final eval loss", "Δ final eval loss", "claim", "verdict"], 3)]),
+            ("muon-tune", ["optimizer.kind", "train.steps", "optimizer.lr", "final eval loss"], 6),
+            ("muon", ["variant", "optimizer.lr", "final eval loss", "Δ final eval loss", "claim", "verdict"], 3)],
+              overrides: ["tune.grid={train.optimizer.lr: [0.003, 0.05]}"]),
     ]
 
     /// A few steps, one seed, a tiny validation set: the study's shape, not its numbers.
@@ -56,7 +60,7 @@ import TestSupport
         let script = TestEnvironment.packageRoot.appendingPathComponent("scripts/reproduce-paper.sh").path
         let environment = ["ABLATE_BIN": try TestEnvironment.ablateBinary(), "ABLATE_PYTHON": try TestEnvironment.python()]
         let run = try runProcess("/bin/bash", [script, study.name, "--runs", directory.appendingPathComponent("runs").path,
-                                               "--out", directory.path, "--jobs", "2"] + Self.miniature, environment: environment)
+                                               "--out", directory.path, "--jobs", "2"] + Self.miniature + study.overrides, environment: environment)
         try #require(run.status == 0, "reproduce-paper.sh \(study.name) failed:\n\(run.stdout.suffix(2000))\n\(run.stderr.suffix(3000))")
 
         let template = try String(contentsOf: TestEnvironment.packageRoot.appendingPathComponent("results/\(study.name).md"), encoding: .utf8)
