@@ -68,7 +68,6 @@ PYTHON="${ABLATE_PYTHON:-}"
 
 specs=("experiments/$STUDY.yaml")
 [ -f "experiments/$STUDY-mqar.yaml" ] && specs+=("experiments/$STUDY-mqar.yaml")
-# A study's learning-rate pilot (experiments/STUDY-tune.yaml, its own seeds) trains first.
 
 start=$(date +%s)
 for spec in "${specs[@]}"; do

@@ -75,6 +75,7 @@ public enum ClaimEvaluation {
     static func evaluate(_ claim: ClaimSpec, groups: [SweepGroup], alpha planningAlpha: Double, power: Double) -> ClaimResult {
         var result = ClaimResult(spec: claim, verdict: .inconclusive, estimate: .nan, interval: .none, p: .nan,
                                  pAdjusted: .nan, pairs: 0, spread: .nan, seedsNeeded: nil, test: "", problem: nil)
+        var rowA: SweepGroup?, rowB: SweepGroup?
         /// p, test text and seeds needed of a paired comparison (a − b, or ratio − 1).
         func pairedTest(_ d: PairedDifferences, what: String) {
             if claim.expect == .equivalent, let margin = claim.minEffect {
@@ -91,31 +92,30 @@ public enum ClaimEvaluation {
                 }
             }
         }
-        switch claim.test {
-        case .contrast(let a, let b):
+        // A two-row claim's rows, or nil (and the problem said) when a or b is not exactly one row.
+        if let (a, b) = claim.test.rows {
             let rowsA = groups.filter { $0.matches(a) }, rowsB = groups.filter { $0.matches(b) }
             guard rowsA.count == 1, rowsB.count == 1 else {
                 result.problem = "a matches \(rowsA.count) rows and b \(rowsB.count); each must name exactly one"
-                result.test = "paired contrast"
+                if case .reach = claim.test { result.test = "token ratio" } else { result.test = "paired contrast" }
                 return result
             }
-            let d = PairedDifferences(a: bySeed(rowsA[0], claim.metric), b: bySeed(rowsB[0], claim.metric))
+            rowA = rowsA[0]
+            rowB = rowsB[0]
+        }
+        switch claim.test {
+        case .contrast:
+            let d = PairedDifferences(a: bySeed(rowA!, claim.metric), b: bySeed(rowB!, claim.metric))
             result.pairs = d.pairs
             result.estimate = d.estimate
             result.interval = d.interval()
             result.spread = d.summary.std
             pairedTest(d, what: claim.expect == .equivalent ? "paired t-tests" : "paired t-test")
             if d.pairs < 2 { result.problem = "\(d.pairs) paired seed(s): a test needs at least 2" }
-        case .reach(let a, let b):
-            let rowsA = groups.filter { $0.matches(a) }, rowsB = groups.filter { $0.matches(b) }
-            guard rowsA.count == 1, rowsB.count == 1 else {
-                result.problem = "a matches \(rowsA.count) rows and b \(rowsB.count); each must name exactly one"
-                result.test = "token ratio"
-                return result
-            }
-            let curves = rowsA[0].completed.reduce(into: [Int: EvalCurve]()) { $0[$1.cell.seed] = $1.evalCurve }
-            let bTokens = rowsB[0].completed.reduce(into: [Int: Double]()) { $0[$1.cell.seed] = $1.evalCurve.finalTokens ?? .nan }
-            let ratios = TokenRatios(a: curves, targets: bySeed(rowsB[0], claim.metric), bTokens: bTokens)
+        case .reach:
+            let curves = rowA!.completed.reduce(into: [Int: EvalCurve]()) { $0[$1.cell.seed] = $1.evalCurve }
+            let bTokens = rowB!.completed.reduce(into: [Int: Double]()) { $0[$1.cell.seed] = $1.evalCurve.finalTokens ?? .nan }
+            let ratios = TokenRatios(a: curves, targets: bySeed(rowB!, claim.metric), bTokens: bTokens)
             let d = ratios.againstOne
             result.null = 1
             result.pairs = d.pairs
