@@ -41,7 +41,7 @@ public enum NotebookExport {
                 ("## Final evaluation metrics and claims\n\n`ablate table`'s numbers, read from `TABLE_JSON`: per row n, the mean and its 95% t interval, every seed's value; then the spec's claims with their verdicts.", finalTable),
             ], nil),
             (sections.finalLossVsAxis, [
-                ("## Final eval loss against each varying key\n\nOne panel per varying key (keys that always change together, as in a `zip`, share a panel); one line per combination of the other keys; each seed a dot, the mean with its 95% t interval (from `TABLE_JSON`).", finalVsAxis),
+                ("## Final eval loss (and MQAR accuracy) against each varying key\n\nOne panel per varying key (keys that always change together, as in a `zip`, share a panel); one line per combination of the other keys; each seed a dot, the mean with its 95% t interval (from `TABLE_JSON`). On MQAR a second figure shows the accuracy, with the dotted line of the guessing baseline (the best a model without recall scores on the same validation set).", finalVsAxis),
             ], "final eval loss against the varying axes (needs evaluations and a key other than the seed that varies)"),
             (sections.expertLoad, [
                 ("## Expert load per layer over training\n\nTokens routed to each expert divided by the mean load of the layer at that step (1 = perfectly balanced), for the first run of each group.", expertLoad),
@@ -302,32 +302,49 @@ public enum NotebookExport {
             if not any(determines(key, k) and determines(k, key) for k, _ in panels):
                 panels.append((key, [k for k in VARYING if k != key and determines(key, k) and determines(k, key)]))
 
-        loss_rows = [r for r in ROWS if "final_loss" in r["metrics"] and r["metrics"]["final_loss"]["mean"] is not None]
-        if loss_rows:
+        def has(r, metric):
+            return metric in r["metrics"] and r["metrics"][metric]["mean"] is not None
+
+        def unit(metric):
+            return next((m["unit"] for m in TABLE["metrics"] if m["id"] == metric), "")
+
+        # The final eval loss, and the MQAR accuracy with its guessing baseline (no recall) where
+        # the data has one: where along each axis a mechanism starts to recall (Zoology's figure).
+        figures = [(metric, label) for metric, label in [("final_loss", "final eval loss"), ("accuracy", "final MQAR accuracy")]
+                   if any(has(r, metric) for r in ROWS)]
+        for metric, label in figures:
+            metric_rows = [r for r in ROWS if has(r, metric)]
             fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
             for ax, (key, aliases) in zip(axes[0], panels):
                 others = [k for k in VARYING if k != key and k not in aliases]
-                xs = [axis_value(r, key) for r in loss_rows]
+                xs = [axis_value(r, key) for r in metric_rows]
                 numeric = all(isinstance(x, (int, float)) and not isinstance(x, bool) for x in xs)
                 categories = list(dict.fromkeys(xs))
-                ticks = {axis_value(r, key): " / ".join(str(axis_value(r, k)) for k in [key] + aliases) for r in loss_rows}
+                ticks = {axis_value(r, key): " / ".join(str(axis_value(r, k)) for k in [key] + aliases) for r in metric_rows}
                 colors = {}
-                for r in sorted(loss_rows, key=lambda r: axis_value(r, key) if numeric else 0):
+                guess = {}
+                for r in sorted(metric_rows, key=lambda r: axis_value(r, key) if numeric else 0):
                     series = ",".join(f"{short(k)}={axis_value(r, k)}" for k in others) or "all"
                     x = axis_value(r, key) if numeric else categories.index(axis_value(r, key))
-                    colors[series] = seeds_and_ci(ax, x, r["metrics"]["final_loss"], color=colors.get(series),
+                    colors[series] = seeds_and_ci(ax, x, r["metrics"][metric], color=colors.get(series),
                                                   label=None if series in colors else series)
+                    if metric == "accuracy" and has(r, "guess_accuracy"):
+                        guess[x] = r["metrics"]["guess_accuracy"]["mean"]
+                if guess:
+                    points = sorted(guess.items())
+                    ax.plot([p[0] for p in points], [p[1] for p in points], color="gray", linestyle=":", marker="_",
+                            label="guessing (no recall)")
                 if not numeric:
                     ax.set_xticks(range(len(categories)))
                     ax.set_xticklabels([ticks[c] for c in categories], rotation=20, ha="right")
                 elif min(categories) > 0 and max(categories) / min(categories) >= 16:
                     ax.set_xscale("log", base=2)
                 ax.set_xlabel(" / ".join([key] + aliases))
-                ax.set_ylabel(f"final eval loss [{TABLE['metrics'][0]['unit'] if TABLE['metrics'] else 'nats'}]")
+                ax.set_ylabel(f"{label} [{unit(metric) or 'nats'}]")
                 ax.legend(fontsize=8)
             plt.tight_layout()
             plt.show()
-        else:
+        if not figures:
             print("no completed run yet")
         """#
 
