@@ -21,7 +21,7 @@ CALLER="$PWD"
 SELF="$(realpath "$0")"
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
-STUDIES=(attention loss-free-balancing deepseekmoe-granularity mla-latent-rank expert-count balance-scope mtp balance-bsz qk-clip muon)
+STUDIES=(attention loss-free-balancing deepseekmoe-granularity mla-latent-rank expert-count balance-scope mtp balance-bsz qk-clip muon recall)
 
 usage() { sed -n '2,18p' "$0" | sed 's/^# \{0,1\}//'; }
 [ $# -ge 1 ] || { usage >&2; exit 2; }

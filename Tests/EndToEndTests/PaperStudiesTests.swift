@@ -48,6 +48,8 @@ import TestSupport
             ("muon-tune", ["optimizer.kind", "train.steps", "optimizer.lr", "final eval loss"], 6),
             ("muon", ["variant", "optimizer.lr", "final eval loss", "Δ final eval loss", "claim", "verdict"], 3)],
               overrides: ["tune.grid={train.optimizer.lr: [0.003, 0.05]}"]),
+        Study(name: "recall", tables: [
+            ("recall", ["variant", "MQAR acc", "guessing acc", "solved (accuracy ≥ 0.99)", "claim", "verdict"], 12)]),
     ]
 
     /// A few steps, one seed, a tiny validation set: the study's shape, not its numbers.
@@ -114,6 +116,6 @@ import TestSupport
         #expect(run.status == 2)
         #expect(run.stderr.contains("unknown study 'attentoin' (expected one of: attention, loss-free-balancing"))
         let list = try runProcess("/bin/bash", [script, "--list"])
-        #expect(list.stdout.split(separator: "\n").count == 10)
+        #expect(list.stdout.split(separator: "\n").count == 11)
     }
 }
