@@ -113,14 +113,20 @@ import Training
                                  [3.0, 2.6, 2.2, 2.15, 2.0, 1.97], [2.7, 2.4, 2.25, 2.11, 2.07, 2.01],
                                  [2.95, 2.55, 2.35, 2.16, 2.04, 1.96]]
         let bFinal = [2.13, 2.08, 2.16, 2.09, 2.1]
-        let ratios = TokenRatios(a: Dictionary(uniqueKeysWithValues: aLoss.enumerated().map { ($0, EvalCurve(tokens: reachTokens, loss: $1)) }),
-                                 targets: Dictionary(uniqueKeysWithValues: bFinal.enumerated().map { ($0, $1) }),
-                                 bTokens: Dictionary(uniqueKeysWithValues: bFinal.indices.map { ($0, 12288.0) }))
-        let ratioCI = ratios.summary.meanInterval()
-        add("token ratio five seeds", "token_ratio",
-            ["tokens": numbers(reachTokens), "a_loss": .list(aLoss.map(numbers)), "b_final": numbers(bFinal), "b_tokens": .double(12288)],
-            ["ratios": numbers(ratios.ratios), "estimate": number(ratios.summary.mean), "low": number(ratioCI.low),
-             "high": number(ratioCI.high), "p": number(ratios.againstOne.p)])
+        // Edges: two seeds; one seed (no interval, no p); every seed crossing at the same point (zero spread).
+        let edges: [(String, [[Double]], [Double])] = [("five seeds", aLoss, bFinal), ("two seeds", Array(aLoss.prefix(2)), Array(bFinal.prefix(2))),
+                                                       ("one seed", [aLoss[0]], [bFinal[0]]),
+                                                       ("zero spread", [aLoss[0], aLoss[0], aLoss[0]], [bFinal[0], bFinal[0], bFinal[0]])]
+        for (name, losses, finals) in edges {
+            let ratios = TokenRatios(a: Dictionary(uniqueKeysWithValues: losses.enumerated().map { ($0, EvalCurve(tokens: reachTokens, loss: $1)) }),
+                                     targets: Dictionary(uniqueKeysWithValues: finals.enumerated().map { ($0, $1) }),
+                                     bTokens: Dictionary(uniqueKeysWithValues: finals.indices.map { ($0, 12288.0) }))
+            let ratioCI = ratios.summary.meanInterval()
+            add("token ratio \(name)", "token_ratio",
+                ["tokens": numbers(reachTokens), "a_loss": .list(losses.map(numbers)), "b_final": numbers(finals), "b_tokens": .double(12288)],
+                ["ratios": numbers(ratios.ratios), "estimate": number(ratios.summary.mean), "low": number(ratioCI.low),
+                 "high": number(ratioCI.high), "p": number(ratios.againstOne.p)])
+        }
         // Specialisation telemetry: I(source; expert) of a count table (Training.Specialisation).
         let tables: [(String, Int, Int, [Int])] = [
             ("independent", 2, 2, [5, 5, 5, 5]), ("diagonal", 3, 3, [7, 0, 0, 0, 4, 0, 0, 0, 9]),

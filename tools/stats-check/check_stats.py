@@ -117,8 +117,16 @@ def expected(case):
             t = np.interp(target, loss[k - 1:k + 1][::-1], tokens[k - 1:k + 1][::-1])
             ratios.append(t / i["b_tokens"])
         r = np.asarray(ratios)
-        lo, hi = stats.t.interval(0.95, len(r) - 1, loc=r.mean(), scale=stats.sem(r))
-        return {"ratios": list(r), "estimate": r.mean(), "low": lo, "high": hi, "p": stats.ttest_1samp(r, 1.0).pvalue}
+        out = {"ratios": list(r), "estimate": r.mean()}
+        if len(r) < 2:
+            out.update({"low": None, "high": None, "p": None})
+        elif r.std(ddof=1) == 0:
+            # Zero spread: the interval is the point and p is 0 (1 when the ratio is exactly 1).
+            out.update({"low": r.mean(), "high": r.mean(), "p": 1.0 if r.mean() == 1 else 0.0})
+        else:
+            lo, hi = stats.t.interval(0.95, len(r) - 1, loc=r.mean(), scale=stats.sem(r))
+            out.update({"low": lo, "high": hi, "p": stats.ttest_1samp(r, 1.0).pvalue})
+        return out
     if kind == "beta_quantile":
         return {"q": stats.beta.ppf(i["p"], i["a"], i["b"])}
     raise ValueError(f"unknown case kind {kind}")
