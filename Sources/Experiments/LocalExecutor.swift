@@ -59,7 +59,8 @@ public final class LocalExecutor {
         let entry = manifest.cells[position]
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
-        process.arguments = ["run-cell", sweepDirectory, "--index", "\(index)", "--threads", "\(threads)", "--quiet"]
+        // `ablate sweep` has checked every cell's memory here: the cell skips the dry steps.
+        process.arguments = ["run-cell", sweepDirectory, "--index", "\(index)", "--threads", "\(threads)", "--quiet", "--memory-checked"]
         let runDirectory = URL(fileURLWithPath: sweepDirectory).appendingPathComponent(entry.runID)
         try FileManager.default.createDirectory(at: runDirectory, withIntermediateDirectories: true)
         let output = runDirectory.appendingPathComponent("process.log")

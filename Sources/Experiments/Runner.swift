@@ -121,6 +121,7 @@ public enum Runner {
         do {
             outcome = try loop.run(sink: sink, shouldStop: shouldStop) { report, evaluation in
                 let done = report.step + 1 - firstStep
+                if done == 1, let line = startupLine(firstStep: firstStep, timing: sink.firstStep) { log.write(line) }
                 let elapsed = Date().timeIntervalSince(started)
                 let rate = Double(done) / max(elapsed, 1e-9)
                 let line = Progress(step: report.step, steps: cell.train.steps, loss: report.total,
@@ -153,6 +154,17 @@ public enum Runner {
                              100 * sink.loggingSeconds / wall, 100 * sink.checkpointSeconds / wall)
         log.write("finished: \(outcome); \(logging)")
         return try summary(of: paths.file, cell: cell, alreadyDone: false)
+    }
+
+    /// "start-up 0.214 s (ablate's main to step 0; 0.190 s of CPU since exec; step 0 began at
+    /// monotonic 1234.567890 s)": how long the process took from main (spec parsing, validation,
+    /// the memory check, data, initialisation, the run file) to its first step, and the CPU time
+    /// it had used by then. The CLOCK_MONOTONIC stamp lets a launcher add the time before main
+    /// (scripts/bench-peer does). Nil outside `ablate`.
+    static func startupLine(firstStep: Int, timing: StepTiming?) -> String? {
+        guard let launched = ProcessClock.launched, let timing else { return nil }
+        return String(format: "start-up %.3f s (ablate's main to step %d; %.3f s of CPU since exec; step %d began at monotonic %.6f s)",
+                      timing.started - launched, firstStep, timing.startedCPU, firstStep, timing.started)
     }
 
     /// After a refused write: leaves the file alone (HDF5 cannot be trusted with it any more),
@@ -261,15 +273,20 @@ final class RunFileSink: RunSink {
         try body()
     }
 
-    func trainStep(_ report: StepReport, tokensPerSecond: Double) throws {
+    /// When this process's first step began.
+    private(set) var firstStep: StepTiming?
+
+    func trainStep(_ report: StepReport, timing: StepTiming) throws {
         tokensSeen += report.tokens
+        let tokensPerSecond = Double(report.tokens) / max(timing.wallSeconds, 1e-9)
         recentTokensPerSecond = tokensPerSecond
+        if firstStep == nil { firstStep = timing }
         let mainMoE = report.moe.filter { $0.layer < mainLayers }
         let maxVio = mainMoE.isEmpty ? Double.nan : mainMoE.map(\.maxVio).reduce(0, +) / Double(mainMoE.count)
         var metrics: [String: Double] = [
             "loss": report.total, "ce": report.ce, "aux": report.aux, "z": report.z, "lr": report.lr,
             "grad_norm": report.gradNorm, "tokens": Double(tokensSeen), "tokens_per_s": tokensPerSecond,
-            "maxvio": maxVio,
+            "cpu_s": timing.cpuSeconds, "maxvio": maxVio,
         ]
         // QK-clip runs also log the largest logit of the step and the heads clipped after it,
         // and every head's S_h as the tensor qk_max_logit [layer, head] (other runs stay as they were).

@@ -1,6 +1,6 @@
 // Bitwise comparison of two run files, dataset by dataset: every logged metric (train and
 // eval), every MoE series, every tensor snapshot and the final checkpoint's parameters,
-// optimizer moments and balancing biases. Wall-clock fields (tokens_per_s) are left out.
+// optimizer moments and balancing biases. Wall-clock fields (tokens_per_s, cpu_s) are left out.
 // The basis of `ablate verify` and of the resume and thread-count tests.
 
 public struct RunComparison: Sendable {
@@ -15,7 +15,7 @@ public struct RunComparison: Sendable {
     public var identical: Bool { entries.allSatisfy(\.identical) }
 
     /// Fields that measure the machine, not the computation.
-    public static let wallClockFields: Set<String> = ["metrics/train/tokens_per_s"]
+    public static let wallClockFields: Set<String> = ["metrics/train/tokens_per_s", "metrics/train/cpu_s"]
 
     /// Compares `a` and `b`. With `steps`, only rows of steps < `steps` are compared and the
     /// final checkpoints are left out (a partial re-execution has a different last checkpoint).

@@ -93,12 +93,27 @@ public struct RandomStream: Sendable, Hashable {
         }
     }
 
-    /// Fills `buffer[i]` with normal(at: first + i) · std + mean.
+    /// Fills `buffer[i]` with normal(at: first + i) · std + mean. One Philox block and two
+    /// Box–Muller pairs give four elements (`normal(at:)` computes a whole block per element);
+    /// the values are the same.
     public func fillNormal(_ buffer: UnsafeMutableBufferPointer<Float>, mean: Float = 0, std: Float = 1, first: UInt64 = 0) {
         let p = SendablePointer(buffer.baseAddress ?? UnsafeMutablePointer(bitPattern: 8)!)
         let me = self
         parallelFor(buffer.count, grain: 1 << 13) { range in
-            for i in range { p.p[i] = me.normal(at: first + UInt64(i)) * std + mean }
+            var i = range.lowerBound
+            while i < range.upperBound {
+                let index = first + UInt64(i)
+                let w = me.words(block: index / 4)
+                let (z0, z1) = RandomStream.boxMuller(w.0, w.1)
+                let (z2, z3) = RandomStream.boxMuller(w.2, w.3)
+                var j = Int(index % 4)
+                while j < 4 && i < range.upperBound {
+                    let z = j == 0 ? z0 : j == 1 ? z1 : j == 2 ? z2 : z3
+                    p.p[i] = z * std + mean
+                    i += 1
+                    j += 1
+                }
+            }
         }
     }
 }

@@ -58,7 +58,7 @@ public struct TrainingState {
 
 /// Where a run's results go.
 public protocol RunSink: AnyObject {
-    func trainStep(_ report: StepReport, tokensPerSecond: Double) throws
+    func trainStep(_ report: StepReport, timing: StepTiming) throws
     func evaluation(_ report: EvalReport) throws
     func tensors(step: Int, snapshots: [String: (shape: [Int], values: [Float])]) throws
     func checkpoint(_ state: TrainingState) throws
@@ -133,11 +133,12 @@ public struct TrainingLoop {
         var lastEval: EvalReport? = nil
         var step = nextStep
         while step < steps {
-            let started = DispatchTime.now().uptimeNanoseconds
+            let started = ProcessClock.monotonic(), cpuStarted = ProcessClock.cpu()
             let batch = data.trainBatch(step: step, batchSize: train.batchSize, seqLen: train.seqLen)
             let report = trainer.step(step, batch: batch)
-            let seconds = Double(DispatchTime.now().uptimeNanoseconds - started) * 1e-9
-            try sink.trainStep(report, tokensPerSecond: Double(report.tokens) / max(seconds, 1e-9))
+            let cpu = ProcessClock.cpu() - cpuStarted
+            try sink.trainStep(report, timing: StepTiming(started: started, startedCPU: cpuStarted,
+                                                          wallSeconds: ProcessClock.monotonic() - started, cpuSeconds: cpu))
             nextStep = step + 1
             if !report.total.isFinite || report.total > train.divergenceLoss {
                 try sink.flush()

@@ -4,6 +4,7 @@ import Experiments
 import Foundation
 import RunStore
 import Tensor
+import Training
 
 @main
 struct Ablate: ParsableCommand {
@@ -41,6 +42,7 @@ struct Ablate: ParsableCommand {
     /// Checks ABLATE_ISA before any command runs: a path this CPU lacks is an error (exit 2),
     /// never an illegal instruction later.
     static func main() {
+        ProcessClock.markLaunch()
         do {
             try ISA.configureFromEnvironment()
         } catch {

@@ -203,6 +203,10 @@ struct RunCell: ParsableCommand {
     /// --threads defaults to $SLURM_CPUS_PER_TASK, else all cores.
     @OptionGroup var options: TrainingOptions
 
+    /// Set by the local executor, whose `ablate sweep` checked every cell's memory (with --jobs)
+    /// on this machine before it started any: the cell skips the check's dry steps.
+    @Flag(help: .hidden) var memoryChecked = false
+
     func run() throws {
         let environment = ProcessInfo.processInfo.environment
         guard let cellIndex = index ?? environment["SLURM_ARRAY_TASK_ID"].flatMap(Int.init) else {
@@ -215,7 +219,7 @@ struct RunCell: ParsableCommand {
         } catch {
             throw fail("\(error)")
         }
-        try requireMemory([cell])
+        if !memoryChecked { try requireMemory([cell]) }
         let runs = URL(fileURLWithPath: sweepDir).standardizedFileURL.deletingLastPathComponent().path
         try trainAndReport(cell: cell, spec: spec, runs: runs, threads: Parallel.threads, options: options)
     }

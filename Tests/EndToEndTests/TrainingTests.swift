@@ -62,6 +62,20 @@ log: {flush_every: 1, checkpoint_every: 5, tensors: {steps: [0, 20], attention_l
         #expect(sourceLoads.labels["source"]?.count == sourceLoads.shape[1] && sourceLoads.labels["layer"]?.count == sourceLoads.shape[0])
         let bias = try reader.moeLayers()[0].bias
         #expect(bias.suffix(4).contains { $0 != 0 }, "loss-free balancing must move the bias")
+        // Every step's CPU time: positive, and no more than the threads could use in its wall
+        // time (tokens / tokens_per_s), with 5 ms of clock granularity to spare.
+        let train = try reader.trainMetrics()
+        let cpu = try #require(train.columns["cpu_s"]), speed = try #require(train.columns["tokens_per_s"])
+        let threads = Double(ProcessInfo.processInfo.activeProcessorCount)
+        #expect(cpu.count == 40)
+        for (c, v) in zip(cpu, speed) {
+            #expect(c > 0 && c <= threads * 64 / v + 0.005, "cpu_s \(c) against a wall time of \(64 / v) s at \(threads) threads")
+        }
+        // The run log says how long the process took to reach step 0.
+        let log = try String(contentsOfFile: run + "/run.log", encoding: .utf8)
+        let startup = try #require(log.split(separator: "\n").first { $0.contains("start-up ") }, "no start-up line in\n\(log)")
+        let seconds = try #require(Double(startup.split(separator: " ").drop { $0 != "start-up" }.dropFirst().first ?? ""))
+        #expect(seconds > 0 && seconds < 60 && startup.contains("to step 0;"), "\(startup)")
         // Running the same spec again finds the completed run and does nothing.
         let again = try runProcess(binary, ["run", spec, "--runs", directory.appendingPathComponent("a").path])
         #expect(again.status == 0)

@@ -24,7 +24,7 @@ enum FakeRun {
         let s = Double(step)
         return ["loss": 4.0 / (s + 1) + 1e-12 * s, "ce": 4.0 / (s + 1), "aux": step % 3 == 0 ? .nan : 0.01 * s,
                 "z": 1e-4 * s, "lr": 1e-3 * min(1, s / 4), "grad_norm": 1.0 / 3.0 + s,
-                "tokens": 64 * s, "tokens_per_s": 1234.5, "maxvio": 0.1 / s]
+                "tokens": 64 * s, "tokens_per_s": 1234.5, "cpu_s": 0.05, "maxvio": 0.1 / s]
     }
 
     static func eval(_ step: Int) -> [String: Double] {

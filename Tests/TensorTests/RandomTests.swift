@@ -27,6 +27,20 @@ import Testing
         #expect(u.allSatisfy { $0 >= -2 && $0 < 2 })
     }
 
+    /// The block-wise fill equals the element-wise draw at every offset and length, including
+    /// fills that start and end inside a Philox block, scaled and shifted in Float.
+    @Test func blockwiseFillEqualsElementwiseDraws() {
+        let s = RandomStream(seed: 7, stream: 21)
+        for first in [0, 1, 2, 3, 5, 4094] as [UInt64] {
+            for count in [1, 2, 3, 4, 5, 9, 17] {
+                var out = [Float](repeating: .nan, count: count)
+                out.withUnsafeMutableBufferPointer { s.fillNormal($0, mean: 0.25, std: 0.02, first: first) }
+                let expected = (0..<count).map { s.normal(at: first + UInt64($0)) * 0.02 + 0.25 }
+                #expect(out.map(\.bitPattern) == expected.map(\.bitPattern), "first \(first), count \(count)")
+            }
+        }
+    }
+
     @Test func momentsAreRoughlyRight() {
         let n = 40_000
         let z = Tensor.normal([n], seed: 11, stream: 0).scalars.map(Double.init)
