@@ -18,7 +18,7 @@ public struct MetricColumn: Sendable, Equatable {
     /// The column's unit; losses and perplexity count per `token` ("byte" for byte-level text).
     public func unit(_ token: String) -> String {
         switch id {
-        case "final_loss", "best_loss", "gap", "guess_loss": "nats/\(token)"
+        case "final_loss", "best_loss", "gap", "guess_loss", "whole_loss": "nats/\(token)"
         case "ppl": "per \(token)"
         case "accuracy", "guess_accuracy": "fraction"
         case "maxvio_global", "maxvio_batch": "max/mean − 1"
@@ -36,6 +36,8 @@ public struct MetricColumn: Sendable, Equatable {
                      definition: "eval loss at the last evaluation"),
         MetricColumn(id: "best_loss", title: "best eval loss", lowerIsBetter: true, digits: 4,
                      definition: "lowest eval loss over all evaluations"),
+        MetricColumn(id: "whole_loss", title: "held-out loss (whole split)", lowerIsBetter: true, digits: 4,
+                     definition: "loss over every token of the held-out documents, at the end of the run (text with data.text.split: documents)"),
         MetricColumn(id: "ppl", title: "ppl", lowerIsBetter: true, digits: 3,
                      definition: "eval perplexity at the last evaluation"),
         MetricColumn(id: "gap", title: "gap to optimum", lowerIsBetter: true, digits: 4,
@@ -71,7 +73,7 @@ public struct MetricColumn: Sendable, Equatable {
         let losses = (eval.columns["loss"] ?? []).filter(\.isFinite)
         let mtp = train.columns["mtp_loss_0"] ?? []
         let maxLogits = (train.columns["max_logit"] ?? []).filter(\.isFinite)
-        return ["final_loss": last("loss"), "best_loss": losses.min() ?? .nan, "ppl": last("ppl"), "gap": last("gap"),
+        return ["final_loss": last("loss"), "best_loss": losses.min() ?? .nan, "whole_loss": last("whole_loss"), "ppl": last("ppl"), "gap": last("gap"),
                 "accuracy": last("accuracy"), "guess_accuracy": last("guess_accuracy"), "guess_loss": last("guess_loss"),
                 "maxvio_global": last("maxvio_global"),
                 "maxvio_batch": mean("maxvio"), "tokens_per_s": mean("tokens_per_s"), "bits_per_byte": last("bits_per_byte"),

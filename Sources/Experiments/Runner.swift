@@ -310,6 +310,11 @@ final class RunFileSink: RunSink {
                        "accuracy": report.accuracy, "maxvio_global": report.maxVioGlobal]
         // Only runs whose data has a tokenizer have bits per byte (other run files stay as they were).
         if report.bitsPerByte.isFinite { metrics["bits_per_byte"] = report.bitsPerByte }
+        // Text with a document split, at the last step: the whole held-out split.
+        if let whole = report.whole {
+            metrics["whole_loss"] = whole.loss
+            metrics["whole_tokens"] = Double(whole.tokens)
+        }
         // MQAR runs: the no-recall guessing baseline of the same validation set.
         if let guess = report.guess {
             metrics["guess_loss"] = guess.loss

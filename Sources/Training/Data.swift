@@ -44,6 +44,21 @@ public protocol DataSource: Sendable {
     /// What a model that cannot recall scores on the first `count` validation sequences, when the
     /// data defines it (MQAR's guessing baseline): exact, not simulated.
     func guessingBaseline(validationSequences count: Int, seqLen: Int) -> GuessingBaseline?
+    /// The whole validation split as windows of `seqLen` inputs that score each held-out token
+    /// once, when the data is evaluated whole at the end of a run (text with split: documents).
+    func wholeValidation(seqLen: Int) -> WholeValidation?
+}
+
+/// The validation split cut into `count` windows; `batch(first, count)` gives windows
+/// first ..< first + count. Every target of the split past its first token, up to the last full
+/// window, is scored exactly once.
+public struct WholeValidation: Sendable {
+    public var count: Int
+    public var batch: @Sendable (_ first: Int, _ count: Int) -> Batch
+    public init(count: Int, batch: @escaping @Sendable (Int, Int) -> Batch) {
+        self.count = count
+        self.batch = batch
+    }
 }
 
 /// The best a model without recall can do on a validation set: its mean loss and the expected
@@ -73,6 +88,7 @@ extension DataSource {
     public func validationTargetBytes(validationSequences count: Int, seqLen: Int) -> Int? { nil }
     public func validationSources(validationSequences count: Int, seqLen: Int) -> SourceLabels? { nil }
     public func guessingBaseline(validationSequences count: Int, seqLen: Int) -> GuessingBaseline? { nil }
+    public func wholeValidation(seqLen: Int) -> WholeValidation? { nil }
 }
 
 extension DataSource {

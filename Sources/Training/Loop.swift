@@ -28,6 +28,9 @@ public struct EvalReport: Sendable {
     public var specialisation: Specialisation? = nil
     /// What a model without recall scores on the same set (MQAR), when the data defines it.
     public var guess: GuessingBaseline? = nil
+    /// At the last step, when the data has one: the mean loss over the whole validation split
+    /// (nats per token) and the tokens it scored.
+    public var whole: (loss: Double, tokens: Int)? = nil
 }
 
 /// Everything resume needs: the state after `step` completed.
@@ -215,6 +218,7 @@ public struct TrainingLoop {
             }
         }
         let loss = weightSum > 0 ? lossSum / weightSum : .nan
+        let whole = step == train.steps - 1 ? data.wholeValidation(seqLen: train.seqLen).map { evaluateWhole($0, decoder: decoder) } : nil
         let optimum = data.optimumLoss(validationSequences: count, seqLen: train.seqLen) ?? .nan
         let maxVios = loads.keys.sorted().map { Router.maxViolation(loads[$0]!) }
         let bytes = data.validationTargetBytes(validationSequences: count, seqLen: train.seqLen)
@@ -223,7 +227,26 @@ public struct TrainingLoop {
                           bitsPerByte: bytes.map { lossSum / (Double($0) * DetMath.log(2)) } ?? .nan,
                           maxVioGlobal: maxVios.isEmpty ? .nan : maxVios.reduce(0, +) / Double(maxVios.count),
                           loads: loads, specialisation: specialisation,
-                          guess: data.guessingBaseline(validationSequences: count, seqLen: train.seqLen))
+                          guess: data.guessingBaseline(validationSequences: count, seqLen: train.seqLen), whole: whole)
+    }
+
+    /// The mean cross-entropy over every window of `split`, in chunks of train.batch_size
+    /// windows (each chunk's mean weighted by its tokens, summed in window order).
+    func evaluateWhole(_ split: WholeValidation, decoder: Decoder) -> (loss: Double, tokens: Int) {
+        var lossSum = 0.0, tokens = 0
+        Tensor.withoutGrad {
+            var first = 0
+            while first < split.count {
+                let rows = min(train.batchSize, split.count - first)
+                let batch = split.batch(first, rows)
+                let out = decoder.forward(trainer.params, inputs: batch.inputs, targets: batch.targets, mask: batch.mask,
+                                          probes: ProbeRequest(), mtp: false)
+                lossSum += Double(out.ce.item) * Double(batch.inputs.count)
+                tokens += batch.inputs.count
+                first += rows
+            }
+        }
+        return (tokens > 0 ? lossSum / Double(tokens) : .nan, tokens)
     }
 
     /// Sequences in the fixed validation set (data.val_sequences).

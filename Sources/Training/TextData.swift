@@ -4,7 +4,8 @@
 // line, is held out when the draw keyed by (split_seed, document index) falls below
 // val_fraction; the held-out documents follow the others, each group in corpus order. Training
 // sequence i starts at an offset drawn from (seed, i); validation sequence i starts at the fixed
-// offset (i·7919) mod (span + 1) inside the validation split.
+// offset (i·7919) mod (span + 1) inside the validation split. With split: documents, the last
+// evaluation of a run also scores the whole held-out split (`wholeValidation`).
 import Config
 import Foundation
 import Models
@@ -183,6 +184,30 @@ public struct TextData: DataSource {
     }
 
     public func optimumLoss(validationSequences count: Int, seqLen: Int) -> Double? { nil }
+
+    /// split: documents: the held-out bytes as consecutive windows, window w starting at
+    /// trainCount + w·seqLen (inputs seqLen bytes, targets the next seqLen), so every held-out
+    /// byte after the first is a target once; the last partial window (< seqLen targets) is left
+    /// out. Each window is scored with the context inside it only.
+    public func wholeValidation(seqLen: Int) -> WholeValidation? {
+        guard heldOut != nil else { return nil }
+        let count = (bytes.count - trainCount - 1) / seqLen
+        let data = self
+        return WholeValidation(count: count) { first, n in
+            var inputs: [Int32] = [], targets: [Int32] = []
+            inputs.reserveCapacity(n * seqLen)
+            targets.reserveCapacity(n * seqLen)
+            for w in first..<(first + n) {
+                let start = data.trainCount + w * seqLen
+                for t in 0..<seqLen {
+                    inputs.append(Int32(data.bytes[start + t]))
+                    targets.append(Int32(data.bytes[start + t + 1]))
+                }
+            }
+            return Batch(inputs: IntTensor(shape: [n, seqLen], scalars: inputs),
+                         targets: IntTensor(shape: [n, seqLen], scalars: targets), mask: Tensor.ones([n, seqLen]))
+        }
+    }
 }
 
 public enum DataSources {

@@ -77,6 +77,19 @@ import Testing
         #expect(labels.names == ["a.txt", "b.txt"])
         let batch = data.sequences(.validation, first: 0, count: 30, seqLen: 16)
         #expect(batch.targets.scalars.count == 30 * 16)
+
+        // The whole split: consecutive windows whose targets are every held-out byte after the
+        // first, once each, up to the last full window; a tail split has none.
+        let whole = try #require(data.wholeValidation(seqLen: 16))
+        let heldBytes = Array(data.bytes[data.trainCount...])
+        #expect(whole.count == (heldBytes.count - 1) / 16)
+        let all = whole.batch(0, whole.count)
+        #expect(all.targets.scalars.map { UInt8($0) } == Array(heldBytes[1...(whole.count * 16)]))
+        #expect(all.inputs.scalars.map { UInt8($0) } == Array(heldBytes[0..<(whole.count * 16)]))
+        let part = whole.batch(3, 2)
+        #expect(part.inputs.scalars == Array(all.inputs.scalars[(3 * 16)..<(5 * 16)]) && part.mask.scalars.allSatisfy { $0 == 1 })
+        let tail = try TextData(config: TextConfig(path: directory.path, valFraction: 0.25, exclude: []), seed: 1, seqLen: 16)
+        #expect(tail.wholeValidation(seqLen: 16) == nil)
     }
 
     @Test func markovSourcesAreTheSequencesSources() throws {
