@@ -84,4 +84,28 @@ public struct ParameterSet {
         }
         return ParameterSet(declarations: declarations, tensors: tensors)
     }
+
+    /// A model of the right shapes whose values only need to be spread, not drawn: norms 1,
+    /// buffers 0, every other weight uniform-looking in ±√3·std from a multiplicative hash of
+    /// its index (no logarithms or cosines). For the memory estimate's dry steps, whose result
+    /// depends on tensor sizes (and on routing spreading tokens over experts), not on values.
+    public static func placeholder(_ config: ModelConfig) -> ParameterSet {
+        let declarations = config.parameterDeclarations
+        var tensors: [String: Tensor] = [:]
+        let width = Float(config.initialization.std) * Float(3).squareRoot()
+        for (index, declaration) in declarations.enumerated() {
+            switch declaration.role {
+            case .buffer:
+                tensors[declaration.name] = Tensor.zeros(declaration.shape)
+            case .norm:
+                tensors[declaration.name] = Tensor.ones(declaration.shape, requiresGrad: true)
+            default:
+                tensors[declaration.name] = Tensor(shape: declaration.shape, requiresGrad: true) { i in
+                    let h = UInt32(truncatingIfNeeded: (UInt64(i) &+ UInt64(index) &* 0x9E37_79B9) &* 0x9E37_79B1) >> 8
+                    return (Float(h) * 0x1p-24 * 2 - 1) * width
+                }
+            }
+        }
+        return ParameterSet(declarations: declarations, tensors: tensors)
+    }
 }

@@ -88,7 +88,7 @@ public struct MemoryEstimate: Sendable, Equatable {
         config.microBatches = 1
         let t = train.seqLen
         return AllocationTracker.track { tracker in
-            var trainer = Trainer(model: model, train: config, params: ParameterSet.initial(model, seed: 0))
+            var trainer = Trainer(model: model, train: config, params: ParameterSet.placeholder(model))
             // Token ids spread over the vocabulary, so routers spread tokens as real data would.
             let tokens = IntTensor(shape: [rows, t]) { Int32(($0 * 7919) % model.vocab) }
             let targets = IntTensor(shape: [rows, t]) { Int32(($0 * 104_729 + 1) % model.vocab) }

@@ -64,6 +64,22 @@ struct ParameterRoleTests {
         }
         #expect(params.biasName(layer: 3) == "layers.3.ffn.gate.bias")
         #expect(params.trainedNames.count == params.names.count - config.nLayers)
+
+        // The memory estimate's placeholder: the same tensors, spread but not drawn.
+        let placeholder = ParameterSet.placeholder(config)
+        #expect(placeholder.names == params.names)
+        let width = Float(base * 3.0.squareRoot())
+        for d in placeholder.declarations {
+            let values = placeholder[d.name].scalars
+            #expect(placeholder[d.name].shape == params[d.name].shape && placeholder[d.name].requiresGrad == d.role.isTrained, "\(d.name)")
+            switch d.role {
+            case .norm: #expect(values.allSatisfy { $0 == 1 }, "\(d.name)")
+            case .buffer: #expect(values.allSatisfy { $0 == 0 }, "\(d.name)")
+            default:
+                #expect(values.allSatisfy { abs($0) <= width } && Set(values).count > values.count / 2, "\(d.name)")
+                #expect(abs(std(values) / base - 1) < 0.2, "\(d.name): std \(std(values))")
+            }
+        }
     }
 }
 
