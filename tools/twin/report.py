@@ -63,6 +63,14 @@ def fmt_tps(v: dict, repeats: int, field: str = "tps") -> str:
     return s + (f" ({v[field + '_min']:,.0f}–{v[field + '_max']:,.0f})" if repeats > 1 else "")
 
 
+def throughput_row(r: dict, repeats: int, field: str, clock: str) -> str:
+    """"| (a) label | threads | Ablate | eager | compile | ratio to eager | ratio to compile |" on
+    one clock (field tps and ratios *_wall, or cpu_tps and *_cpu)."""
+    return (f"| ({r['config']}) {r['label']} | {r['threads']} | {fmt_tps(r['ablate'], repeats, field)} "
+            f"| {fmt_tps(r['eager'], repeats, field)} | {fmt_tps(r['compile'], repeats, field)} "
+            f"| {fmt_ratio(r[f'ratio_eager_{clock}'])} | {fmt_ratio(r[f'ratio_compile_{clock}'])} |")
+
+
 def fmt_ratio(q: tuple[float, float, float]) -> str:
     return f"{q[1]:.2f}× [{q[0]:.2f}, {q[2]:.2f}]"
 
@@ -155,19 +163,12 @@ def report(results: list[dict], args, command: str, info: dict, load: tuple) -> 
     ]
     for r in results:
         a, e, c = r["ablate"], r["eager"], r["compile"]
-        lines.append(
-            f"| ({r['config']}) {r['label']} | {r['threads']} | {fmt_tps(a, args.repeats)} | {fmt_tps(e, args.repeats)} "
-            f"| {fmt_tps(c, args.repeats)} | {fmt_ratio(r['ratio_eager_wall'])} | {fmt_ratio(r['ratio_compile_wall'])} "
-            f"| {c['first_step_s']:.1f} s | {a['rss_mb']:.0f} / {e['rss_mb']:.0f} / {c['rss_mb']:.0f} MB |")
+        lines.append(throughput_row(r, args.repeats, "tps", "wall")
+                     + f" {c['first_step_s']:.1f} s | {a['rss_mb']:.0f} / {e['rss_mb']:.0f} / {c['rss_mb']:.0f} MB |")
     lines += ["", "## Throughput on CPU time (tokens per CPU-second, median over rounds; range over rounds)", "",
               "| config | threads | Ablate | PyTorch eager | PyTorch compile | Ablate/eager [IQR] | Ablate/compile [IQR] |",
               "|---|---:|---:|---:|---:|---:|---:|"]
-    for r in results:
-        a, e, c = r["ablate"], r["eager"], r["compile"]
-        lines.append(
-            f"| ({r['config']}) {r['label']} | {r['threads']} | {fmt_tps(a, args.repeats, 'cpu_tps')} "
-            f"| {fmt_tps(e, args.repeats, 'cpu_tps')} | {fmt_tps(c, args.repeats, 'cpu_tps')} "
-            f"| {fmt_ratio(r['ratio_eager_cpu'])} | {fmt_ratio(r['ratio_compile_cpu'])} |")
+    lines += [throughput_row(r, args.repeats, "cpu_tps", "cpu") for r in results]
     lines += ["", "## Start-up of `ablate run` (median over rounds)", "",
               "From `ablate`'s main to the first step (spec parsing, validation, the memory check's dry "
               "step, data, initialisation, the run file: run.log's `start-up` line), and from this "
@@ -189,7 +190,7 @@ def report(results: list[dict], args, command: str, info: dict, load: tuple) -> 
         ph = lambda v: f"{v['fwd_ms']:.1f} / {v['bwd_ms']:.1f} / {v['opt_ms']:.1f} = {v['step_ms']:.1f}"  # noqa: E731
         lines.append(f"| ({r['config']}) {r['label']} | {r['threads']} | "
                      f"{r['tokens_per_step'] / r['ablate']['tps'] * 1e3:.1f} | {ph(e)} | {ph(c)} |")
-    lines += ["", "Peak RSS is ru_maxrss of each process (the twin's includes Python and torch). "
+    lines += ["", "Peak RSS is each process's own VmHWM (the twin's includes Python and torch). "
               "Ablate's ISA path: " + ", ".join(sorted({r['ablate']['isa'] for r in results})) + ". "
               "torch.compile starts from an empty inductor cache in every run; it compiled "
               + ", ".join(f"({r['config']}) {r['compile']['graphs']}" for r in results[:len(args.configs)])
