@@ -16,6 +16,8 @@ public enum NotebookExport {
         public var specialisation: Bool
         public var kvCacheVsLoss: Bool
         public var parametersVsLoss: Bool
+        /// The evaluation sweep of a tuned spec: each variant's tuning curve, from `<sweep>-tune`.
+        public var tuning: Bool = false
     }
 
     /// The notebook as JSON text. `sweepPath` is written into SWEEP_DIR as given (make it
@@ -56,6 +58,9 @@ public enum NotebookExport {
             (sections.kvCacheVsLoss, [
                 ("## KV cache against loss\n\nKV-cache elements per token (from the run files' `model_kv_cache_per_token`: MHA 2·n_h·d_h·l, GQA 2·n_g·d_h·l, MQA 2·d_h·l, MLA (d_c + d_rope)·l) against the final eval loss, and against the MQAR accuracy where the data has it; each seed a dot, the mean with its 95% t interval per group (from `TABLE_JSON`).", kvCache),
             ], "KV cache against loss (needs evaluations and at least two KV-cache sizes)"),
+            (sections.tuning, [
+                ("## Tuning curves\n\nThe spec's `tune` block trained each variant at every point of its grid on the tuning seeds (the sweep `<name>-tune` beside this one). Per variant: the final eval loss at each point, mean over the tuning seeds (a diverged or unfinished run is shown as a cross at the top), and the point the evaluation sweep trains (the star). The choice uses `tune.metric` (the final eval loss unless the spec says `best_loss`); only the evaluation seeds reach the table and the claims.", tuningCurves),
+            ], nil),
             (sections.parametersVsLoss, [
                 ("## Parameters against loss\n\nFinal eval loss against the total trained parameters and against the parameters active per token (`model_total_parameters`, `model_active_parameters`); each seed a dot, the mean with its 95% t interval per group (from `TABLE_JSON`).", parameters),
             ], "parameters against loss (needs evaluations and at least two parameter counts)"),
@@ -455,6 +460,64 @@ public enum NotebookExport {
             print("no completed run yet")
         """#
 
+    static let tuningCurves = #"""
+        TUNED = manifest.get("tuned") or []
+        TUNE_DIR = os.path.normpath(SWEEP_DIR) + "-tune"
+        if os.path.exists(os.path.join(TUNE_DIR, "sweep.json")):
+            with open(os.path.join(TUNE_DIR, "sweep.json")) as f:
+                tune_manifest = json.load(f)
+
+            def variant_of(assignments):
+                parts = [f"{short(k)}={show(assignments[k])}" for k in sorted(assignments) if k not in TUNED]
+                return ",".join(parts) if parts else "base"
+
+            def point_of(assignments):
+                return tuple(assignments[k] for k in TUNED)
+
+            tuning = {}
+            for cell in tune_manifest["cells"]:
+                assignments = {k: json.loads(v) for k, v in cell["assignments"].items()}
+                loss = float("inf")
+                path = os.path.join(TUNE_DIR, cell["run_file"])
+                if os.path.exists(path):
+                    with h5py.File(path, "r") as f:
+                        status = f.attrs["status"]
+                        status = status.decode() if isinstance(status, bytes) else str(status)
+                        if status == "completed" and "metrics/eval/loss" in f:
+                            loss = float(f["metrics/eval/loss"][-1])
+                tuning.setdefault(variant_of(assignments), {}).setdefault(point_of(assignments), []).append(loss)
+            chosen = {variant_of(r["assignments"]): point_of(r["assignments"]) for r in runs
+                      if all(k in r["assignments"] for k in TUNED)}
+            fig, ax = plt.subplots(figsize=(8, 4.5))
+            numeric = len(TUNED) == 1 and all(isinstance(p[0], (int, float)) for v in tuning.values() for p in v)
+            finite = [np.mean(l) for v in tuning.values() for l in v.values() if np.isfinite(np.mean(l))]
+            top = max(finite) if finite else 1.0
+            for variant, points in tuning.items():
+                keys = sorted(points) if numeric else list(points)
+                xs = [k[0] for k in keys] if numeric else list(range(len(keys)))
+                means = [float(np.mean(points[k])) for k in keys]
+                line = ax.plot(xs, [m if np.isfinite(m) else np.nan for m in means], marker="o", label=variant)[0]
+                for x, m in zip(xs, means):
+                    if not np.isfinite(m):
+                        ax.plot([x], [top], marker="x", color=line.get_color())
+                if variant in chosen and chosen[variant] in points:
+                    c = chosen[variant]
+                    ax.plot([c[0] if numeric else keys.index(c)], [float(np.mean(points[c]))], marker="*", markersize=16,
+                            color=line.get_color())
+                if not numeric:
+                    ax.set_xticks(xs, [",".join(show(v) for v in k) for k in keys], rotation=30)
+            positive = numeric and all(p[0] > 0 for v in tuning.values() for p in v)
+            if positive and max(p[0] for v in tuning.values() for p in v) / min(p[0] for v in tuning.values() for p in v) >= 10:
+                ax.set_xscale("log")
+            ax.set_xlabel(", ".join(short(k) for k in TUNED))
+            ax.set_ylabel("final eval loss, mean over tuning seeds")
+            ax.legend(fontsize=7)
+            plt.tight_layout()
+            plt.show()
+        else:
+            print(f"no tuning sweep at {TUNE_DIR}")
+        """#
+
     static let parameters = #"""
         if completed:
             fig, axes = plt.subplots(1, 2, figsize=(13, 4.5), squeeze=False)
@@ -482,5 +545,6 @@ extension NotebookExport.Sections {
         let totals = Set(runs.compactMap { $0.derived["total_parameters"] })
         let active = Set(runs.compactMap { $0.derived["active_parameters"] })
         parametersVsLoss = hasEval && (totals.count > 1 || active.count > 1)
+        tuning = !(sweep.manifest.tuned ?? []).isEmpty
     }
 }

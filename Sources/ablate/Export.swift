@@ -76,7 +76,7 @@ struct Export: ParsableCommand {
                              ("expert load", sections.expertLoad), ("MaxVio", sections.maxVio),
                              ("biases", sections.biasTrajectories), ("specialisation", sections.specialisation),
                              ("KV cache vs loss", sections.kvCacheVsLoss),
-                             ("parameters vs loss", sections.parametersVsLoss)]
+                             ("tuning curves", sections.tuning), ("parameters vs loss", sections.parametersVsLoss)]
                 print("wrote \(notebook) and \(folder)/\(tableFile): sections " + names.filter(\.1).map(\.0).joined(separator: ", "))
             }
         } catch {

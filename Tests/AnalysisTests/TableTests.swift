@@ -187,7 +187,8 @@ import TestSupport
         let (sweep, _) = try fakeTable()
         let sections = NotebookExport.Sections(sweep)
         #expect(sections == NotebookExport.Sections(lossCurves: true, finalLossVsAxis: true, expertLoad: true, maxVio: true,
-                                                    biasTrajectories: true, specialisation: false, kvCacheVsLoss: true, parametersVsLoss: true))
+                                                    biasTrajectories: true, specialisation: false, kvCacheVsLoss: true, parametersVsLoss: true,
+                                                    tuning: false))
         let text = try NotebookExport.notebook(sweep, sweepPath: "../runs/fake", tablePath: "fake.table.json", command: "ablate export")
         let document = try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any]
         #expect(document?["nbformat"] as? Int == 4)

@@ -65,6 +65,19 @@ tune:
         let table = try runProcess(binary, ["table", spec, "--runs", runs, "--metrics", "final_loss"])
         #expect(table.status == 0 && table.stdout.contains("| optimizer.lr |"), "\(table.stdout)\(table.stderr)")
 
+        // The notebook of the evaluation sweep shows each variant's tuning curve, read from the
+        // tuning sweep beside it.
+        let notebook = directory.appendingPathComponent("notebooks/tinytune.ipynb").path
+        let export = try runProcess(binary, ["export", runs + "/tinytune", "--notebook", notebook])
+        #expect(export.status == 0 && export.stdout.contains("tuning curves"), "\(export.stdout)\(export.stderr)")
+        let executed = try runPython(NotebookTests.execute, [notebook])
+        #expect(executed.status == 0, "notebook failed: \(executed.stderr.suffix(3000))")
+        let summary = try JSONSerialization.jsonObject(with: Data((executed.stdout.split(separator: "\n").last ?? "").utf8)) as? [String: Any]
+        #expect(summary?["errors"] as? Int == 0)
+        let headings = summary?["headings"] as? [String] ?? []
+        let tuningAt = try #require(headings.firstIndex(of: "## Tuning curves"), "\(headings)")
+        #expect(tuningAt > 0 && (summary?["images"] as? Int ?? 0) >= 3, "\(executed.stdout)")
+
         // Everything done: both sweeps run nothing.
         let second = try runProcess(binary, ["sweep", spec, "--runs", runs])
         #expect(second.status == 0 && second.stdout.components(separatedBy: "nothing to run").count == 3, "\(second.stdout)")
