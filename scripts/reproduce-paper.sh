@@ -69,6 +69,13 @@ PYTHON="${ABLATE_PYTHON:-}"
 specs=("experiments/$STUDY.yaml")
 [ -f "experiments/$STUDY-mqar.yaml" ] && specs+=("experiments/$STUDY-mqar.yaml")
 
+# A study on the English corpus (data.text.path ../data/english) builds it first, from Debian's
+# packages (scripts/prepare-corpus.sh; about 2 s once the packages are installed).
+if grep -q "data/english" "${specs[@]}" && [ ! -f data/english/MANIFEST ]; then
+    echo "== $STUDY: building the English corpus (scripts/prepare-corpus.sh data/english)"
+    scripts/prepare-corpus.sh data/english
+fi
+
 start=$(date +%s)
 for spec in "${specs[@]}"; do
     echo "== $STUDY: ablate sweep $spec --runs $RUNS --jobs $JOBS --threads 1 ${OVERRIDES[*]-}"
