@@ -15,7 +15,12 @@
 //   dV += Pᵀ·dO,  dP = dO·Vᵀ,  dS = P ⊙ (dP − rowsum(P ⊙ dP)),  dQ = scale·dS·K,  dK += scale·dSᵀ·Q.
 // Each thread owns whole (b, g) slices of dK and dV and whole (b, h) slices of dQ, so results
 // do not depend on the thread count. All sgemm calls are single-threaded (inside Parallel).
+// The per-head work is KernelCore's AttentionCore, compiled in each ISA module and picked by
+// `ISA.active`, so its GEMMs and softmax rows run on that path's registers.
 import KernelCore
+import KernelsAVX512
+import KernelsAVX2
+import KernelsGeneric
 import Foundation
 
 /// Element strides of a [B, T, …] sequence tensor: between batches and between tokens.
@@ -85,6 +90,15 @@ public struct AttentionGeometry: Sendable, Equatable {
     var offset: Int { keys - queries }
 }
 
+extension AttentionGeometry {
+    /// One head's sizes and token strides, for KernelCore's per-head attention.
+    var head: AttentionHeadShape {
+        AttentionHeadShape(queries: queries, keys: keys, dqk: dqk, dv: dv, scale: scale,
+                           ldq: qStrides.token, ldk: kStrides.token, ldv: vStrides.token, ldo: oStrides.token,
+                           blockRows: Kernels.blockRowsFor(self))
+    }
+}
+
 extension Kernels {
     /// Query rows per block in attention (scratch per thread: 2 · blockRows · Tk floats).
     static let attentionBlockRows = 32
@@ -102,13 +116,12 @@ extension Kernels {
         let pq = SendablePointer(q), pk = SendablePointer(k), pv = SendablePointer(v)
         let po = SendablePointer(o), pl = SendablePointer(lse)
         let pm = maxLogit.map(SendablePointer.init)
+        let head = s.head
         Parallel.for(s.batch * s.heads) { range in
             let scratch = UnsafeMutablePointer<Float>.allocate(capacity: blockRowsFor(s) * s.keys)
             defer { scratch.deallocate() }
             for bh in range {
                 let b = bh / s.heads, h = bh % s.heads, g = h / s.group
-                let ldq = s.qStrides.token, ldk = s.kStrides.token
-                let ldv = s.vStrides.token, ldo = s.oStrides.token
                 let qh = pq.p + b * s.qStrides.batch + h * s.dqk
                 let kh = pk.p + b * s.kStrides.batch + g * s.dqk
                 let vh = pv.p + b * s.vStrides.batch + g * s.dv
@@ -116,13 +129,13 @@ extension Kernels {
                 let lseh = pl.p + (b * s.heads + h) * s.queries
                 let headMax: UnsafeMutablePointer<Float>? = pm.map { $0.p + bh }
                 headMax?.pointee = -Float.infinity
-                forEachBlock(s) { i0, rows, kEnd in
-                    attentionProbBlock(qh + i0 * ldq, ldq: ldq, kh, ldk: ldk, s: s, i0: i0,
-                                       rows: rows, kEnd: kEnd, p: scratch, lse: lseh + i0,
-                                       fromLSE: false, rowMax: headMax)
-                    gemmSerial(transA: false, transB: false, m: rows, n: s.dv, k: kEnd, alpha: 1,
-                               a: scratch, lda: kEnd, b: vh, ldb: ldv, beta: 0,
-                               c: oh + i0 * ldo, ldc: ldo)
+                switch ISA.active {
+                case .avx512:
+                    GemmAVX512.attentionForwardHead(head, q: qh, k: kh, v: vh, o: oh, lse: lseh, headMax: headMax, scratch: scratch)
+                case .avx2:
+                    GemmAVX2.attentionForwardHead(head, q: qh, k: kh, v: vh, o: oh, lse: lseh, headMax: headMax, scratch: scratch)
+                case .generic:
+                    GemmGeneric.attentionForwardHead(head, q: qh, k: kh, v: vh, o: oh, lse: lseh, headMax: headMax, scratch: scratch)
                 }
             }
         }
@@ -141,13 +154,12 @@ extension Kernels {
         let pq = SendablePointer(q), pk = SendablePointer(k), pv = SendablePointer(v)
         let pl = SendablePointer(lse), pdo = SendablePointer(dout)
         let pdq = SendablePointer(dq), pdk = SendablePointer(dk), pdv = SendablePointer(dv)
+        let head = s.head
         Parallel.for(s.batch * s.kvHeads) { range in
             let cap = blockRowsFor(s) * s.keys
             let pBuf = UnsafeMutablePointer<Float>.allocate(capacity: max(cap, 1))
             let dpBuf = UnsafeMutablePointer<Float>.allocate(capacity: max(cap, 1))
             defer { pBuf.deallocate(); dpBuf.deallocate() }
-            let ldq = s.qStrides.token, ldk = s.kStrides.token
-            let ldv = s.vStrides.token, ldo = s.oStrides.token
             for bg in range {
                 let b = bg / s.kvHeads, g = bg % s.kvHeads
                 let kh = pk.p + b * s.kStrides.batch + g * s.dqk
@@ -155,51 +167,24 @@ extension Kernels {
                 let dkh = pdk.p + b * s.kStrides.batch + g * s.dqk
                 let dvh = pdv.p + b * s.vStrides.batch + g * s.dv
                 for j in 0..<s.keys {
-                    (dkh + j * ldk).update(repeating: 0, count: s.dqk)
-                    (dvh + j * ldv).update(repeating: 0, count: s.dv)
+                    (dkh + j * s.kStrides.token).update(repeating: 0, count: s.dqk)
+                    (dvh + j * s.vStrides.token).update(repeating: 0, count: s.dv)
                 }
                 for h in (g * s.group)..<((g + 1) * s.group) {
                     let qh = pq.p + b * s.qStrides.batch + h * s.dqk
                     let dqh = pdq.p + b * s.qStrides.batch + h * s.dqk
                     let doh = pdo.p + b * s.oStrides.batch + h * s.dv
                     let lseh = pl.p + (b * s.heads + h) * s.queries
-                    forEachBlock(s) { i0, rows, kEnd in
-                        // P [rows, kEnd] recomputed from lse.
-                        attentionProbBlock(qh + i0 * ldq, ldq: ldq, kh, ldk: ldk, s: s, i0: i0,
-                                           rows: rows, kEnd: kEnd, p: pBuf,
-                                           lse: UnsafeMutablePointer(mutating: lseh + i0),
-                                           fromLSE: true)
-                        // dV[0..<kEnd] += Pᵀ · dO_blk
-                        gemmSerial(transA: true, transB: false, m: kEnd, n: s.dv, k: rows,
-                                   alpha: 1, a: pBuf, lda: kEnd, b: doh + i0 * ldo, ldb: ldo,
-                                   beta: 1, c: dvh, ldc: ldv)
-                        // dP = dO_blk · V[0..<kEnd]ᵀ
-                        gemmSerial(transA: false, transB: true, m: rows, n: kEnd, k: s.dv,
-                                   alpha: 1, a: doh + i0 * ldo, lda: ldo, b: vh, ldb: ldv,
-                                   beta: 0, c: dpBuf, ldc: kEnd)
-                        // dS = P ⊙ (dP − Σ_j P dP), in dpBuf; zero beyond the causal limit.
-                        for r in 0..<rows {
-                            let valid = s.offset + i0 + r + 1
-                            let pr = pBuf + r * kEnd, dr = dpBuf + r * kEnd
-                            let dsum = F16(repeating: dot(pr, dr, valid))
-                            forEach16(valid) { j, c in
-                                if c == 16 {
-                                    store16(load16(pr + j) * (load16(dr + j) - dsum), dr + j)
-                                } else {
-                                    storePartial(loadPartial(pr + j, c, fill: 0)
-                                                 * (loadPartial(dr + j, c, fill: 0) - dsum), dr + j, c)
-                                }
-                            }
-                            if valid < kEnd { (dr + valid).update(repeating: 0, count: kEnd - valid) }
-                        }
-                        // dQ_blk = scale · dS · K[0..<kEnd]
-                        gemmSerial(transA: false, transB: false, m: rows, n: s.dqk, k: kEnd,
-                                   alpha: s.scale, a: dpBuf, lda: kEnd, b: kh, ldb: ldk,
-                                   beta: 0, c: dqh + i0 * ldq, ldc: ldq)
-                        // dK[0..<kEnd] += scale · dSᵀ · Q_blk
-                        gemmSerial(transA: true, transB: false, m: kEnd, n: s.dqk, k: rows,
-                                   alpha: s.scale, a: dpBuf, lda: kEnd, b: qh + i0 * ldq,
-                                   ldb: ldq, beta: 1, c: dkh, ldc: ldk)
+                    switch ISA.active {
+                    case .avx512:
+                        GemmAVX512.attentionBackwardHead(head, q: qh, k: kh, v: vh, lse: lseh, dout: doh,
+                                                         dq: dqh, dk: dkh, dv: dvh, pBuf: pBuf, dpBuf: dpBuf)
+                    case .avx2:
+                        GemmAVX2.attentionBackwardHead(head, q: qh, k: kh, v: vh, lse: lseh, dout: doh,
+                                                       dq: dqh, dk: dkh, dv: dvh, pBuf: pBuf, dpBuf: dpBuf)
+                    case .generic:
+                        GemmGeneric.attentionBackwardHead(head, q: qh, k: kh, v: vh, lse: lseh, dout: doh,
+                                                          dq: dqh, dk: dkh, dv: dvh, pBuf: pBuf, dpBuf: dpBuf)
                     }
                 }
             }
@@ -217,15 +202,22 @@ extension Kernels {
                      "attentionProbabilities: (b \(b), h \(h)) outside [\(s.batch), \(s.heads)]")
         guard s.queries > 0 else { return }
         let g = h / s.group
-        let ldq = s.qStrides.token, ldk = s.kStrides.token
         let qh = q + b * s.qStrides.batch + h * s.dqk
         let kh = k + b * s.kStrides.batch + g * s.dqk
         let scratch = UnsafeMutablePointer<Float>.allocate(capacity: blockRowsFor(s) * s.keys)
         let lse = UnsafeMutablePointer<Float>.allocate(capacity: s.queries)
         defer { scratch.deallocate(); lse.deallocate() }
-        forEachBlock(s) { i0, rows, kEnd in
-            attentionProbBlock(qh + i0 * ldq, ldq: ldq, kh, ldk: ldk, s: s, i0: i0, rows: rows,
-                               kEnd: kEnd, p: scratch, lse: lse + i0, fromLSE: false)
+        let head = s.head
+        head.forEachBlock { i0, rows, kEnd in
+            let qb = qh + i0 * head.ldq
+            switch ISA.active {
+            case .avx512:
+                GemmAVX512.attentionProbBlock(head, q: qb, k: kh, i0: i0, rows: rows, kEnd: kEnd, p: scratch, lse: lse + i0)
+            case .avx2:
+                GemmAVX2.attentionProbBlock(head, q: qb, k: kh, i0: i0, rows: rows, kEnd: kEnd, p: scratch, lse: lse + i0)
+            case .generic:
+                GemmGeneric.attentionProbBlock(head, q: qb, k: kh, i0: i0, rows: rows, kEnd: kEnd, p: scratch, lse: lse + i0)
+            }
             for r in 0..<rows {
                 let dst = probs + (i0 + r) * s.keys
                 dst.update(from: scratch + r * kEnd, count: kEnd)
@@ -234,50 +226,8 @@ extension Kernels {
         }
     }
 
-    // MARK: - Blocks
-
     @inline(__always)
     static func blockRowsFor(_ s: AttentionGeometry) -> Int {
         max(1, min(attentionBlockRows, s.queries))
-    }
-
-    /// Calls body(i0, rows, kEnd) for each query block; keys 0..<kEnd are visible to the block.
-    @inline(__always)
-    static func forEachBlock(_ s: AttentionGeometry, _ body: (Int, Int, Int) -> Void) {
-        let br = blockRowsFor(s)
-        var i0 = 0
-        while i0 < s.queries {
-            let rows = min(br, s.queries - i0)
-            body(i0, rows, s.offset + i0 + rows)
-            i0 += rows
-        }
-    }
-
-    /// P [rows, kEnd] = causal softmax of scale·Q_blk·K[0..<kEnd]ᵀ. With `fromLSE == false`
-    /// computes and writes lse [rows] (and raises `rowMax` to the largest logit of the block when
-    /// given); with `true` uses the given lse (backward recompute).
-    @inline(__always)
-    static func attentionProbBlock(
-        _ qb: UnsafePointer<Float>, ldq: Int, _ kh: UnsafePointer<Float>, ldk: Int,
-        s: AttentionGeometry, i0: Int, rows: Int, kEnd: Int,
-        p: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>, fromLSE: Bool,
-        rowMax maxOut: UnsafeMutablePointer<Float>? = nil
-    ) {
-        gemmSerial(transA: false, transB: true, m: rows, n: kEnd, k: s.dqk, alpha: s.scale,
-                   a: qb, lda: ldq, b: kh, ldb: ldk, beta: 0, c: p, ldc: kEnd)
-        for r in 0..<rows {
-            let valid = s.offset + i0 + r + 1
-            let row = p + r * kEnd
-            if fromLSE {
-                _ = expShifted(row, row, valid, shift: lse[r])
-            } else {
-                let m = rowMax(row, valid)
-                if let maxOut, m > maxOut.pointee { maxOut.pointee = m }
-                let sum = expShifted(row, row, valid, shift: m)
-                scaleRow(row, valid, by: 1 / sum)
-                lse[r] = m + DetMath.log(sum)
-            }
-            if valid < kEnd { (row + valid).update(repeating: 0, count: kEnd - valid) }
-        }
     }
 }

@@ -3,6 +3,7 @@
 //   x, y, dy, dx   [N, D] with row strides (elements; >= D, default D)
 //   weight, dweight [D]
 //   rstd           [N]   saved by the forward pass for the backward pass
+import KernelCore
 import Foundation
 
 extension Kernels {
@@ -20,19 +21,19 @@ extension Kernels {
         Parallel.for(n, grain: max(1, 8192 / max(d, 1))) { range in
             for i in range {
                 let xr = px.p + i * ldx, yr = py.p + i * ldy
-                let ss = dot(xr, xr, d)
+                let ss = Vec.dot(xr, xr, d)
                 let r = 1 / (ss / Float(d) + eps).squareRoot()
                 pr.p[i] = r
                 let rv = F16(repeating: r)
                 var j = 0
                 while j + 16 <= d {
-                    store16(load16(xr + j) * rv * load16(pw.p + j), yr + j)
+                    Vec.store16(Vec.load16(xr + j) * rv * Vec.load16(pw.p + j), yr + j)
                     j += 16
                 }
                 if j < d {
                     let c = d - j
-                    storePartial(loadPartial(xr + j, c, fill: 0) * rv
-                                 * loadPartial(pw.p + j, c, fill: 0), yr + j, c)
+                    Vec.storePartial(Vec.loadPartial(xr + j, c, fill: 0) * rv
+                                 * Vec.loadPartial(pw.p + j, c, fill: 0), yr + j, c)
                 }
             }
         }
@@ -62,27 +63,27 @@ extension Kernels {
                 var acc = F16()
                 var j = 0
                 while j + 16 <= d {
-                    acc += load16(gr + j) * load16(pw.p + j) * load16(xr + j)
+                    acc += Vec.load16(gr + j) * Vec.load16(pw.p + j) * Vec.load16(xr + j)
                     j += 16
                 }
                 if j < d {
                     let c = d - j
-                    acc += loadPartial(gr + j, c, fill: 0) * loadPartial(pw.p + j, c, fill: 0)
-                        * loadPartial(xr + j, c, fill: 0)
+                    acc += Vec.loadPartial(gr + j, c, fill: 0) * Vec.loadPartial(pw.p + j, c, fill: 0)
+                        * Vec.loadPartial(xr + j, c, fill: 0)
                 }
-                let coef = F16(repeating: hsum(acc) * (r * r * r) / Float(d))
+                let coef = F16(repeating: Vec.hsum(acc) * (r * r * r) / Float(d))
                 let rv = F16(repeating: r)
                 j = 0
                 while j + 16 <= d {
-                    let v = rv * (load16(pw.p + j) * load16(gr + j)) - load16(xr + j) * coef
-                    store16(v, dxr + j)
+                    let v = rv * (Vec.load16(pw.p + j) * Vec.load16(gr + j)) - Vec.load16(xr + j) * coef
+                    Vec.store16(v, dxr + j)
                     j += 16
                 }
                 if j < d {
                     let c = d - j
-                    let v = rv * (loadPartial(pw.p + j, c, fill: 0) * loadPartial(gr + j, c, fill: 0))
-                        - loadPartial(xr + j, c, fill: 0) * coef
-                    storePartial(v, dxr + j, c)
+                    let v = rv * (Vec.loadPartial(pw.p + j, c, fill: 0) * Vec.loadPartial(gr + j, c, fill: 0))
+                        - Vec.loadPartial(xr + j, c, fill: 0) * coef
+                    Vec.storePartial(v, dxr + j, c)
                 }
             }
         }
@@ -94,16 +95,16 @@ extension Kernels {
                 var acc = F16()
                 if c == 16 {
                     for i in 0..<n {
-                        acc += load16(pdy.p + i * lddy + j) * load16(px.p + i * ldx + j)
+                        acc += Vec.load16(pdy.p + i * lddy + j) * Vec.load16(px.p + i * ldx + j)
                             * F16(repeating: pr.p[i])
                     }
-                    store16(acc, pdw.p + j)
+                    Vec.store16(acc, pdw.p + j)
                 } else {
                     for i in 0..<n {
-                        acc += loadPartial(pdy.p + i * lddy + j, c, fill: 0)
-                            * loadPartial(px.p + i * ldx + j, c, fill: 0) * F16(repeating: pr.p[i])
+                        acc += Vec.loadPartial(pdy.p + i * lddy + j, c, fill: 0)
+                            * Vec.loadPartial(px.p + i * ldx + j, c, fill: 0) * F16(repeating: pr.p[i])
                     }
-                    storePartial(acc, pdw.p + j, c)
+                    Vec.storePartial(acc, pdw.p + j, c)
                 }
             }
         }

@@ -19,9 +19,9 @@ extension Kernels {
         Parallel.for(n, grain: max(1, 4096 / max(v, 1))) { range in
             for i in range {
                 let xr = px.p + i * v, yr = py.p + i * v
-                let m = rowMax(xr, v)
-                let s = expShifted(xr, yr, v, shift: m)
-                scaleRow(yr, v, by: 1 / s)
+                let m = Vec.rowMax(xr, v)
+                let s = Vec.expShifted(xr, yr, v, shift: m)
+                Vec.scaleRow(yr, v, by: 1 / s)
             }
         }
     }
@@ -35,12 +35,12 @@ extension Kernels {
         Parallel.for(n, grain: max(1, 4096 / max(v, 1))) { range in
             for i in range {
                 let yr = py.p + i * v, gr = pdy.p + i * v, dr = pdx.p + i * v
-                let s = F16(repeating: dot(yr, gr, v))
-                forEach16(v) { j, c in
-                    let yv = c == 16 ? load16(yr + j) : loadPartial(yr + j, c, fill: 0)
-                    let gv = c == 16 ? load16(gr + j) : loadPartial(gr + j, c, fill: 0)
+                let s = F16(repeating: Vec.dot(yr, gr, v))
+                Vec.forEach16(v) { j, c in
+                    let yv = c == 16 ? Vec.load16(yr + j) : Vec.loadPartial(yr + j, c, fill: 0)
+                    let gv = c == 16 ? Vec.load16(gr + j) : Vec.loadPartial(gr + j, c, fill: 0)
                     let out = yv * (gv - s)
-                    if c == 16 { store16(out, dr + j) } else { storePartial(out, dr + j, c) }
+                    if c == 16 { Vec.store16(out, dr + j) } else { Vec.storePartial(out, dr + j, c) }
                 }
             }
         }
@@ -56,14 +56,14 @@ extension Kernels {
         Parallel.for(n, grain: max(1, 4096 / max(v, 1))) { range in
             for i in range {
                 let xr = px.p + i * v, yr = py.p + i * v
-                let l = logSumExp(xr, v)
+                let l = Vec.logSumExp(xr, v)
                 pl?.p[i] = l
                 let lv = F16(repeating: l)
-                forEach16(v) { j, c in
+                Vec.forEach16(v) { j, c in
                     if c == 16 {
-                        store16(load16(xr + j) - lv, yr + j)
+                        Vec.store16(Vec.load16(xr + j) - lv, yr + j)
                     } else {
-                        storePartial(loadPartial(xr + j, c, fill: 0) - lv, yr + j, c)
+                        Vec.storePartial(Vec.loadPartial(xr + j, c, fill: 0) - lv, yr + j, c)
                     }
                 }
             }
@@ -79,12 +79,12 @@ extension Kernels {
         Parallel.for(n, grain: max(1, 4096 / max(v, 1))) { range in
             for i in range {
                 let yr = py.p + i * v, gr = pdy.p + i * v, dr = pdx.p + i * v
-                let s = F16(repeating: rowSum(gr, v))
-                forEach16(v) { j, c in
-                    let yv = c == 16 ? load16(yr + j) : loadPartial(yr + j, c, fill: 0)
-                    let gv = c == 16 ? load16(gr + j) : loadPartial(gr + j, c, fill: 0)
-                    let out = gv - vexp(yv) * s
-                    if c == 16 { store16(out, dr + j) } else { storePartial(out, dr + j, c) }
+                let s = F16(repeating: Vec.rowSum(gr, v))
+                Vec.forEach16(v) { j, c in
+                    let yv = c == 16 ? Vec.load16(yr + j) : Vec.loadPartial(yr + j, c, fill: 0)
+                    let gv = c == 16 ? Vec.load16(gr + j) : Vec.loadPartial(gr + j, c, fill: 0)
+                    let out = gv - Vec.vexp(yv) * s
+                    if c == 16 { Vec.store16(out, dr + j) } else { Vec.storePartial(out, dr + j, c) }
                 }
             }
         }
@@ -123,7 +123,7 @@ extension Kernels {
                 precondition(t >= 0 && t < v, "crossEntropy: target \(t) of row \(i) outside 0..<\(v)")
                 let xr = px.p + i * v
                 // loss = (max − x_t) + log Σ exp(x − max): no cancellation at |x| ~ 1e4.
-                let (m, logSum) = logSumExpParts(xr, v)
+                let (m, logSum) = Vec.logSumExpParts(xr, v)
                 pe.p[i] = m + logSum
                 pl.p[i] = (m - xr[t]) + logSum
             }
@@ -165,104 +165,14 @@ extension Kernels {
                 let xr = px.p + i * v
                 let coef = gradMean * w * invDen
                 let cv = F16(repeating: coef), lv = F16(repeating: pe.p[i])
-                forEach16(v) { j, c in
-                    let xv = c == 16 ? load16(xr + j) : loadPartial(xr + j, c, fill: 0)
-                    let out = vexp(xv - lv) * cv
-                    if c == 16 { store16(out, dr + j) } else { storePartial(out, dr + j, c) }
+                Vec.forEach16(v) { j, c in
+                    let xv = c == 16 ? Vec.load16(xr + j) : Vec.loadPartial(xr + j, c, fill: 0)
+                    let out = Vec.vexp(xv - lv) * cv
+                    if c == 16 { Vec.store16(out, dr + j) } else { Vec.storePartial(out, dr + j, c) }
                 }
                 let t = Int(pt.p[i])
-                dr[t] = (sexp(xr[t] - pe.p[i]) - 1) * coef
+                dr[t] = (Vec.sexp(xr[t] - pe.p[i]) - 1) * coef
             }
         }
-    }
-}
-
-// MARK: - Row helpers (fixed order; used by softmax and attention)
-
-/// Calls `body(j, c)` for j = 0, 16, 32, … with c = min(16, n − j) lanes.
-@inline(__always)
-func forEach16(_ n: Int, _ body: (Int, Int) -> Void) {
-    var j = 0
-    while j < n {
-        body(j, min(16, n - j))
-        j += 16
-    }
-}
-
-/// Σ x_j with a SIMD16 accumulator.
-@inline(__always)
-func rowSum(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
-    var acc = F16()
-    var j = 0
-    while j + 16 <= n {
-        acc += load16(x + j)
-        j += 16
-    }
-    if j < n { acc += loadPartial(x + j, n - j, fill: 0) }
-    return hsum(acc)
-}
-
-/// y_j = exp(x_j − shift); returns Σ_j y_j. `y` may alias `x`.
-@inline(__always)
-func expShifted(_ x: UnsafePointer<Float>, _ y: UnsafeMutablePointer<Float>, _ n: Int,
-                shift: Float) -> Float {
-    let sv = F16(repeating: shift)
-    var acc = F16()
-    var j = 0
-    while j + 16 <= n {
-        let e = vexp(load16(x + j) - sv)
-        store16(e, y + j)
-        acc += e
-        j += 16
-    }
-    if j < n {
-        let c = n - j
-        var e = vexp(loadPartial(x + j, c, fill: 0) - sv)
-        for l in c..<16 { e[l] = 0 }
-        storePartial(e, y + j, c)
-        acc += e
-    }
-    return hsum(acc)
-}
-
-/// log Σ_j exp(x_j), shifted by the row max (NaN propagates; a row of all −inf gives −inf).
-@inline(__always)
-func logSumExp(_ x: UnsafePointer<Float>, _ n: Int) -> Float {
-    let (m, l) = logSumExpParts(x, n)
-    return m + l
-}
-
-/// (m, log Σ_j exp(x_j − m)) with m the row max.
-@inline(__always)
-func logSumExpParts(_ x: UnsafePointer<Float>, _ n: Int) -> (Float, Float) {
-    let m = rowMax(x, n)
-    if m == -.infinity { return (-.infinity, 0) }
-    let sv = F16(repeating: m)
-    var acc = F16()
-    var j = 0
-    while j + 16 <= n {
-        acc += vexp(load16(x + j) - sv)
-        j += 16
-    }
-    if j < n {
-        var e = vexp(loadPartial(x + j, n - j, fill: 0) - sv)
-        for l in (n - j)..<16 { e[l] = 0 }
-        acc += e
-    }
-    return (m, DetMath.log(hsum(acc)))
-}
-
-/// x_j *= s
-@inline(__always)
-func scaleRow(_ x: UnsafeMutablePointer<Float>, _ n: Int, by s: Float) {
-    let sv = F16(repeating: s)
-    var j = 0
-    while j + 16 <= n {
-        store16(load16(x + j) * sv, x + j)
-        j += 16
-    }
-    while j < n {
-        x[j] *= s
-        j += 1
     }
 }

@@ -4,6 +4,7 @@
 //                         be the two halves of one fused [N, 2F] projection.
 // Backward: da = dy·b·σ(a)·(1 + a·(1 − σ(a))),  db = dy·silu(a).
 
+import KernelCore
 extension Kernels {
     /// Forward SwiGLU gate. `y` may alias `a` or `b` with equal strides.
     public static func swigluForward(
@@ -20,11 +21,11 @@ extension Kernels {
                 var j = 0
                 while j < f {
                     let c = min(16, f - j)
-                    let av = c == 16 ? load16(ar + j) : loadPartial(ar + j, c, fill: 0)
-                    let bv = c == 16 ? load16(br + j) : loadPartial(br + j, c, fill: 0)
-                    let s = 1 / (1 + vexp(-av))
+                    let av = c == 16 ? Vec.load16(ar + j) : Vec.loadPartial(ar + j, c, fill: 0)
+                    let bv = c == 16 ? Vec.load16(br + j) : Vec.loadPartial(br + j, c, fill: 0)
+                    let s = 1 / (1 + Vec.vexp(-av))
                     let v = av * s * bv
-                    if c == 16 { store16(v, yr + j) } else { storePartial(v, yr + j, c) }
+                    if c == 16 { Vec.store16(v, yr + j) } else { Vec.storePartial(v, yr + j, c) }
                     j += 16
                 }
             }
@@ -52,17 +53,17 @@ extension Kernels {
                 var j = 0
                 while j < f {
                     let c = min(16, f - j)
-                    let av = c == 16 ? load16(ar + j) : loadPartial(ar + j, c, fill: 0)
-                    let bv = c == 16 ? load16(br + j) : loadPartial(br + j, c, fill: 0)
-                    let gv = c == 16 ? load16(gr + j) : loadPartial(gr + j, c, fill: 0)
-                    let s = 1 / (1 + vexp(-av))
+                    let av = c == 16 ? Vec.load16(ar + j) : Vec.loadPartial(ar + j, c, fill: 0)
+                    let bv = c == 16 ? Vec.load16(br + j) : Vec.loadPartial(br + j, c, fill: 0)
+                    let gv = c == 16 ? Vec.load16(gr + j) : Vec.loadPartial(gr + j, c, fill: 0)
+                    let s = 1 / (1 + Vec.vexp(-av))
                     let silu = av * s
                     let dav = gv * bv * (s * (1 + av * (1 - s)))
                     let dbv = gv * silu
                     if c == 16 {
-                        store16(dav, dar + j); store16(dbv, dbr + j)
+                        Vec.store16(dav, dar + j); Vec.store16(dbv, dbr + j)
                     } else {
-                        storePartial(dav, dar + j, c); storePartial(dbv, dbr + j, c)
+                        Vec.storePartial(dav, dar + j, c); Vec.storePartial(dbv, dbr + j, c)
                     }
                     j += 16
                 }

@@ -1,0 +1,35 @@
+// The baseline x86-64 path's attention: AttentionCore's source compiled with this module's own
+// -target-cpu (Package.swift), with GemmCore's LanesSoft lanes and this path's blocking.
+import KernelCore
+
+extension GemmGeneric {
+    /// One head's causal attention forward (see `attentionForwardHeadCore`).
+    public static func attentionForwardHead(
+        _ s: AttentionHeadShape, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+        o: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>,
+        headMax: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>
+    ) {
+        attentionForwardHeadCore(LanesSoft.self, blocking, s, q: q, k: k, v: v, o: o, lse: lse,
+                                 headMax: headMax, scratch: scratch)
+    }
+
+    /// One head's causal attention backward (see `attentionBackwardHeadCore`).
+    public static func attentionBackwardHead(
+        _ s: AttentionHeadShape, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
+        lse: UnsafePointer<Float>, dout: UnsafePointer<Float>,
+        dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
+        pBuf: UnsafeMutablePointer<Float>, dpBuf: UnsafeMutablePointer<Float>
+    ) {
+        attentionBackwardHeadCore(LanesSoft.self, blocking, s, q: q, k: k, v: v, lse: lse, dout: dout,
+                                  dq: dq, dk: dk, dv: dv, pBuf: pBuf, dpBuf: dpBuf)
+    }
+
+    /// One query block's probabilities (see `attentionProbBlockCore`).
+    public static func attentionProbBlock(
+        _ s: AttentionHeadShape, q: UnsafePointer<Float>, k: UnsafePointer<Float>, i0: Int, rows: Int, kEnd: Int,
+        p: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>
+    ) {
+        attentionProbBlockCore(LanesSoft.self, blocking, s, q: q, k: k, i0: i0, rows: rows, kEnd: kEnd,
+                               p: p, lse: lse, fromLSE: false, rowMax: nil)
+    }
+}
