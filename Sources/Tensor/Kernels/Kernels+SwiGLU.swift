@@ -5,8 +5,13 @@
 // Backward: da = dy·b·σ(a)·(1 + a·(1 − σ(a))),  db = dy·silu(a).
 
 import KernelCore
+import KernelsAVX512
+import KernelsAVX2
+import KernelsGeneric
+
 extension Kernels {
-    /// Forward SwiGLU gate. `y` may alias `a` or `b` with equal strides.
+    /// Forward SwiGLU gate. `y` may alias `a` or `b` with equal strides. The rows run on the
+    /// active ISA path (KernelCore's SwiGLUCore; the same bits on every path).
     public static func swigluForward(
         a: UnsafePointer<Float>, lda: Int? = nil,
         b: UnsafePointer<Float>, ldb: Int? = nil,
@@ -16,18 +21,13 @@ extension Kernels {
         let lda = lda ?? f, ldb = ldb ?? f, ldy = ldy ?? f
         let pa = SendablePointer(a), pb = SendablePointer(b), py = SendablePointer(y)
         Parallel.for(n, grain: max(1, 8192 / max(f, 1))) { range in
-            for i in range {
-                let ar = pa.p + i * lda, br = pb.p + i * ldb, yr = py.p + i * ldy
-                var j = 0
-                while j < f {
-                    let c = min(16, f - j)
-                    let av = c == 16 ? Vec.load16(ar + j) : Vec.loadPartial(ar + j, c, fill: 0)
-                    let bv = c == 16 ? Vec.load16(br + j) : Vec.loadPartial(br + j, c, fill: 0)
-                    let s = 1 / (1 + Vec.vexp(-av))
-                    let v = av * s * bv
-                    if c == 16 { Vec.store16(v, yr + j) } else { Vec.storePartial(v, yr + j, c) }
-                    j += 16
-                }
+            switch ISA.active {
+            case .avx512:
+                GemmAVX512.swigluForwardRows(a: pa.p, lda: lda, b: pb.p, ldb: ldb, y: py.p, ldy: ldy, rows: range, cols: f)
+            case .avx2:
+                GemmAVX2.swigluForwardRows(a: pa.p, lda: lda, b: pb.p, ldb: ldb, y: py.p, ldy: ldy, rows: range, cols: f)
+            case .generic:
+                GemmGeneric.swigluForwardRows(a: pa.p, lda: lda, b: pb.p, ldb: ldb, y: py.p, ldy: ldy, rows: range, cols: f)
             }
         }
     }
@@ -47,26 +47,16 @@ extension Kernels {
         let pa = SendablePointer(a), pb = SendablePointer(b), pdy = SendablePointer(dy)
         let pda = SendablePointer(da), pdb = SendablePointer(db)
         Parallel.for(n, grain: max(1, 4096 / max(f, 1))) { range in
-            for i in range {
-                let ar = pa.p + i * lda, br = pb.p + i * ldb, gr = pdy.p + i * lddy
-                let dar = pda.p + i * ldda, dbr = pdb.p + i * lddb
-                var j = 0
-                while j < f {
-                    let c = min(16, f - j)
-                    let av = c == 16 ? Vec.load16(ar + j) : Vec.loadPartial(ar + j, c, fill: 0)
-                    let bv = c == 16 ? Vec.load16(br + j) : Vec.loadPartial(br + j, c, fill: 0)
-                    let gv = c == 16 ? Vec.load16(gr + j) : Vec.loadPartial(gr + j, c, fill: 0)
-                    let s = 1 / (1 + Vec.vexp(-av))
-                    let silu = av * s
-                    let dav = gv * bv * (s * (1 + av * (1 - s)))
-                    let dbv = gv * silu
-                    if c == 16 {
-                        Vec.store16(dav, dar + j); Vec.store16(dbv, dbr + j)
-                    } else {
-                        Vec.storePartial(dav, dar + j, c); Vec.storePartial(dbv, dbr + j, c)
-                    }
-                    j += 16
-                }
+            switch ISA.active {
+            case .avx512:
+                GemmAVX512.swigluBackwardRows(dy: pdy.p, lddy: lddy, a: pa.p, lda: lda, b: pb.p, ldb: ldb,
+                                              da: pda.p, ldda: ldda, db: pdb.p, lddb: lddb, rows: range, cols: f)
+            case .avx2:
+                GemmAVX2.swigluBackwardRows(dy: pdy.p, lddy: lddy, a: pa.p, lda: lda, b: pb.p, ldb: ldb,
+                                            da: pda.p, ldda: ldda, db: pdb.p, lddb: lddb, rows: range, cols: f)
+            case .generic:
+                GemmGeneric.swigluBackwardRows(dy: pdy.p, lddy: lddy, a: pa.p, lda: lda, b: pb.p, ldb: ldb,
+                                               da: pda.p, ldda: ldda, db: pdb.p, lddb: lddb, rows: range, cols: f)
             }
         }
     }

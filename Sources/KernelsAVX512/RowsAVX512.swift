@@ -1,4 +1,4 @@
-// The AVX-512 path's attention: AttentionCore's source compiled with this module's own
+// The AVX-512 path's attention and SwiGLU rows: AttentionCore's and SwiGLUCore's source compiled with this module's own
 // -target-cpu (Package.swift), with GemmCore's Lanes16 lanes and this path's blocking.
 import KernelCore
 
@@ -31,5 +31,23 @@ extension GemmAVX512 {
     ) {
         attentionProbBlockCore(Lanes16.self, blocking, s, q: q, k: k, i0: i0, rows: rows, kEnd: kEnd,
                                p: p, lse: lse, fromLSE: false, rowMax: nil)
+    }
+
+    /// SwiGLU forward over some rows (see `swigluForwardRowsCore`).
+    public static func swigluForwardRows(
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        y: UnsafeMutablePointer<Float>, ldy: Int, rows: Range<Int>, cols: Int
+    ) {
+        swigluForwardRowsCore(Lanes16.self, a: a, lda: lda, b: b, ldb: ldb, y: y, ldy: ldy, rows: rows, cols: cols)
+    }
+
+    /// SwiGLU backward over some rows (see `swigluBackwardRowsCore`).
+    public static func swigluBackwardRows(
+        dy: UnsafePointer<Float>, lddy: Int, a: UnsafePointer<Float>, lda: Int,
+        b: UnsafePointer<Float>, ldb: Int, da: UnsafeMutablePointer<Float>, ldda: Int,
+        db: UnsafeMutablePointer<Float>, lddb: Int, rows: Range<Int>, cols: Int
+    ) {
+        swigluBackwardRowsCore(Lanes16.self, dy: dy, lddy: lddy, a: a, lda: lda, b: b, ldb: ldb,
+                               da: da, ldda: ldda, db: db, lddb: lddb, rows: rows, cols: cols)
     }
 }
