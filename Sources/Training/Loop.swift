@@ -174,7 +174,6 @@ public struct TrainingLoop {
     /// Loss, perplexity, optimum gap, accuracy and MaxVio_global over the validation set.
     public func evaluate(step: Int) -> EvalReport {
         let count = valSequences
-        let chunk = train.batchSize
         var lossSum = 0.0, weightSum = 0.0, correct = 0.0
         var loads: [Int: [Int]] = [:]
         let decoder = Decoder(config: model)
@@ -187,34 +186,28 @@ public struct TrainingLoop {
                                             loads: Array(repeating: 0, count: moeLayers.count * labels.names.count * shape.experts))
             sourceOf = labels.ofSequence
         }
-        Tensor.withoutGrad {
-            var first = 0
-            while first < count {
-                let rows = min(chunk, count - first)
-                let batch = data.sequences(.validation, first: first, count: rows, seqLen: train.seqLen)
-                let out = decoder.forward(trainer.params, inputs: batch.inputs, targets: batch.targets, mask: batch.mask,
-                                          probes: ProbeRequest(routing: specialisation != nil), mtp: false)
-                let mask = batch.mask.scalars
-                let weight = mask.reduce(0.0) { $0 + Double($1) }
-                lossSum += Double(out.ce.item) * weight
-                weightSum += weight
-                if data.reportsAccuracy {
-                    let logits = out.logits.scalars, v = model.vocab, targets = batch.targets.scalars
-                    for position in mask.indices where mask[position] != 0 {
-                        let row = logits[(position * v)..<((position + 1) * v)]
-                        var best = row.startIndex
-                        for i in row.indices where row[i] > row[best] { best = i }
-                        if best - row.startIndex == Int(targets[position]) { correct += Double(mask[position]) }
-                    }
+        let probes = ProbeRequest(routing: specialisation != nil)
+        forwardInChunks(count: count, decoder: decoder, probes: probes,
+                        batch: { data.sequences(.validation, first: $0, count: $1, seqLen: train.seqLen) }) { first, rows, batch, out in
+            let mask = batch.mask.scalars
+            let weight = mask.reduce(0.0) { $0 + Double($1) }
+            lossSum += Double(out.ce.item) * weight
+            weightSum += weight
+            if data.reportsAccuracy {
+                let logits = out.logits.scalars, v = model.vocab, targets = batch.targets.scalars
+                for position in mask.indices where mask[position] != 0 {
+                    let row = logits[(position * v)..<((position + 1) * v)]
+                    var best = row.startIndex
+                    for i in row.indices where row[i] > row[best] { best = i }
+                    if best - row.startIndex == Int(targets[position]) { correct += Double(mask[position]) }
                 }
-                for stats in out.moe {
-                    loads[stats.layer] = zip(loads[stats.layer] ?? Array(repeating: 0, count: stats.load.count), stats.load).map(+)
-                    if let selected = stats.selected, let i = moeLayers.firstIndex(of: stats.layer) {
-                        specialisation?.count(layerIndex: i, selected: selected, k: selected.count / max(batch.inputs.count, 1),
-                                              seqLen: train.seqLen, sourceOf: sourceOf[first..<(first + rows)])
-                    }
+            }
+            for stats in out.moe {
+                loads[stats.layer] = zip(loads[stats.layer] ?? Array(repeating: 0, count: stats.load.count), stats.load).map(+)
+                if let selected = stats.selected, let i = moeLayers.firstIndex(of: stats.layer) {
+                    specialisation?.count(layerIndex: i, selected: selected, k: selected.count / max(batch.inputs.count, 1),
+                                          seqLen: train.seqLen, sourceOf: sourceOf[first..<(first + rows)])
                 }
-                first += rows
             }
         }
         let loss = weightSum > 0 ? lossSum / weightSum : .nan
@@ -234,19 +227,28 @@ public struct TrainingLoop {
     /// windows (each chunk's mean weighted by its tokens, summed in window order).
     func evaluateWhole(_ split: WholeValidation, decoder: Decoder) -> (loss: Double, tokens: Int) {
         var lossSum = 0.0, tokens = 0
+        forwardInChunks(count: split.count, decoder: decoder, probes: ProbeRequest(), batch: split.batch) { _, _, batch, out in
+            lossSum += Double(out.ce.item) * Double(batch.inputs.count)
+            tokens += batch.inputs.count
+        }
+        return (tokens > 0 ? lossSum / Double(tokens) : .nan, tokens)
+    }
+
+    /// Forward passes without gradients over sequences 0 ..< count, in chunks of
+    /// train.batch_size sequences in order: `body(first, rows, batch, output)` per chunk.
+    func forwardInChunks(count: Int, decoder: Decoder, probes: ProbeRequest, batch: (Int, Int) -> Batch,
+                         _ body: (Int, Int, Batch, ForwardResult) -> Void) {
         Tensor.withoutGrad {
             var first = 0
-            while first < split.count {
-                let rows = min(train.batchSize, split.count - first)
-                let batch = split.batch(first, rows)
-                let out = decoder.forward(trainer.params, inputs: batch.inputs, targets: batch.targets, mask: batch.mask,
-                                          probes: ProbeRequest(), mtp: false)
-                lossSum += Double(out.ce.item) * Double(batch.inputs.count)
-                tokens += batch.inputs.count
+            while first < count {
+                let rows = min(train.batchSize, count - first)
+                let chunk = batch(first, rows)
+                let out = decoder.forward(trainer.params, inputs: chunk.inputs, targets: chunk.targets, mask: chunk.mask,
+                                          probes: probes, mtp: false)
+                body(first, rows, chunk, out)
                 first += rows
             }
         }
-        return (tokens > 0 ? lossSum / Double(tokens) : .nan, tokens)
     }
 
     /// Sequences in the fixed validation set (data.val_sequences).
