@@ -59,7 +59,7 @@ public enum NotebookExport {
                 ("## KV cache against loss\n\nKV-cache elements per token (from the run files' `model_kv_cache_per_token`: MHA 2·n_h·d_h·l, GQA 2·n_g·d_h·l, MQA 2·d_h·l, MLA (d_c + d_rope)·l) against the final eval loss, and against the MQAR accuracy where the data has it; each seed a dot, the mean with its 95% t interval per group (from `TABLE_JSON`).", kvCache),
             ], "KV cache against loss (needs evaluations and at least two KV-cache sizes)"),
             (sections.tuning, [
-                ("## Tuning curves\n\nThe spec's `tune` block trained each variant at every point of its grid on the tuning seeds (the sweep `<name>-tune` beside this one). Per variant: the final eval loss at each point, mean over the tuning seeds (a diverged or unfinished run is shown as a cross at the top), and the point the evaluation sweep trains (the star). The choice uses `tune.metric` (the final eval loss unless the spec says `best_loss`); only the evaluation seeds reach the table and the claims.", tuningCurves),
+                ("## Tuning curves\n\nThe spec's `tune` block trained each variant at every point of its grid on the tuning seeds (the sweep `<name>-tune` beside this one). Per variant: `tune.metric` at each point, mean over the tuning seeds, as `ablate sweep` computed it when it chose (`tuning.json` beside the sweep; a point with a diverged run is a cross at the top), and the point the evaluation sweep trains (the star). Only the evaluation seeds reach the table and the claims.", tuningCurves),
             ], nil),
             (sections.parametersVsLoss, [
                 ("## Parameters against loss\n\nFinal eval loss against the total trained parameters and against the parameters active per token (`model_total_parameters`, `model_active_parameters`); each seed a dot, the mean with its 95% t interval per group (from `TABLE_JSON`).", parameters),
@@ -461,61 +461,40 @@ public enum NotebookExport {
         """#
 
     static let tuningCurves = #"""
-        TUNED = manifest.get("tuned") or []
-        TUNE_DIR = os.path.normpath(SWEEP_DIR) + "-tune"
-        if os.path.exists(os.path.join(TUNE_DIR, "sweep.json")):
-            with open(os.path.join(TUNE_DIR, "sweep.json")) as f:
-                tune_manifest = json.load(f)
-
-            def variant_of(assignments):
-                parts = [f"{short(k)}={show(assignments[k])}" for k in sorted(assignments) if k not in TUNED]
-                return ",".join(parts) if parts else "base"
-
-            def point_of(assignments):
-                return tuple(assignments[k] for k in TUNED)
-
-            tuning = {}
-            for cell in tune_manifest["cells"]:
-                assignments = {k: json.loads(v) for k, v in cell["assignments"].items()}
-                loss = float("inf")
-                path = os.path.join(TUNE_DIR, cell["run_file"])
-                if os.path.exists(path):
-                    with h5py.File(path, "r") as f:
-                        status = f.attrs["status"]
-                        status = status.decode() if isinstance(status, bytes) else str(status)
-                        if status == "completed" and "metrics/eval/loss" in f:
-                            loss = float(f["metrics/eval/loss"][-1])
-                tuning.setdefault(variant_of(assignments), {}).setdefault(point_of(assignments), []).append(loss)
-            chosen = {variant_of(r["assignments"]): point_of(r["assignments"]) for r in runs
-                      if all(k in r["assignments"] for k in TUNED)}
-            fig, ax = plt.subplots(figsize=(8, 4.5))
-            numeric = len(TUNED) == 1 and all(isinstance(p[0], (int, float)) for v in tuning.values() for p in v)
-            finite = [np.mean(l) for v in tuning.values() for l in v.values() if np.isfinite(np.mean(l))]
+        TUNING = os.path.join(SWEEP_DIR, "tuning.json")
+        if os.path.exists(TUNING):
+            # Written by `ablate sweep` with the evaluation sweep's spec: the means it chose by.
+            with open(TUNING) as f:
+                tuning = json.load(f)
+            tuned = tuning["tuned"]
+            points = [tuple(p["point"]) for v in tuning["variants"] for p in v["points"]]
+            numeric = len(tuned) == 1 and all(isinstance(p[0], (int, float)) for p in points)
+            finite = [p["mean"] for v in tuning["variants"] for p in v["points"] if p["mean"] is not None]
             top = max(finite) if finite else 1.0
-            for variant, points in tuning.items():
-                keys = sorted(points) if numeric else list(points)
+            fig, ax = plt.subplots(figsize=(8, 4.5))
+            for variant in tuning["variants"]:
+                keys = [tuple(p["point"]) for p in variant["points"]]
+                means = [p["mean"] for p in variant["points"]]
                 xs = [k[0] for k in keys] if numeric else list(range(len(keys)))
-                means = [float(np.mean(points[k])) for k in keys]
-                line = ax.plot(xs, [m if np.isfinite(m) else np.nan for m in means], marker="o", label=variant)[0]
+                line = ax.plot(xs, [np.nan if m is None else m for m in means], marker="o", label=variant["label"])[0]
                 for x, m in zip(xs, means):
-                    if not np.isfinite(m):
+                    if m is None:
                         ax.plot([x], [top], marker="x", color=line.get_color())
-                if variant in chosen and chosen[variant] in points:
-                    c = chosen[variant]
-                    ax.plot([c[0] if numeric else keys.index(c)], [float(np.mean(points[c]))], marker="*", markersize=16,
+                chosen = tuple(variant["chosen"])
+                if chosen in keys and means[keys.index(chosen)] is not None:
+                    ax.plot([xs[keys.index(chosen)]], [means[keys.index(chosen)]], marker="*", markersize=16,
                             color=line.get_color())
                 if not numeric:
                     ax.set_xticks(xs, [",".join(show(v) for v in k) for k in keys], rotation=30)
-            positive = numeric and all(p[0] > 0 for v in tuning.values() for p in v)
-            if positive and max(p[0] for v in tuning.values() for p in v) / min(p[0] for v in tuning.values() for p in v) >= 10:
+            if numeric and points and min(p[0] for p in points) > 0 and max(p[0] for p in points) / min(p[0] for p in points) >= 10:
                 ax.set_xscale("log")
-            ax.set_xlabel(", ".join(short(k) for k in TUNED))
-            ax.set_ylabel("final eval loss, mean over tuning seeds")
+            ax.set_xlabel(", ".join(short(k) for k in tuned))
+            ax.set_ylabel(f"{tuning['metric']}, mean over tuning seeds {tuning['seeds']}")
             ax.legend(fontsize=7)
             plt.tight_layout()
             plt.show()
         else:
-            print(f"no tuning sweep at {TUNE_DIR}")
+            print(f"no {TUNING}: `ablate sweep SPEC` writes it with the evaluation sweep")
         """#
 
     static let parameters = #"""

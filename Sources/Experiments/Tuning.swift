@@ -9,6 +9,7 @@
 import Analysis
 import Config
 import Foundation
+import JSON
 
 /// A spec's `tune` block.
 public struct TuneConfig: Sendable, Equatable {
@@ -187,7 +188,35 @@ public enum Tuning {
         header += "# Edit the spec, not this file. The tuning means (∞: a run diverged):\n"
         for choice in choices { header += "#   " + summary(choice, tune: tune) + "\n" }
         try write(header + "\n" + YAMLText.emit(.map(top)), to: path)
+        try write(CanonicalJSON.encode(meansJSON(choices, tune: tune)) + "\n", to: meansPath(runs: runs, spec: spec))
         return try SpecLoader.load(path, overrides: derivedOverrides(spec))
+    }
+
+    /// Where the tuning means are written beside the evaluation sweep: <runs>/<name>/tuning.json
+    /// (the notebook's tuning curves read it; nothing recomputes them).
+    public static func meansPath(runs: String, spec: Spec) -> String {
+        URL(fileURLWithPath: runs).appendingPathComponent(spec.name).appendingPathComponent("tuning.json").path
+    }
+
+    /// The choices as JSON: the metric, the tuned keys and tuning seeds, and per variant its
+    /// label, assignments, each grid point's mean (null when a run diverged: +∞) with its n, and
+    /// the chosen point.
+    public static func meansJSON(_ choices: [TuningChoice], tune: TuneConfig) -> JSONValue {
+        .map([
+            "metric": .string(tune.metric),
+            "tuned": .strings(tune.paths),
+            "seeds": .ints(tune.seeds),
+            "variants": .list(choices.map { choice in
+                .map([
+                    "label": .string(SweepExpansion.label(choice.variant, varying: choice.variant.map(\.path))),
+                    "assignments": .map(Dictionary(uniqueKeysWithValues: choice.variant.map { ($0.path, $0.value) })),
+                    "points": .list(choice.means.map { entry in
+                        .map(["point": .list(entry.point), "mean": .finite(entry.mean), "n": .int(entry.n)])
+                    }),
+                    "chosen": .list(choice.chosen),
+                ])
+            }),
+        ])
     }
 
     /// "attention.kind=mha: optimizer.lr 0.001 → 2.2104, 0.003 → 2.0312 (chosen), …".

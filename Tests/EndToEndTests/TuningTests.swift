@@ -32,6 +32,7 @@ tune:
         let tuning = try SweepManifest.read(directory: runs + "/tinytune-tune")
         #expect(tuning.cells.count == 12 && Set(tuning.cells.map(\.seed)) == [100, 101])
         var expected: [String: String] = [:]
+        var meansOf: [String: [Double]] = [:]
         for topK in ["1", "2"] {
             var means: [(lr: String, mean: Double)] = []
             for lr in ["0.001", "0.003", "0.03"] {
@@ -46,6 +47,7 @@ tune:
                 means.append((lr, sum / 2))
             }
             expected[topK] = means.min { $0.mean < $1.mean }!.lr
+            meansOf[topK] = means.map(\.mean)
         }
 
         // The evaluation sweep: each variant at its chosen rate, on seeds 0 and 1 only.
@@ -60,6 +62,18 @@ tune:
         #expect(evaluation.specFile.hasSuffix("runs/tinytune/tuned-spec.yaml"))
         let derived = try String(contentsOfFile: runs + "/tinytune/tuned-spec.yaml", encoding: .utf8)
         #expect(derived.contains("(chosen)") && derived.contains("tuned: [train.optimizer.lr]"))
+        // tuning.json beside it: the means the choice used, which the notebook draws.
+        let means = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: runs + "/tinytune/tuning.json"))) as? [String: Any]
+        #expect(means?["metric"] as? String == "final_loss" && means?["tuned"] as? [String] == ["train.optimizer.lr"])
+        let variants = means?["variants"] as? [[String: Any]] ?? []
+        #expect(variants.count == 2)
+        for variant in variants {
+            let topK = ((variant["assignments"] as? [String: Any])?["model.ffn.moe.top_k"] as? NSNumber).map { "\($0.intValue)" } ?? "?"
+            let points = variant["points"] as? [[String: Any]] ?? []
+            let got = points.compactMap { ($0["mean"] as? NSNumber)?.doubleValue }
+            #expect(got.count == 3 && zip(got, meansOf[topK] ?? []).allSatisfy { abs($0 - $1) <= 1e-12 * max(1, abs($1)) }, "top_k \(topK): \(got) vs \(meansOf[topK] ?? [])")
+            #expect((variant["chosen"] as? [NSNumber])?.first?.doubleValue == Double(expected[topK] ?? ""), "top_k \(topK)")
+        }
 
         // The table of the spec shows the chosen rate per row.
         let table = try runProcess(binary, ["table", spec, "--runs", runs, "--metrics", "final_loss"])
