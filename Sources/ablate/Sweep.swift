@@ -152,7 +152,7 @@ struct Sweep: ParsableCommand {
         let perCell = threads ?? max(1, cores / jobs)
         say("running \(todo.count) cell(s), \(jobs) at a time, \(perCell) thread(s) each")
         installStopHandlers()
-        let executor = LocalExecutor(executable: currentExecutable(), sweepDirectory: directory, manifest: manifest,
+        let executor = LocalExecutor(executable: localCellExecutable(), sweepDirectory: directory, manifest: manifest,
                                      jobs: jobs, threads: perCell)
         do {
             try executor.run(todo, shouldStop: { stopRequested.load(ordering: .relaxed) }) { line in say(line); fflush(nil) }
@@ -182,7 +182,15 @@ struct Sweep: ParsableCommand {
     }
 }
 
-/// The absolute path of the running `ablate` binary (children and Slurm tasks run the same one).
+/// The binary a local sweep's cells run: /proc/self/exe, which is the very file this process
+/// runs even after its path was replaced or deleted (a rebuild while a sweep runs), so every
+/// cell runs the sweep's own binary; the resolved path where there is no /proc.
+func localCellExecutable() -> String {
+    FileManager.default.isExecutableFile(atPath: "/proc/self/exe") ? "/proc/self/exe" : currentExecutable()
+}
+
+/// The absolute path of the running `ablate` binary (Slurm tasks, on other nodes, run the file
+/// at this path).
 func currentExecutable() -> String {
     (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
         ?? URL(fileURLWithPath: CommandLine.arguments[0]).standardizedFileURL.path

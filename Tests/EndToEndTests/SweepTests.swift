@@ -102,6 +102,26 @@ sweep:
         #expect(try manifest(runs).cells.map(\.state) == [.completed, .completed])
     }
 
+    /// A rebuild while a sweep runs replaces (or deletes) the binary at its path: the cells still
+    /// start, and run the sweep's own binary (/proc/self/exe), not whatever the path holds now.
+    @Test func cellsStartAfterTheSweepsBinaryIsDeleted() throws {
+        let runs = directory.appendingPathComponent("deleted-binary").path
+        let copy = directory.appendingPathComponent("ablate-copy").path
+        try FileManager.default.copyItem(atPath: binary, toPath: copy)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: copy)
+        process.arguments = ["sweep", spec, "--runs", runs, "--jobs", "1"]
+        let output = Pipe()
+        process.standardOutput = output
+        process.standardError = output
+        try process.run()
+        try FileManager.default.removeItem(atPath: copy)   // before the sweep starts its first cell
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0, "\(text)")
+        #expect(try manifest(runs).cells.map(\.state) == Array(repeating: .completed, count: 4), "\(text)")
+    }
+
     @Test func interruptLeavesCellsResumable() throws {
         let runs = directory.appendingPathComponent("interrupted").path
         let long = directory.appendingPathComponent("long.yaml").path
