@@ -1,29 +1,15 @@
-// The baseline x86-64 (SSE2, software fma) path: GemmCore's source compiled with this module's own -target-cpu (Package.swift).
+// The baseline x86-64 (SSE2, software fma) path: GemmCore's, AttentionCore's and SwiGLUCore's source compiled with this
+// module's own -target-cpu (Package.swift). The entry points are Path.swift, one file that every
+// path's module links to (a symbolic link to Sources/KernelPathShared/Path.swift).
 import KernelCore
+
+/// This path's lanes, for Path.swift.
+typealias PathLanes = LanesSoft
 
 public enum GemmGeneric {
     /// Cache blocking of this path (speed only; bits never depend on it).
     public static let blocking = GemmBlocking(mc: 72, kc: 256, nc: 4096)
-
-    /// Single-threaded GEMM with GemmCore's arithmetic (see GemmCore.swift).
-    public static func serial(
-        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
-        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
-    ) {
-        gemmSerialCore(LanesSoft.self, blocking, transA: transA, transB: transB, m: m, n: n, k: k,
-                       alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
-    }
-
-    /// One lane of a GEMM shared by several threads (see `gemmLaneCore`): the same bits.
-    public static func lane(
-        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
-        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
-        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
-        rowBlock: Int, next: (Int) -> Int, done: (Int) -> Void
-    ) {
-        gemmLaneCore(LanesSoft.self, blocking, transA: transA, transB: transB, m: m, n: n, k: k,
-                     alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
-                     rowBlock: rowBlock, next: next, done: done)
-    }
 }
+
+/// This path, for Path.swift.
+typealias ThisPath = GemmGeneric

@@ -1,15 +1,40 @@
-// The AVX-512 path's attention and SwiGLU rows: AttentionCore's and SwiGLUCore's source compiled with this module's own
-// -target-cpu (Package.swift), with GemmCore's Lanes16 lanes and this path's blocking.
+// Every ISA path's entry points: the GEMM, attention and SwiGLU rows of KernelCore (GemmCore,
+// AttentionCore, SwiGLUCore), compiled with the including module's own -target-cpu
+// (Package.swift). This one file is linked into KernelsAVX512, KernelsAVX2 and KernelsGeneric
+// (Path.swift there is a symbolic link to it); each module names its enum `ThisPath` and its
+// lanes `PathLanes`, with its cache blocking.
 import KernelCore
 
-extension GemmAVX512 {
+extension ThisPath {
+    /// Single-threaded GEMM with GemmCore's arithmetic (see GemmCore.swift).
+    public static func serial(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
+    ) {
+        gemmSerialCore(PathLanes.self, blocking, transA: transA, transB: transB, m: m, n: n, k: k,
+                       alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+    }
+
+    /// One lane of a GEMM shared by several threads (see `gemmLaneCore`): the same bits.
+    public static func lane(
+        transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
+        a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
+        beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
+        rowBlock: Int, next: (Int) -> Int, done: (Int) -> Void
+    ) {
+        gemmLaneCore(PathLanes.self, blocking, transA: transA, transB: transB, m: m, n: n, k: k,
+                     alpha: alpha, a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc,
+                     rowBlock: rowBlock, next: next, done: done)
+    }
+
     /// One head's causal attention forward (see `attentionForwardHeadCore`).
     public static func attentionForwardHead(
         _ s: AttentionHeadShape, q: UnsafePointer<Float>, k: UnsafePointer<Float>, v: UnsafePointer<Float>,
         o: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>,
         headMax: UnsafeMutablePointer<Float>?, scratch: UnsafeMutablePointer<Float>
     ) {
-        attentionForwardHeadCore(Lanes16.self, blocking, s, q: q, k: k, v: v, o: o, lse: lse,
+        attentionForwardHeadCore(PathLanes.self, blocking, s, q: q, k: k, v: v, o: o, lse: lse,
                                  headMax: headMax, scratch: scratch)
     }
 
@@ -20,7 +45,7 @@ extension GemmAVX512 {
         dq: UnsafeMutablePointer<Float>, dk: UnsafeMutablePointer<Float>, dv: UnsafeMutablePointer<Float>,
         pBuf: UnsafeMutablePointer<Float>, dpBuf: UnsafeMutablePointer<Float>
     ) {
-        attentionBackwardHeadCore(Lanes16.self, blocking, s, q: q, k: k, v: v, lse: lse, dout: dout,
+        attentionBackwardHeadCore(PathLanes.self, blocking, s, q: q, k: k, v: v, lse: lse, dout: dout,
                                   dq: dq, dk: dk, dv: dv, pBuf: pBuf, dpBuf: dpBuf)
     }
 
@@ -29,7 +54,7 @@ extension GemmAVX512 {
         _ s: AttentionHeadShape, q: UnsafePointer<Float>, k: UnsafePointer<Float>, i0: Int, rows: Int, kEnd: Int,
         p: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>
     ) {
-        attentionProbBlockCore(Lanes16.self, blocking, s, q: q, k: k, i0: i0, rows: rows, kEnd: kEnd,
+        attentionProbBlockCore(PathLanes.self, blocking, s, q: q, k: k, i0: i0, rows: rows, kEnd: kEnd,
                                p: p, lse: lse, fromLSE: false, rowMax: nil)
     }
 
@@ -38,7 +63,7 @@ extension GemmAVX512 {
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         y: UnsafeMutablePointer<Float>, ldy: Int, rows: Range<Int>, cols: Int
     ) {
-        swigluForwardRowsCore(Lanes16.self, a: a, lda: lda, b: b, ldb: ldb, y: y, ldy: ldy, rows: rows, cols: cols)
+        swigluForwardRowsCore(PathLanes.self, a: a, lda: lda, b: b, ldb: ldb, y: y, ldy: ldy, rows: rows, cols: cols)
     }
 
     /// SwiGLU backward over some rows (see `swigluBackwardRowsCore`).
@@ -47,7 +72,7 @@ extension GemmAVX512 {
         b: UnsafePointer<Float>, ldb: Int, da: UnsafeMutablePointer<Float>, ldda: Int,
         db: UnsafeMutablePointer<Float>, lddb: Int, rows: Range<Int>, cols: Int
     ) {
-        swigluBackwardRowsCore(Lanes16.self, dy: dy, lddy: lddy, a: a, lda: lda, b: b, ldb: ldb,
+        swigluBackwardRowsCore(PathLanes.self, dy: dy, lddy: lddy, a: a, lda: lda, b: b, ldb: ldb,
                                da: da, ldda: ldda, db: db, lddb: lddb, rows: rows, cols: cols)
     }
 }

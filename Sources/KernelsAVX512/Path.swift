@@ -1,0 +1,1 @@
+../KernelPathShared/Path.swift
