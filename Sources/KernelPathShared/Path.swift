@@ -1,11 +1,11 @@
-// Every ISA path's entry points: the GEMM, attention and SwiGLU rows of KernelCore (GemmCore,
-// AttentionCore, SwiGLUCore), compiled with the including module's own -target-cpu
-// (Package.swift). This one file is linked into KernelsAVX512, KernelsAVX2 and KernelsGeneric
+// Every ISA path's entry points (KernelCore's `KernelPath`): the GEMM, attention, SwiGLU, RMSNorm
+// and cross-entropy rows of KernelCore (GemmCore, AttentionCore, SwiGLUCore, NormLossCore),
+// compiled with the including module's own -target-cpu (Package.swift). This one file is linked into KernelsAVX512, KernelsAVX2 and KernelsGeneric
 // (Path.swift there is a symbolic link to it); each module names its enum `ThisPath` and its
 // lanes `PathLanes`, with its cache blocking.
 import KernelCore
 
-extension ThisPath {
+extension ThisPath: KernelPath {
     /// Single-threaded GEMM with GemmCore's arithmetic (see GemmCore.swift).
     public static func serial(
         transA: Bool, transB: Bool, m: Int, n: Int, k: Int, alpha: Float,
@@ -74,5 +74,40 @@ extension ThisPath {
     ) {
         swigluBackwardRowsCore(PathLanes.self, dy: dy, lddy: lddy, a: a, lda: lda, b: b, ldb: ldb,
                                da: da, ldda: ldda, db: db, lddb: lddb, rows: rows, cols: cols)
+    }
+
+    public static func rmsNormForwardRows(x: UnsafePointer<Float>, ldx: Int, weight: UnsafePointer<Float>,
+                                          y: UnsafeMutablePointer<Float>, ldy: Int, rstd: UnsafeMutablePointer<Float>,
+                                          rows: Range<Int>, dim: Int, eps: Float) {
+        rmsNormForwardRowsCore(PathLanes.self, x: x, ldx: ldx, weight: weight, y: y, ldy: ldy, rstd: rstd,
+                               rows: rows, dim: dim, eps: eps)
+    }
+
+    public static func rmsNormBackwardRows(dy: UnsafePointer<Float>, lddy: Int, x: UnsafePointer<Float>, ldx: Int,
+                                           weight: UnsafePointer<Float>, rstd: UnsafePointer<Float>,
+                                           dx: UnsafeMutablePointer<Float>, lddx: Int, rows: Range<Int>, dim: Int) {
+        rmsNormBackwardRowsCore(PathLanes.self, dy: dy, lddy: lddy, x: x, ldx: ldx, weight: weight, rstd: rstd,
+                                dx: dx, lddx: lddx, rows: rows, dim: dim)
+    }
+
+    public static func rmsNormWeightGrad(dy: UnsafePointer<Float>, lddy: Int, x: UnsafePointer<Float>, ldx: Int,
+                                         rstd: UnsafePointer<Float>, dweight: UnsafeMutablePointer<Float>,
+                                         blocks: Range<Int>, rows: Int, dim: Int) {
+        rmsNormWeightGradCore(PathLanes.self, dy: dy, lddy: lddy, x: x, ldx: ldx, rstd: rstd, dweight: dweight,
+                              blocks: blocks, rows: rows, dim: dim)
+    }
+
+    public static func crossEntropyForwardRows(logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
+                                               mask: UnsafePointer<Float>?, losses: UnsafeMutablePointer<Float>,
+                                               lse: UnsafeMutablePointer<Float>, rows: Range<Int>, vocab: Int) {
+        crossEntropyForwardRowsCore(PathLanes.self, logits: logits, targets: targets, mask: mask, losses: losses,
+                                    lse: lse, rows: rows, vocab: vocab)
+    }
+
+    public static func crossEntropyBackwardRows(logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
+                                                mask: UnsafePointer<Float>?, lse: UnsafePointer<Float>, gradMean: Float,
+                                                invDen: Float, dlogits: UnsafeMutablePointer<Float>, rows: Range<Int>, vocab: Int) {
+        crossEntropyBackwardRowsCore(PathLanes.self, logits: logits, targets: targets, mask: mask, lse: lse,
+                                     gradMean: gradMean, invDen: invDen, dlogits: dlogits, rows: rows, vocab: vocab)
     }
 }

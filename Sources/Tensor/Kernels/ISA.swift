@@ -189,6 +189,16 @@ extension Kernels {
     /// Kernel version: bump whenever any kernel's arithmetic changes (recorded in run files).
     public static let version = "ablate-kernels 2 (in-tree GEMM: ascending-k fma chain)"
 
+    /// The active ISA path's kernels: KernelCore's `KernelPath`, implemented once
+    /// (Sources/KernelPathShared/Path.swift) and compiled in each ISA module.
+    static var path: any KernelPath.Type {
+        switch ISA.active {
+        case .avx512: GemmAVX512.self
+        case .avx2: GemmAVX2.self
+        case .generic: GemmGeneric.self
+        }
+    }
+
     /// One single-threaded GEMM on the active ISA path; no splitting. For use inside an already
     /// parallel region (e.g. per-head attention blocks).
     @inline(__always)
@@ -197,27 +207,12 @@ extension Kernels {
         a: UnsafePointer<Float>, lda: Int, b: UnsafePointer<Float>, ldb: Int,
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int
     ) {
-        switch ISA.active {
-        case .avx512:
-            GemmAVX512.serial(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
-                              a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
-        case .avx2:
-            GemmAVX2.serial(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
-                            a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
-        case .generic:
-            GemmGeneric.serial(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
-                               a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
-        }
+        path.serial(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha,
+                    a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
     }
 
     /// The active path's cache blocking (speed only).
-    static var gemmBlocking: GemmBlocking {
-        switch ISA.active {
-        case .avx512: GemmAVX512.blocking
-        case .avx2: GemmAVX2.blocking
-        case .generic: GemmGeneric.blocking
-        }
-    }
+    static var gemmBlocking: GemmBlocking { path.blocking }
 
     /// One lane of a GEMM shared by several threads, on the active ISA path (see
     /// `gemmLaneCore` in KernelCore).
@@ -228,16 +223,7 @@ extension Kernels {
         beta: Float, c: UnsafeMutablePointer<Float>, ldc: Int,
         rowBlock: Int, next: (Int) -> Int, done: (Int) -> Void
     ) {
-        switch ISA.active {
-        case .avx512:
-            GemmAVX512.lane(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
-                            b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, rowBlock: rowBlock, next: next, done: done)
-        case .avx2:
-            GemmAVX2.lane(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
-                          b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, rowBlock: rowBlock, next: next, done: done)
-        case .generic:
-            GemmGeneric.lane(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
-                             b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, rowBlock: rowBlock, next: next, done: done)
-        }
+        path.lane(transA: transA, transB: transB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                  b: b, ldb: ldb, beta: beta, c: c, ldc: ldc, rowBlock: rowBlock, next: next, done: done)
     }
 }

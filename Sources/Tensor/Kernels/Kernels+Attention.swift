@@ -15,12 +15,9 @@
 //   dV += Pᵀ·dO,  dP = dO·Vᵀ,  dS = P ⊙ (dP − rowsum(P ⊙ dP)),  dQ = scale·dS·K,  dK += scale·dSᵀ·Q.
 // Each thread owns whole (b, g) slices of dK and dV and whole (b, h) slices of dQ, so results
 // do not depend on the thread count. All sgemm calls are single-threaded (inside Parallel).
-// The per-head work is KernelCore's AttentionCore, compiled in each ISA module and picked by
-// `ISA.active`, so its GEMMs and softmax rows run on that path's registers.
+// The per-head work is KernelCore's AttentionCore, compiled in each ISA module and called on
+// the active path (`Kernels.path`), so its GEMMs and softmax rows run on that path's registers.
 import KernelCore
-import KernelsAVX512
-import KernelsAVX2
-import KernelsGeneric
 import Foundation
 
 /// Element strides of a [B, T, …] sequence tensor: between batches and between tokens.
@@ -129,14 +126,7 @@ extension Kernels {
                 let lseh = pl.p + (b * s.heads + h) * s.queries
                 let headMax: UnsafeMutablePointer<Float>? = pm.map { $0.p + bh }
                 headMax?.pointee = -Float.infinity
-                switch ISA.active {
-                case .avx512:
-                    GemmAVX512.attentionForwardHead(head, q: qh, k: kh, v: vh, o: oh, lse: lseh, headMax: headMax, scratch: scratch)
-                case .avx2:
-                    GemmAVX2.attentionForwardHead(head, q: qh, k: kh, v: vh, o: oh, lse: lseh, headMax: headMax, scratch: scratch)
-                case .generic:
-                    GemmGeneric.attentionForwardHead(head, q: qh, k: kh, v: vh, o: oh, lse: lseh, headMax: headMax, scratch: scratch)
-                }
+                path.attentionForwardHead(head, q: qh, k: kh, v: vh, o: oh, lse: lseh, headMax: headMax, scratch: scratch)
             }
         }
     }
@@ -175,17 +165,8 @@ extension Kernels {
                     let dqh = pdq.p + b * s.qStrides.batch + h * s.dqk
                     let doh = pdo.p + b * s.oStrides.batch + h * s.dv
                     let lseh = pl.p + (b * s.heads + h) * s.queries
-                    switch ISA.active {
-                    case .avx512:
-                        GemmAVX512.attentionBackwardHead(head, q: qh, k: kh, v: vh, lse: lseh, dout: doh,
-                                                         dq: dqh, dk: dkh, dv: dvh, pBuf: pBuf, dpBuf: dpBuf)
-                    case .avx2:
-                        GemmAVX2.attentionBackwardHead(head, q: qh, k: kh, v: vh, lse: lseh, dout: doh,
-                                                       dq: dqh, dk: dkh, dv: dvh, pBuf: pBuf, dpBuf: dpBuf)
-                    case .generic:
-                        GemmGeneric.attentionBackwardHead(head, q: qh, k: kh, v: vh, lse: lseh, dout: doh,
-                                                          dq: dqh, dk: dkh, dv: dvh, pBuf: pBuf, dpBuf: dpBuf)
-                    }
+                    path.attentionBackwardHead(head, q: qh, k: kh, v: vh, lse: lseh, dout: doh,
+                                               dq: dqh, dk: dkh, dv: dvh, pBuf: pBuf, dpBuf: dpBuf)
                 }
             }
         }
@@ -210,14 +191,7 @@ extension Kernels {
         let head = s.head
         head.forEachBlock { i0, rows, kEnd in
             let qb = qh + i0 * head.ldq
-            switch ISA.active {
-            case .avx512:
-                GemmAVX512.attentionProbBlock(head, q: qb, k: kh, i0: i0, rows: rows, kEnd: kEnd, p: scratch, lse: lse + i0)
-            case .avx2:
-                GemmAVX2.attentionProbBlock(head, q: qb, k: kh, i0: i0, rows: rows, kEnd: kEnd, p: scratch, lse: lse + i0)
-            case .generic:
-                GemmGeneric.attentionProbBlock(head, q: qb, k: kh, i0: i0, rows: rows, kEnd: kEnd, p: scratch, lse: lse + i0)
-            }
+            path.attentionProbBlock(head, q: qb, k: kh, i0: i0, rows: rows, kEnd: kEnd, p: scratch, lse: lse + i0)
             for r in 0..<rows {
                 let dst = probs + (i0 + r) * s.keys
                 dst.update(from: scratch + r * kEnd, count: kEnd)

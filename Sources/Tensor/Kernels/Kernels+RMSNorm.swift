@@ -3,6 +3,7 @@
 //   x, y, dy, dx   [N, D] with row strides (elements; >= D, default D)
 //   weight, dweight [D]
 //   rstd           [N]   saved by the forward pass for the backward pass
+// The rows run on the active ISA path (KernelCore's NormLossCore).
 import KernelCore
 import Foundation
 
@@ -19,23 +20,8 @@ extension Kernels {
         let px = SendablePointer(x), pw = SendablePointer(weight)
         let py = SendablePointer(y), pr = SendablePointer(rstd)
         Parallel.for(n, grain: max(1, 8192 / max(d, 1))) { range in
-            for i in range {
-                let xr = px.p + i * ldx, yr = py.p + i * ldy
-                let ss = Vec.dot(xr, xr, d)
-                let r = 1 / (ss / Float(d) + eps).squareRoot()
-                pr.p[i] = r
-                let rv = F16(repeating: r)
-                var j = 0
-                while j + 16 <= d {
-                    Vec.store16(Vec.load16(xr + j) * rv * Vec.load16(pw.p + j), yr + j)
-                    j += 16
-                }
-                if j < d {
-                    let c = d - j
-                    Vec.storePartial(Vec.loadPartial(xr + j, c, fill: 0) * rv
-                                 * Vec.loadPartial(pw.p + j, c, fill: 0), yr + j, c)
-                }
-            }
+            path.rmsNormForwardRows(x: px.p, ldx: ldx, weight: pw.p, y: py.p, ldy: ldy, rstd: pr.p,
+                                    rows: range, dim: d, eps: eps)
         }
     }
 
@@ -56,57 +42,14 @@ extension Kernels {
         let px = SendablePointer(x), pw = SendablePointer(weight), pdy = SendablePointer(dy)
         let pr = SendablePointer(rstd), pdx = SendablePointer(dx), pdw = SendablePointer(dweight)
         Parallel.for(n, grain: max(1, 4096 / max(d, 1))) { range in
-            for i in range {
-                let xr = px.p + i * ldx, gr = pdy.p + i * lddy, dxr = pdx.p + i * lddx
-                let r = pr.p[i]
-                // c = Σ_k dy_k w_k x_k
-                var acc = F16()
-                var j = 0
-                while j + 16 <= d {
-                    acc += Vec.load16(gr + j) * Vec.load16(pw.p + j) * Vec.load16(xr + j)
-                    j += 16
-                }
-                if j < d {
-                    let c = d - j
-                    acc += Vec.loadPartial(gr + j, c, fill: 0) * Vec.loadPartial(pw.p + j, c, fill: 0)
-                        * Vec.loadPartial(xr + j, c, fill: 0)
-                }
-                let coef = F16(repeating: Vec.hsum(acc) * (r * r * r) / Float(d))
-                let rv = F16(repeating: r)
-                j = 0
-                while j + 16 <= d {
-                    let v = rv * (Vec.load16(pw.p + j) * Vec.load16(gr + j)) - Vec.load16(xr + j) * coef
-                    Vec.store16(v, dxr + j)
-                    j += 16
-                }
-                if j < d {
-                    let c = d - j
-                    let v = rv * (Vec.loadPartial(pw.p + j, c, fill: 0) * Vec.loadPartial(gr + j, c, fill: 0))
-                        - Vec.loadPartial(xr + j, c, fill: 0) * coef
-                    Vec.storePartial(v, dxr + j, c)
-                }
-            }
+            path.rmsNormBackwardRows(dy: pdy.p, lddy: lddy, x: px.p, ldx: ldx, weight: pw.p, rstd: pr.p,
+                                     dx: pdx.p, lddx: lddx, rows: range, dim: d)
         }
         // dweight: blocks of 16 columns, rows summed in order.
         let blocks = (d + 15) / 16
         Parallel.for(blocks, grain: max(1, 32768 / max(n * 16, 1))) { range in
-            for blk in range {
-                let j = blk * 16, c = min(16, d - j)
-                var acc = F16()
-                if c == 16 {
-                    for i in 0..<n {
-                        acc += Vec.load16(pdy.p + i * lddy + j) * Vec.load16(px.p + i * ldx + j)
-                            * F16(repeating: pr.p[i])
-                    }
-                    Vec.store16(acc, pdw.p + j)
-                } else {
-                    for i in 0..<n {
-                        acc += Vec.loadPartial(pdy.p + i * lddy + j, c, fill: 0)
-                            * Vec.loadPartial(px.p + i * ldx + j, c, fill: 0) * F16(repeating: pr.p[i])
-                    }
-                    Vec.storePartial(acc, pdw.p + j, c)
-                }
-            }
+            path.rmsNormWeightGrad(dy: pdy.p, lddy: lddy, x: px.p, ldx: ldx, rstd: pr.p, dweight: pdw.p,
+                                   blocks: range, rows: n, dim: d)
         }
     }
 }

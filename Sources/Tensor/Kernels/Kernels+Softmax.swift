@@ -112,21 +112,8 @@ extension Kernels {
         let pm = mask.map { SendablePointer($0) }
         let pl = SendablePointer(losses), pe = SendablePointer(lse)
         Parallel.for(n, grain: max(1, 4096 / max(v, 1))) { range in
-            for i in range {
-                let w: Float = pm?.p[i] ?? 1
-                if w == 0 {
-                    pl.p[i] = 0
-                    pe.p[i] = 0
-                    continue
-                }
-                let t = Int(pt.p[i])
-                precondition(t >= 0 && t < v, "crossEntropy: target \(t) of row \(i) outside 0..<\(v)")
-                let xr = px.p + i * v
-                // loss = (max − x_t) + log Σ exp(x − max): no cancellation at |x| ~ 1e4.
-                let (m, logSum) = Vec.logSumExpParts(xr, v)
-                pe.p[i] = m + logSum
-                pl.p[i] = (m - xr[t]) + logSum
-            }
+            path.crossEntropyForwardRows(logits: px.p, targets: pt.p, mask: pm?.p, losses: pl.p, lse: pe.p,
+                                         rows: range, vocab: v)
         }
         // The only cross-row reduction: one thread, row order, Double.
         var num = 0.0, den = 0.0
@@ -155,24 +142,8 @@ extension Kernels {
         let pm = mask.map { SendablePointer($0) }
         let pe = SendablePointer(lse), pd = SendablePointer(dlogits)
         Parallel.for(n, grain: max(1, 4096 / max(v, 1))) { range in
-            for i in range {
-                let w: Float = pm?.p[i] ?? 1
-                let dr = pd.p + i * v
-                if w == 0 || invDen == 0 {
-                    for j in 0..<v { dr[j] = 0 }
-                    continue
-                }
-                let xr = px.p + i * v
-                let coef = gradMean * w * invDen
-                let cv = F16(repeating: coef), lv = F16(repeating: pe.p[i])
-                Vec.forEach16(v) { j, c in
-                    let xv = c == 16 ? Vec.load16(xr + j) : Vec.loadPartial(xr + j, c, fill: 0)
-                    let out = Vec.vexp(xv - lv) * cv
-                    if c == 16 { Vec.store16(out, dr + j) } else { Vec.storePartial(out, dr + j, c) }
-                }
-                let t = Int(pt.p[i])
-                dr[t] = (Vec.sexp(xr[t] - pe.p[i]) - 1) * coef
-            }
+            path.crossEntropyBackwardRows(logits: px.p, targets: pt.p, mask: pm?.p, lse: pe.p, gradMean: gradMean,
+                                          invDen: invDen, dlogits: pd.p, rows: range, vocab: v)
         }
     }
 }

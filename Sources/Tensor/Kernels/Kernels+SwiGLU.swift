@@ -5,9 +5,6 @@
 // Backward: da = dy·b·σ(a)·(1 + a·(1 − σ(a))),  db = dy·silu(a).
 
 import KernelCore
-import KernelsAVX512
-import KernelsAVX2
-import KernelsGeneric
 
 extension Kernels {
     /// Forward SwiGLU gate. `y` may alias `a` or `b` with equal strides. The rows run on the
@@ -21,14 +18,7 @@ extension Kernels {
         let lda = lda ?? f, ldb = ldb ?? f, ldy = ldy ?? f
         let pa = SendablePointer(a), pb = SendablePointer(b), py = SendablePointer(y)
         Parallel.for(n, grain: max(1, 8192 / max(f, 1))) { range in
-            switch ISA.active {
-            case .avx512:
-                GemmAVX512.swigluForwardRows(a: pa.p, lda: lda, b: pb.p, ldb: ldb, y: py.p, ldy: ldy, rows: range, cols: f)
-            case .avx2:
-                GemmAVX2.swigluForwardRows(a: pa.p, lda: lda, b: pb.p, ldb: ldb, y: py.p, ldy: ldy, rows: range, cols: f)
-            case .generic:
-                GemmGeneric.swigluForwardRows(a: pa.p, lda: lda, b: pb.p, ldb: ldb, y: py.p, ldy: ldy, rows: range, cols: f)
-            }
+            path.swigluForwardRows(a: pa.p, lda: lda, b: pb.p, ldb: ldb, y: py.p, ldy: ldy, rows: range, cols: f)
         }
     }
 
@@ -47,17 +37,8 @@ extension Kernels {
         let pa = SendablePointer(a), pb = SendablePointer(b), pdy = SendablePointer(dy)
         let pda = SendablePointer(da), pdb = SendablePointer(db)
         Parallel.for(n, grain: max(1, 4096 / max(f, 1))) { range in
-            switch ISA.active {
-            case .avx512:
-                GemmAVX512.swigluBackwardRows(dy: pdy.p, lddy: lddy, a: pa.p, lda: lda, b: pb.p, ldb: ldb,
-                                              da: pda.p, ldda: ldda, db: pdb.p, lddb: lddb, rows: range, cols: f)
-            case .avx2:
-                GemmAVX2.swigluBackwardRows(dy: pdy.p, lddy: lddy, a: pa.p, lda: lda, b: pb.p, ldb: ldb,
-                                            da: pda.p, ldda: ldda, db: pdb.p, lddb: lddb, rows: range, cols: f)
-            case .generic:
-                GemmGeneric.swigluBackwardRows(dy: pdy.p, lddy: lddy, a: pa.p, lda: lda, b: pb.p, ldb: ldb,
-                                               da: pda.p, ldda: ldda, db: pdb.p, lddb: lddb, rows: range, cols: f)
-            }
+            path.swigluBackwardRows(dy: pdy.p, lddy: lddy, a: pa.p, lda: lda, b: pb.p, ldb: ldb,
+                                    da: pda.p, ldda: ldda, db: pdb.p, lddb: lddb, rows: range, cols: f)
         }
     }
 }
