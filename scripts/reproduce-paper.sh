@@ -122,12 +122,17 @@ def line(c):
     text = f'**{c["verdict"]}**' + (" at this scale" if c["verdict"] == "inconclusive" else "") + f': {c["name"]} ({"token ratio " if ratio else ""}{number(c["estimate"])}'
     text += (f' [{number(ci[0])}, {number(ci[1])}]' if ci else "") + (f', p adj {c["p_adjusted"]:.3f}' if c["p_adjusted"] is not None and c["p_adjusted"] >= 0.001 else (", p adj <0.001" if c["p_adjusted"] is not None else ""))
     if c["verdict"] == "inconclusive" and c["seeds_needed"]:
-        if c.get("pairs") and c["seeds_needed"] <= c["pairs"]:
+        # Seeds behind the test: the paired seeds, or for a trend its "… over N seeds".
+        seeds = c.get("pairs")
+        if c.get("statistic") == "slope":
+            found = re.search(r"over (\d+) seeds", c.get("test", ""))
+            seeds = int(found.group(1)) if found else None
+        if seeds and c["seeds_needed"] <= seeds:
             # These seeds had the power the plan asked for: the effect is not min_effect's size
             # (smaller, for a direction; near the margin rather than 0, for an equivalence).
             m = f'{c["min_effect"]:g}'
-            text += (f'; {c["pairs"]} seeds had 80% power: the difference is near the ±{m} margin, not 0'
-                     if c["expect"] == "equivalent" else f'; {c["pairs"]} seeds had 80% power for {m}: the effect is smaller')
+            text += (f'; {seeds} seeds had 80% power: the difference is near the ±{m} margin, not 0'
+                     if c["expect"] == "equivalent" else f'; {seeds} seeds had 80% power for {m}: the effect is smaller')
         else:
             text += f'; {c["seeds_needed"]} seeds for 80% power'
     return text + ")"
