@@ -22,7 +22,7 @@ public struct Provenance: Sendable, Codable, Equatable {
     public var hdf5Version: String
 
     public static func current() -> Provenance {
-        let git = GitInfo.discover()
+        let git = GitInfo.current
         return Provenance(
             version: harnessVersion,
             gitCommit: git.commit,
@@ -33,6 +33,13 @@ public struct Provenance: Sendable, Codable, Equatable {
             os: operatingSystem(),
             cpuModel: cpuModel(),
             hdf5Version: HDF5Diagnostics.libraryVersion())
+    }
+
+    /// Starts finding the git commit on a background thread (two `git` processes, tens of ms of
+    /// wall time at each start-up), so that it overlaps parsing the spec and reading the data;
+    /// `current()` then waits for it only if it is not done yet.
+    public static func prefetch() {
+        Thread.detachNewThread { _ = GitInfo.current }
     }
 
     /// The one-paragraph answer to `ablate --version`.
@@ -99,6 +106,9 @@ public struct Provenance: Sendable, Codable, Equatable {
 /// `<checkout>/.build/<config>/ablate`, so walk up from it to the first `.git`. The environment
 /// variables ABLATE_GIT_COMMIT (and ABLATE_GIT_DIRTY=0/1) override this, for installed binaries.
 enum GitInfo {
+    /// Found once per process: what the binary was built from does not change while it runs.
+    static let current: (commit: String, dirty: Bool?) = discover()
+
     static func discover() -> (commit: String, dirty: Bool?) {
         let environment = ProcessInfo.processInfo.environment
         if let commit = environment["ABLATE_GIT_COMMIT"], !commit.isEmpty {

@@ -25,8 +25,13 @@ struct Ablate: ParsableCommand {
                safe; free space and resume
           130  interrupted (Ctrl-C, SIGTERM, Slurm preemption): checkpointed, resumable
         """,
-        version: Provenance.current().versionText + "\n" + kernelLine,
+        // `ablate --version` is answered in main() with the full text (it runs git); this string
+        // only makes the parser list the flag.
+        version: "ablate \(Provenance.harnessVersion)",
         subcommands: [Run.self, Sweep.self, Status.self, Resume.self, Verify.self, Compare.self, Validate.self, RunCell.self, Generate.self, Dump.self, Inspect.self, Bench.self, Smoke.self, Reference.self, Table.self, Plan.self, Export.self, Serve.self, ReadRuns.self, Logits.self, Tokens.self])
+
+    /// The answer to `ablate --version`: provenance (with the git commit) and the kernels.
+    static var versionText: String { Provenance.current().versionText + "\n" + kernelLine }
 
     /// "kernels: avx2 (CPU supports avx2, generic; chosen from CPUID) …": the ISA path in use.
     static var kernelLine: String {
@@ -50,6 +55,11 @@ struct Ablate: ParsableCommand {
             Foundation.exit(2)
         }
         Allocator.keepFreedMemory()
+        if Array(CommandLine.arguments.dropFirst()) == ["--version"] {
+            print(versionText)
+            Foundation.exit(0)
+        }
+        Provenance.prefetch()
         main(nil)
     }
 }
