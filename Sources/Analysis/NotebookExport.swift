@@ -471,12 +471,19 @@ public enum NotebookExport {
             numeric = len(tuned) == 1 and all(isinstance(p[0], (int, float)) for p in points)
             finite = [p["mean"] for v in tuning["variants"] for p in v["points"] if p["mean"] is not None]
             top = max(finite) if finite else 1.0
+            # A variant's name: the table's label (the spec's table.labels) of the row trained at its chosen point.
+            def variant_label(variant):
+                for row in TABLE["rows"]:
+                    rest = {k: v for k, v in row["assignments"].items() if k not in tuned}
+                    if rest == variant["assignments"]:
+                        return row["label"]
+                return variant["label"]
             fig, ax = plt.subplots(figsize=(8, 4.5))
             for variant in tuning["variants"]:
                 keys = [tuple(p["point"]) for p in variant["points"]]
                 means = [p["mean"] for p in variant["points"]]
                 xs = [k[0] for k in keys] if numeric else list(range(len(keys)))
-                line = ax.plot(xs, [np.nan if m is None else m for m in means], marker="o", label=variant["label"])[0]
+                line = ax.plot(xs, [np.nan if m is None else m for m in means], marker="o", label=variant_label(variant))[0]
                 for x, m in zip(xs, means):
                     if m is None:
                         ax.plot([x], [top], marker="x", color=line.get_color())
