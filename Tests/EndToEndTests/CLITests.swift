@@ -76,7 +76,7 @@ import TestSupport
         let sweep = try ablate("sweep", spec, "--runs", directory.appendingPathComponent("runs").path)
         #expect(sweep.status == 2 && !FileManager.default.fileExists(atPath: directory.appendingPathComponent("runs").path))
         let unknown = directory.appendingPathComponent("unknown-metric.yaml").path
-        try text.replacingOccurrences(of: "metric: final_loss", with: "metric: loss").write(toFile: unknown, atomically: true, encoding: .utf8)
+        try text.replacingOccurrences(of: "metric: whole_loss", with: "metric: loss").write(toFile: unknown, atomically: true, encoding: .utf8)
         let refused = try ablate("validate", unknown)
         #expect(refused.status == 2 && refused.stderr.contains("metric: unknown metric 'loss'"), "\(refused.stderr)")
     }

@@ -27,21 +27,34 @@ import TestSupport
                            "Δ held-out loss (whole split)", "claim", "verdict"], 7)],
               overrides: Self.english),
         Study(name: "loss-free-balancing", tables: [
-            ("loss-free-balancing", ["variant", "ppl", "ppl (paper)", "MaxVio_global", "MaxVio_global (paper)", "MaxVio_batch",
-                                     "Δ ppl", "Δ MaxVio_global", "p adj", "claim", "verdict", "seeds for 80% power"], 5)]),
+            ("loss-free-balancing-tune", ["balance.aux", "loss_free.enabled", "loss_free.rate", "loss_free.rule", "optimizer.lr",
+                                          "final eval loss"], 10),
+            ("loss-free-balancing", ["variant", "optimizer.lr", "held-out loss (whole split)", "MaxVio_global", "MaxVio_global (paper)",
+                                     "MaxVio_batch", "Δ held-out loss (whole split)", "Δ MaxVio_global", "p adj", "claim", "verdict",
+                                     "seeds for 80% power"], 5)],
+              overrides: Self.english),
         Study(name: "deepseekmoe-granularity", tables: [
-            ("deepseekmoe-granularity", ["moe.expert_hidden", "moe.experts", "moe.shared_experts", "moe.top_k", "params", "active params",
-                                         "final eval loss", "final eval loss (paper)", "MaxVio_global", "Δ final eval loss"], 6)]),
+            ("deepseekmoe-granularity-tune", ["moe.expert_hidden", "moe.experts", "moe.shared_experts", "moe.top_k", "optimizer.lr",
+                                              "final eval loss"], 12),
+            ("deepseekmoe-granularity", ["variant", "optimizer.lr", "params", "active params", "held-out loss (whole split)",
+                                         "held-out loss (whole split) (paper)", "MaxVio_global", "Δ held-out loss (whole split)",
+                                         "claim", "verdict"], 6)],
+              overrides: Self.english),
         Study(name: "mla-latent-rank", tables: [
             ("mla-latent-rank-tune", ["attention.kv_rank", "optimizer.lr", "final eval loss"], 10),
             ("mla-latent-rank", ["attention.kv_rank", "optimizer.lr", "params", "KV cache/token", "held-out loss (whole split)",
                                  "Δ held-out loss (whole split)", "claim", "verdict"], 5)],
               overrides: Self.english),
         Study(name: "expert-count", tables: [
-            ("expert-count", ["variant", "params", "active params", "final eval loss", "Δ final eval loss", "claim", "verdict"], 4)]),
+            ("expert-count-tune", ["moe.experts", "optimizer.lr", "final eval loss"], 8),
+            ("expert-count", ["variant", "optimizer.lr", "params", "active params", "held-out loss (whole split)", "MaxVio_batch",
+                              "Δ held-out loss (whole split)", "claim", "verdict"], 4)],
+              overrides: Self.english),
         Study(name: "balance-scope", tables: [
-            ("balance-scope", ["balance.aux", "loss_free.enabled", "final eval loss", "final eval loss (paper)", "MaxVio_global",
-                               "MaxVio_batch", "Δ final eval loss", "Δ MaxVio_global"], 3)]),
+            ("balance-scope-tune", ["balance.aux", "balance.aux_coef", "loss_free.enabled", "optimizer.lr", "final eval loss"], 14),
+            ("balance-scope", ["variant", "optimizer.lr", "held-out loss (whole split)", "held-out loss (whole split) (paper)",
+                               "MaxVio_global", "MaxVio_batch", "claim", "verdict"], 7)],
+              overrides: Self.english),
         Study(name: "mtp", tables: [
             ("mtp", ["variant", "params", "final eval loss", "ppl", "MTP loss", "Δ final eval loss", "claim", "verdict"], 3)]),
         Study(name: "balance-bsz", tables: [
