@@ -99,14 +99,15 @@ func gemmStore<V: SIMD>(_ v: V, _ p: UnsafeMutablePointer<Float>) where V.Scalar
 
 /// The micro-kernel: a 6 × (2·lanes) tile of C at `c` (row stride `ldc`) gets `kc` steps of the
 /// fma chain. Row r of op(A) starts at `a.r` and steps by `csA` per k (op(A) = A: a.r is a row of
-/// A, csA = 1; op(A) = Aᵀ: a.r = a.0 + r, csA = lda); `b` is a packed panel
-/// (kc × 2·lanes, k-major). `load`: the chain continues from the values in C (else it starts at
-/// +0). `alpha` scales the result (1 except on the last K block).
+/// A, csA = 1; op(A) = Aᵀ: a.r = a.0 + r, csA = lda); `b` is a panel of kc rows of 2·lanes
+/// floats, `ldbP` apart (a packed panel: 2·lanes; B read in place: its row stride). `load`: the
+/// chain continues from the values in C (else it starts at +0). `alpha` scales the result (1
+/// except on the last K block).
 @inlinable @inline(__always)
 func gemmMicroTile<L: GemmLanes>(
     _: L.Type, kc: Int, a: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
                             UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>),
-    csA: Int, b: UnsafePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int, load: Bool, alpha: Float
+    csA: Int, b: UnsafePointer<Float>, ldbP: Int, c: UnsafeMutablePointer<Float>, ldc: Int, load: Bool, alpha: Float
 ) {
     typealias V = L.V
     let w = V.scalarCount
@@ -138,7 +139,7 @@ func gemmMicroTile<L: GemmLanes>(
         x = V(repeating: a5[off])
         c50 = L.fma(x, b0, c50); c51 = L.fma(x, b1, c51)
         off &+= csA
-        pb += 2 * w
+        pb += ldbP
     }
     if alpha != 1 {
         let s = V(repeating: alpha)
@@ -151,6 +152,105 @@ func gemmMicroTile<L: GemmLanes>(
     gemmStore(c30, c + 3 * ldc); gemmStore(c31, c + 3 * ldc + w)
     gemmStore(c40, c + 4 * ldc); gemmStore(c41, c + 4 * ldc + w)
     gemmStore(c50, c + 5 * ldc); gemmStore(c51, c + 5 * ldc + w)
+}
+
+/// The micro-kernel for a column edge of at most `lanes` columns: the left half of
+/// `gemmMicroTile` (6 × lanes of C, the same fma chain per element), so an edge panel of ≤ lanes
+/// live columns does half the work of a full tile. `b` is the same panel layout (2·lanes wide,
+/// `ldbP` apart); only its first vector is read.
+@inlinable @inline(__always)
+func gemmMicroTileNarrow<L: GemmLanes>(
+    _: L.Type, kc: Int, a: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
+                            UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>),
+    csA: Int, b: UnsafePointer<Float>, ldbP: Int, c: UnsafeMutablePointer<Float>, ldc: Int, load: Bool, alpha: Float
+) {
+    typealias V = L.V
+    var c0 = V(), c1 = V(), c2 = V(), c3 = V(), c4 = V(), c5 = V()
+    if load {
+        c0 = gemmLoad(c, V.self); c1 = gemmLoad(c + ldc, V.self); c2 = gemmLoad(c + 2 * ldc, V.self)
+        c3 = gemmLoad(c + 3 * ldc, V.self); c4 = gemmLoad(c + 4 * ldc, V.self); c5 = gemmLoad(c + 5 * ldc, V.self)
+    }
+    let (a0, a1, a2, a3, a4, a5) = a
+    var pb = b
+    var off = 0
+    for _ in 0..<kc {
+        let b0: V = gemmLoad(pb, V.self)
+        c0 = L.fma(V(repeating: a0[off]), b0, c0)
+        c1 = L.fma(V(repeating: a1[off]), b0, c1)
+        c2 = L.fma(V(repeating: a2[off]), b0, c2)
+        c3 = L.fma(V(repeating: a3[off]), b0, c3)
+        c4 = L.fma(V(repeating: a4[off]), b0, c4)
+        c5 = L.fma(V(repeating: a5[off]), b0, c5)
+        off &+= csA
+        pb += ldbP
+    }
+    if alpha != 1 {
+        let s = V(repeating: alpha)
+        c0 = c0 * s; c1 = c1 * s; c2 = c2 * s; c3 = c3 * s; c4 = c4 * s; c5 = c5 * s
+    }
+    gemmStore(c0, c); gemmStore(c1, c + ldc); gemmStore(c2, c + 2 * ldc)
+    gemmStore(c3, c + 3 * ldc); gemmStore(c4, c + 4 * ldc); gemmStore(c5, c + 5 * ldc)
+}
+
+/// The micro-kernel for a row edge of at most 4 rows (`four`) or 2 rows: the top rows of
+/// `gemmMicroTile` (the same fma chain per element), so a short edge does 4/6 or 2/6 of a full
+/// tile's work. Reads rows a.0 ... a.3 (or a.0, a.1) only.
+@inlinable @inline(__always)
+func gemmMicroTileShort<L: GemmLanes>(
+    _: L.Type, four: Bool, kc: Int, a: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
+                                        UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>),
+    csA: Int, b: UnsafePointer<Float>, ldbP: Int, c: UnsafeMutablePointer<Float>, ldc: Int, load: Bool, alpha: Float
+) {
+    typealias V = L.V
+    let w = V.scalarCount
+    let (a0, a1, a2, a3, _, _) = a
+    var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
+    if load {
+        c00 = gemmLoad(c, V.self); c01 = gemmLoad(c + w, V.self)
+        c10 = gemmLoad(c + ldc, V.self); c11 = gemmLoad(c + ldc + w, V.self)
+        if four {
+            c20 = gemmLoad(c + 2 * ldc, V.self); c21 = gemmLoad(c + 2 * ldc + w, V.self)
+            c30 = gemmLoad(c + 3 * ldc, V.self); c31 = gemmLoad(c + 3 * ldc + w, V.self)
+        }
+    }
+    var pb = b
+    var off = 0
+    if four {
+        for _ in 0..<kc {
+            let b0: V = gemmLoad(pb, V.self), b1: V = gemmLoad(pb + w, V.self)
+            var x = V(repeating: a0[off])
+            c00 = L.fma(x, b0, c00); c01 = L.fma(x, b1, c01)
+            x = V(repeating: a1[off])
+            c10 = L.fma(x, b0, c10); c11 = L.fma(x, b1, c11)
+            x = V(repeating: a2[off])
+            c20 = L.fma(x, b0, c20); c21 = L.fma(x, b1, c21)
+            x = V(repeating: a3[off])
+            c30 = L.fma(x, b0, c30); c31 = L.fma(x, b1, c31)
+            off &+= csA
+            pb += ldbP
+        }
+    } else {
+        for _ in 0..<kc {
+            let b0: V = gemmLoad(pb, V.self), b1: V = gemmLoad(pb + w, V.self)
+            var x = V(repeating: a0[off])
+            c00 = L.fma(x, b0, c00); c01 = L.fma(x, b1, c01)
+            x = V(repeating: a1[off])
+            c10 = L.fma(x, b0, c10); c11 = L.fma(x, b1, c11)
+            off &+= csA
+            pb += ldbP
+        }
+    }
+    if alpha != 1 {
+        let s = V(repeating: alpha)
+        c00 = c00 * s; c01 = c01 * s; c10 = c10 * s; c11 = c11 * s
+        c20 = c20 * s; c21 = c21 * s; c30 = c30 * s; c31 = c31 * s
+    }
+    gemmStore(c00, c); gemmStore(c01, c + w)
+    gemmStore(c10, c + ldc); gemmStore(c11, c + ldc + w)
+    if four {
+        gemmStore(c20, c + 2 * ldc); gemmStore(c21, c + 2 * ldc + w)
+        gemmStore(c30, c + 3 * ldc); gemmStore(c31, c + 3 * ldc + w)
+    }
 }
 
 /// Packs op(A)[i0 ..< i0+rows, p0 ..< p0+kb] for op(A) = Aᵀ (A stored [K, M], row stride lda)
@@ -217,6 +317,35 @@ func gemmPackB(transB: Bool, b: UnsafePointer<Float>, ldb: Int, p0: Int, kb: Int
         }
         panel += nr
     }
+}
+
+/// Where the micro-kernel reads one (K block, column block) of op(B): column panel `jr` (a
+/// multiple of the panel width) starts at `base + jr·panelStep`, and its rows are `rowStride`
+/// floats apart. Packed: panels of kb rows back to back (panelStep kb, rowStride the panel
+/// width). In place: B's own rows (panelStep 1, rowStride ldb). Where B is read changes speed
+/// only: the fma chain is the same.
+@usableFromInline
+struct GemmBBlock {
+    @usableFromInline let base: UnsafePointer<Float>
+    @usableFromInline let panelStep: Int
+    @usableFromInline let rowStride: Int
+    @inlinable @inline(__always)
+    init(base: UnsafePointer<Float>, panelStep: Int, rowStride: Int) {
+        self.base = base; self.panelStep = panelStep; self.rowStride = rowStride
+    }
+    @inlinable @inline(__always)
+    func panel(_ jr: Int) -> UnsafePointer<Float> { base + jr * panelStep }
+}
+
+/// Whether op(B) = B is read in place instead of packed: every column panel is full (N a
+/// multiple of the panel width, so no read goes past a row) and the rows of B the product
+/// reads span at most 32 KB (K · ldb ≤ 8192 floats: a small weight, or attention's Kᵀ and Vᵀ),
+/// so they stay in L1 across the row tiles as a packed copy would. Over longer spans (the
+/// weight gradient Xᵀ·dY, K = tokens) B's strided rows conflict in L1 and the tiles ran ~10 %
+/// slower in place, so B is packed there.
+@inlinable @inline(__always)
+func gemmReadsBInPlace(transB: Bool, n: Int, k: Int, ldb: Int, nr: Int) -> Bool {
+    !transB && n % nr == 0 && k * ldb <= 8192
 }
 
 /// One thread's GEMM buffers: a packed block of B (kc × nc), 6-row panels of Aᵀ when its row
@@ -289,16 +418,23 @@ public func gemmSerialCore<L: GemmLanes>(
 
     // The same loops as `gemmLaneCore` with one lane taking all rows, written out: routing the
     // serial GEMM through the lane (closures per stage) cost ~3 % of a one-thread step.
+    let inPlace = gemmReadsBInPlace(transB: transB, n: n, k: k, ldb: ldb, nr: nr)
     var jc = 0
     while jc < n {
         let nb = min(blocking.nc, n - jc)
         var pc = 0
         while pc < k {
             let kb = min(blocking.kc, k - pc)
-            gemmPackB(transB: transB, b: b, ldb: ldb, p0: pc, kb: kb, j0: jc, cols: nb, nr: nr, into: packB)
+            let bBlock: GemmBBlock
+            if inPlace {
+                bBlock = GemmBBlock(base: b + pc * ldb + jc, panelStep: 1, rowStride: ldb)
+            } else {
+                gemmPackB(transB: transB, b: b, ldb: ldb, p0: pc, kb: kb, j0: jc, cols: nb, nr: nr, into: packB)
+                bBlock = GemmBBlock(base: UnsafePointer(packB), panelStep: kb, rowStride: nr)
+            }
             gemmRowsOfBlock(L.self, blocking, transA: transA, packAT: packAT, rowStart: 0, rows: m,
                             jc: jc, nb: nb, pc: pc, kb: kb, load: pc > 0 || beta != 0,
-                            scale: pc + kb == k ? alpha : 1, a: a, lda: lda, packB: packB,
+                            scale: pc + kb == k ? alpha : 1, a: a, lda: lda, bBlock: bBlock,
                             packA: packA, tile: tile, c: c, ldc: ldc)
             pc += kb
         }
@@ -313,7 +449,7 @@ public func gemmSerialCore<L: GemmLanes>(
 func gemmRowsOfBlock<L: GemmLanes>(
     _: L.Type, _ blocking: GemmBlocking, transA: Bool, packAT: Bool, rowStart: Int, rows total: Int,
     jc: Int, nb: Int, pc: Int, kb: Int, load: Bool, scale: Float,
-    a: UnsafePointer<Float>, lda: Int, packB: UnsafeMutablePointer<Float>, packA: UnsafeMutablePointer<Float>,
+    a: UnsafePointer<Float>, lda: Int, bBlock: GemmBBlock, packA: UnsafeMutablePointer<Float>,
     tile: UnsafeMutablePointer<Float>, c: UnsafeMutablePointer<Float>, ldc: Int
 ) {
     let mr = 6, nr = 2 * L.V.scalarCount
@@ -331,7 +467,7 @@ func gemmRowsOfBlock<L: GemmLanes>(
         var jr = 0
         while jr < nb {
             let cols = min(nr, nb - jr)
-            let pb = packB + jr * kb
+            let pb = bBlock.panel(jr)
             var ir = 0
             while ir < mb {
                 let rows = min(mr, mb - ir)
@@ -343,16 +479,31 @@ func gemmRowsOfBlock<L: GemmLanes>(
                 let ap = (base, base + min(1, last) * rs, base + min(2, last) * rs,
                           base + min(3, last) * rs, base + min(4, last) * rs, base + min(5, last) * rs)
                 let csA = packAT ? 6 : transA ? lda : 1
-                if rows == mr && cols == nr {
-                    gemmMicroTile(L.self, kc: kb, a: ap, csA: csA, b: pb, c: cp, ldc: ldc,
+                if rows == mr && cols == nr / 2 {
+                    gemmMicroTileNarrow(L.self, kc: kb, a: ap, csA: csA, b: pb, ldbP: bBlock.rowStride, c: cp, ldc: ldc,
+                                        load: load, alpha: scale)
+                } else if cols == nr && (rows == 4 || rows == 2) {
+                    gemmMicroTileShort(L.self, four: rows == 4, kc: kb, a: ap, csA: csA, b: pb, ldbP: bBlock.rowStride,
+                                       c: cp, ldc: ldc, load: load, alpha: scale)
+                } else if rows == mr && cols == nr {
+                    gemmMicroTile(L.self, kc: kb, a: ap, csA: csA, b: pb, ldbP: bBlock.rowStride, c: cp, ldc: ldc,
                                   load: load, alpha: scale)
                 } else {
-                    // Edge tile: run the full tile on a scratch copy, keep the live part.
+                    // Edge tile: run the full tile (or its left half, for ≤ lanes live
+                    // columns) on a scratch copy, keep the live part.
                     if load {
                         for r in 0..<rows { for j in 0..<cols { tile[r &* nr &+ j] = cp[r &* ldc &+ j] } }
                     }
-                    gemmMicroTile(L.self, kc: kb, a: ap, csA: csA, b: pb, c: tile, ldc: nr,
-                                  load: load, alpha: scale)
+                    if cols <= nr / 2 {
+                        gemmMicroTileNarrow(L.self, kc: kb, a: ap, csA: csA, b: pb, ldbP: bBlock.rowStride, c: tile,
+                                            ldc: nr, load: load, alpha: scale)
+                    } else if rows <= 4 {
+                        gemmMicroTileShort(L.self, four: rows > 2, kc: kb, a: ap, csA: csA, b: pb, ldbP: bBlock.rowStride,
+                                           c: tile, ldc: nr, load: load, alpha: scale)
+                    } else {
+                        gemmMicroTile(L.self, kc: kb, a: ap, csA: csA, b: pb, ldbP: bBlock.rowStride, c: tile, ldc: nr,
+                                      load: load, alpha: scale)
+                    }
                     for r in 0..<rows { for j in 0..<cols { cp[r &* ldc &+ j] = tile[r &* nr &+ j] } }
                 }
                 ir += mr
@@ -384,6 +535,7 @@ public func gemmLaneCore<L: GemmLanes>(
     let nr = 2 * L.V.scalarCount
     var scratch: GemmScratch? = nil   // made on the lane's first block: a lane without blocks packs nothing
     defer { scratch?.release() }
+    let inPlace = gemmReadsBInPlace(transB: transB, n: n, k: k, ldb: ldb, nr: nr)
 
     var stage = 0
     var jc = 0
@@ -400,15 +552,17 @@ public func gemmLaneCore<L: GemmLanes>(
                     scratch = GemmScratch(L.self, blocking, rows: rowBlock, n: n, k: k, transA: transA, lda: lda)
                 }
                 let buffers = scratch!
-                if !packed {
+                if !packed && !inPlace {
                     gemmPackB(transB: transB, b: b, ldb: ldb, p0: pc, kb: kb, j0: jc, cols: nb, nr: nr, into: buffers.packB)
                     packed = true
                 }
+                let bBlock = inPlace ? GemmBBlock(base: b + pc * ldb + jc, panelStep: 1, rowStride: ldb)
+                    : GemmBBlock(base: UnsafePointer(buffers.packB), panelStep: kb, rowStride: nr)
                 let first = blk * rowBlock
                 gemmRowsOfBlock(L.self, blocking, transA: transA, packAT: buffers.packAT, rowStart: first,
                                 rows: min(rowBlock, m - first), jc: jc, nb: nb, pc: pc, kb: kb,
                                 load: pc > 0 || beta != 0, scale: pc + kb == k ? alpha : 1,
-                                a: a, lda: lda, packB: buffers.packB, packA: buffers.packA, tile: buffers.tile,
+                                a: a, lda: lda, bBlock: bBlock, packA: buffers.packA, tile: buffers.tile,
                                 c: c, ldc: ldc)
                 done(blk)
             }

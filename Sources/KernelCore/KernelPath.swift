@@ -68,4 +68,11 @@ public protocol KernelPath {
     static func crossEntropyBackwardRows(logits: UnsafePointer<Float>, targets: UnsafePointer<Int32>,
                                          mask: UnsafePointer<Float>?, lse: UnsafePointer<Float>, gradMean: Float,
                                          invDen: Float, dlogits: UnsafeMutablePointer<Float>, rows: Range<Int>, vocab: Int)
+
+    /// x_i = DetMath.log(x_i), the same bits, vectorised (`VectorCore.logs`).
+    static func logs(_ x: UnsafeMutablePointer<Double>, count: Int)
+
+    /// AdamW's elementwise update of one parameter's elements `range` (`adamwUpdateCore`).
+    static func adamwUpdate(p: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>?, m: UnsafeMutablePointer<Float>,
+                            v: UnsafeMutablePointer<Float>, range: Range<Int>, _ s: AdamWScalars)
 }

@@ -54,7 +54,10 @@ extension ThisPath: KernelPath {
         _ s: AttentionHeadShape, q: UnsafePointer<Float>, k: UnsafePointer<Float>, i0: Int, rows: Int, kEnd: Int,
         p: UnsafeMutablePointer<Float>, lse: UnsafeMutablePointer<Float>
     ) {
-        attentionProbBlockCore(PathLanes.self, blocking, s, q: q, k: k, i0: i0, rows: rows, kEnd: kEnd,
+        let kT = UnsafeMutablePointer<Float>.allocate(capacity: max(1, s.dqk * s.keys))
+        defer { kT.deallocate() }
+        attentionTransposeCore(k, ld: s.ldk, rows: s.keys, cols: s.dqk, into: kT)
+        attentionProbBlockCore(PathLanes.self, blocking, s, q: q, kT: kT, i0: i0, rows: rows, kEnd: kEnd,
                                p: p, lse: lse, fromLSE: false, rowMax: nil)
     }
 
@@ -109,5 +112,14 @@ extension ThisPath: KernelPath {
                                                 invDen: Float, dlogits: UnsafeMutablePointer<Float>, rows: Range<Int>, vocab: Int) {
         crossEntropyBackwardRowsCore(PathLanes.self, logits: logits, targets: targets, mask: mask, lse: lse,
                                      gradMean: gradMean, invDen: invDen, dlogits: dlogits, rows: rows, vocab: vocab)
+    }
+
+    public static func logs(_ x: UnsafeMutablePointer<Double>, count: Int) {
+        VectorCore<PathLanes>.logs(x, count)
+    }
+
+    public static func adamwUpdate(p: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>?, m: UnsafeMutablePointer<Float>,
+                                   v: UnsafeMutablePointer<Float>, range: Range<Int>, _ s: AdamWScalars) {
+        adamwUpdateCore(PathLanes.self, p: p, g: g, m: m, v: v, range: range, s)
     }
 }

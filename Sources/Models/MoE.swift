@@ -140,16 +140,23 @@ enum MoELayer {
     /// Mean entropy (nats) of the scores normalised to sum 1 per token.
     static func routerEntropy(_ s: [Float], n: Int, e: Int) -> Double {
         guard n > 0 else { return 0 }
-        var total = 0.0
+        // p for every (row, expert) first (0 where the row's sum is not positive), their logs
+        // in one vectorised pass (`Kernels.logs`: DetMath.log's bits), then the same sum in the
+        // same order as one scalar loop would take.
+        var p = [Double](repeating: 0, count: n * e)
+        var logs = p
         for row in 0..<n {
             var sum = 0.0
             for i in 0..<e { sum += Double(s[row * e + i]) }
             guard sum > 0 else { continue }
-            for i in 0..<e {
-                let p = Double(s[row * e + i]) / sum
-                if p > 0 { total -= p * DetMath.log(p) }
-            }
+            for i in 0..<e { p[row * e + i] = Double(s[row * e + i]) / sum }
         }
+        logs.withUnsafeMutableBufferPointer { l in
+            p.withUnsafeBufferPointer { l.baseAddress!.update(from: $0.baseAddress!, count: n * e) }
+            Kernels.logs(l.baseAddress!, count: n * e)
+        }
+        var total = 0.0
+        for j in 0..<(n * e) where p[j] > 0 { total -= p[j] * logs[j] }
         return total / Double(n)
     }
 }

@@ -155,45 +155,16 @@ public struct Optimizer {
         // parameters (experts, norms) are spread over the threads too. Elementwise: which
         // thread updates a block never changes a bit.
         let items = Self.updateItems(buffers), all = buffers
+        let scalars = AdamWScalars(clipScale: clipScale, decay: 0, beta1: beta1, beta2: beta2, lr: lrF, eps: eps,
+                                   correction1: correction1, correction2: correction2)
         Parallel.for(items.count) { itemRange in
             for item in itemRange {
-                let b = all[items[item].buffer], range = items[item].range
-                let (p, m, v, decay) = (b.p, b.m, b.v, b.decay)
-                if let g = b.g {
-                    // The same arithmetic as the scalar tail, 16 lanes at a time (explicit SIMD:
-                    // the compiler cannot prove the four buffers do not alias).
-                    var i = range.lowerBound
-                    typealias V = SIMD16<Float>
-                    while i + 16 <= range.upperBound {
-                        let grad = UnsafeRawPointer(g + i).loadUnaligned(as: V.self) * clipScale
-                        var pv = UnsafeRawPointer(p + i).loadUnaligned(as: V.self)
-                        var mv = UnsafeRawPointer(m + i).loadUnaligned(as: V.self)
-                        var vv = UnsafeRawPointer(v + i).loadUnaligned(as: V.self)
-                        pv -= decay * pv
-                        mv = beta1 * mv + (1 - beta1) * grad
-                        vv = beta2 * vv + (1 - beta2) * grad * grad
-                        pv -= lrF * (mv / correction1) / ((vv / correction2).squareRoot() + eps)
-                        UnsafeMutableRawPointer(p + i).storeBytes(of: pv, as: V.self)
-                        UnsafeMutableRawPointer(m + i).storeBytes(of: mv, as: V.self)
-                        UnsafeMutableRawPointer(v + i).storeBytes(of: vv, as: V.self)
-                        i += 16
-                    }
-                    while i < range.upperBound {
-                        let grad = g[i] * clipScale
-                        p[i] -= decay * p[i]
-                        m[i] = beta1 * m[i] + (1 - beta1) * grad
-                        v[i] = beta2 * v[i] + (1 - beta2) * grad * grad
-                        p[i] -= lrF * (m[i] / correction1) / ((v[i] / correction2).squareRoot() + eps)
-                        i += 1
-                    }
-                } else {
-                    for i in range {
-                        p[i] -= decay * p[i]
-                        m[i] = beta1 * m[i]
-                        v[i] = beta2 * v[i]
-                        p[i] -= lrF * (m[i] / correction1) / ((v[i] / correction2).squareRoot() + eps)
-                    }
-                }
+                let b = all[items[item].buffer]
+                var s = scalars
+                s.decay = b.decay
+                // KernelCore's `adamwUpdateCore` on the active ISA path.
+                Kernels.adamwUpdate(p: b.p, g: b.g.map { UnsafePointer($0) }, m: b.m, v: b.v,
+                                    range: items[item].range, s)
             }
         }
         return norm

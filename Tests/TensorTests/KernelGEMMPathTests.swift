@@ -108,6 +108,38 @@ struct KernelGEMMPathTests {
         }
     }
 
+    /// The edge micro-kernels and where B is read: row edges of 1–5 rows (the 4- and 2-row
+    /// kernels, on a scratch tile or straight into C), column edges of exactly half a panel
+    /// (8 columns on AVX2, 16 on AVX-512: the narrow kernel straight into C) and of fewer, and
+    /// B read in place (N a multiple of the panel, K · ldb ≤ 8192) or packed, with every α/β
+    /// epilogue. Attention's and the studies' shapes (32 × 24 × 24, d_rope 8) are among them.
+    @Test func edgeKernelsAndInPlaceBEqualTheOracle() {
+        var rng = TestRNG(14)
+        let shapes = [(32, 24, 24), (64, 48, 40), (14, 8, 9), (10, 40, 70), (62, 16, 33), (5, 32, 300),
+                      (3, 96, 64), (64, 64, 128), (2, 8, 1)]
+        var checked = 0
+        for (m, n, k) in shapes {
+            for (tA, tB) in [(false, false), (false, true), (true, false), (true, true)] {
+                for pad in [0, 3] {
+                    let lda = (tA ? m : k) + pad, ldb = (tB ? k : n) + pad, ldc = n + pad
+                    let a = rng.floats((tA ? k : m) * lda), b = rng.floats((tB ? n : k) * ldb), c = rng.floats(m * ldc)
+                    for (alpha, beta): (Float, Float) in [(1, 0), (1, 1), (0.5, 0), (0.5, 1)] {
+                        let want = gemmOracle(transA: tA, transB: tB, m: m, n: n, k: k, alpha: alpha, a: a, lda: lda,
+                                              b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+                        for isa in ISA.supported {
+                            let got = run(isa, threads: 1, transA: tA, transB: tB, m: m, n: n, k: k, alpha: alpha,
+                                          a: a, lda: lda, b: b, ldb: ldb, beta: beta, c: c, ldc: ldc)
+                            let bad = sameBits(got, want)
+                            #expect(bad == nil, "\(isa) \(m)x\(n)x\(k) tA=\(tA) tB=\(tB) pad=\(pad) α=\(alpha) β=\(beta): index \(bad ?? -1)")
+                            checked += 1
+                        }
+                    }
+                }
+            }
+        }
+        #expect(checked >= shapes.count * 32)
+    }
+
     @Test func nanAndInfinityPropagateLikeTheChain() {
         var rng = TestRNG(13)
         let (m, n, k) = (19, 37, 300)   // 300 > the K block: the chain crosses a stored partial

@@ -97,7 +97,8 @@ extension AttentionGeometry {
 }
 
 extension Kernels {
-    /// Query rows per block in attention (scratch per thread: 2 · blockRows · Tk floats).
+    /// Query rows per block in attention (scratch per thread: `AttentionHeadShape.forwardScratch`,
+    /// or `backwardScratch` + blockRows · Tk floats).
     static let attentionBlockRows = 32
 
     /// Causal attention forward: writes `o` [B, Tq, H, Dv] and `lse` [B, H, Tq]. With
@@ -115,7 +116,7 @@ extension Kernels {
         let pm = maxLogit.map(SendablePointer.init)
         let head = s.head
         Parallel.for(s.batch * s.heads) { range in
-            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: blockRowsFor(s) * s.keys)
+            let scratch = UnsafeMutablePointer<Float>.allocate(capacity: max(head.forwardScratch, 1))
             defer { scratch.deallocate() }
             for bh in range {
                 let b = bh / s.heads, h = bh % s.heads, g = h / s.group
@@ -147,7 +148,7 @@ extension Kernels {
         let head = s.head
         Parallel.for(s.batch * s.kvHeads) { range in
             let cap = blockRowsFor(s) * s.keys
-            let pBuf = UnsafeMutablePointer<Float>.allocate(capacity: max(cap, 1))
+            let pBuf = UnsafeMutablePointer<Float>.allocate(capacity: max(head.backwardScratch, 1))
             let dpBuf = UnsafeMutablePointer<Float>.allocate(capacity: max(cap, 1))
             defer { pBuf.deallocate(); dpBuf.deallocate() }
             for bg in range {

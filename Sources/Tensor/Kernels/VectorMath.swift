@@ -3,3 +3,18 @@
 import KernelCore
 
 typealias Vec = VectorCore<LanesSoft>
+
+extension Kernels {
+    /// x_i = DetMath.log(x_i) for i in 0..<count on the active ISA path: the same bits as the
+    /// scalar `DetMath.log`, four lanes at a time.
+    public static func logs(_ x: UnsafeMutablePointer<Double>, count: Int) {
+        path.logs(x, count: count)
+    }
+
+    /// AdamW's elementwise update of `range` on the active ISA path (KernelCore's
+    /// `adamwUpdateCore`: the same bits on every path).
+    public static func adamwUpdate(p: UnsafeMutablePointer<Float>, g: UnsafePointer<Float>?, m: UnsafeMutablePointer<Float>,
+                                   v: UnsafeMutablePointer<Float>, range: Range<Int>, _ s: AdamWScalars) {
+        path.adamwUpdate(p: p, g: g, m: m, v: v, range: range, s)
+    }
+}
