@@ -258,14 +258,15 @@ public enum DetMath {
 
     /// TwoSum for exponent(a) ≥ exponent(b) (or a == 0).
     @inlinable @inline(__always)
-    internal static func _fast2Sum(_ a: Double, _ b: Double) -> (Double, Double) {
+    internal static func _fast2Sum<T: DDLanes>(_ a: T, _ b: T) -> (T, T) {
         let s = a + b
         return (s, b - (s - a))
     }
 
-    /// (p, e) with p = fl(a·b), p + e = a·b exactly (Dekker; no fma).
+    /// (p, e) with p = fl(a·b), p + e = a·b exactly (Dekker; no fma). Generic over the lanes
+    /// (`Double` or a SIMD vector of them): the same operations lane by lane.
     @inlinable @inline(__always)
-    internal static func _twoProd(_ a: Double, _ b: Double) -> (Double, Double) {
+    internal static func _twoProd<T: DDLanes>(_ a: T, _ b: T) -> (T, T) {
         let p = a * b
         let ta = 134217729.0 * a  // 2^27 + 1
         let ah = ta - (ta - a)
@@ -340,7 +341,14 @@ public enum DetMath {
             mbits -= 0x0010_0000_0000_0000
             e += 1
         }
-        let m = Double(bitPattern: mbits)     // [0.7071, 1.4142)
+        return _logDDCore(Double(bitPattern: mbits), Double(e))
+    }
+
+    /// log(m · 2^e) as DD for m in [0.7071, 1.4142) and an integer e, lane by lane: `_logDD`'s
+    /// arithmetic after the reduction, shared by the scalar log and the four-lane one
+    /// (`VectorCore.logs`), so both give the same bits.
+    @inlinable @inline(__always)
+    internal static func _logDDCore<T: DDLanes>(_ m: T, _ ed: T) -> (hi: T, lo: T) {
         let g = m - 1                         // exact
         let dh = 1 + m
         let dl = (1 - dh) + m                 // exact: m + 1 = dh + dl
@@ -353,11 +361,11 @@ public enum DetMath {
         let (f3h, f3e) = _twoProd(fh, s2h)
         let f3l = f3e + (fh * s2l + fl * s2h)
         // B = (2/3)·f³ as DD; 2/3 = 0x1.5555555555555p-1 + 0x1.5555555555555p-55.
-        let (bh, be) = _twoProd(0x1.5555555555555p-1, f3h)
+        let (bh, be) = _twoProd(T(0x1.5555555555555p-1), f3h)
         let bl = be + (0x1.5555555555555p-1 * f3l + 0x1.5555555555555p-55 * f3h)
         // C = f⁵·(2/5 + 2/7 f² + … + 2/23 f¹⁸), |C| ≤ 2^-12.4·|2f|.
         let z = s2h
-        var qq = 0x1.642c8590b2164p-4         // 2/23
+        var qq = T(0x1.642c8590b2164p-4)      // 2/23
         qq = 0x1.8618618618618p-4 + z * qq    // 2/21
         qq = 0x1.af286bca1af28p-4 + z * qq    // 2/19
         qq = 0x1.e1e1e1e1e1e1ep-4 + z * qq    // 2/17
@@ -372,7 +380,6 @@ public enum DetMath {
         let (sh, se) = _fast2Sum(2 * fh, bh)
         let sl = c + (se + (2 * fl + bl))
         // + e·ln2 (e·hi exact for |e| ≤ 1075; |e·ln2| ≥ 0.69 > |log m| when e ≠ 0).
-        let ed = Double(e)
         let (th, te) = _fast2Sum(ed * 0x1.62e42fefa3800p-1, sh)
         let tl = te + (sl + ed * 0x1.ef35793c76730p-45)
         let (hi, lo) = _fast2Sum(th, tl)
@@ -496,4 +503,27 @@ public enum DetMath {
         let we = (1 - w) - hz                   // exact
         return w + (we + ((zh * zh) * c - (0.5 * zl + h * l)))
     }
+}
+
+/// What the double-double helpers (`_twoProd`, `_fast2Sum`, `_logDDCore`) need of their lanes:
+/// IEEE arithmetic of `Double`s, one lane or several, each operation rounded on its own.
+/// `Double` and `SIMD4<Double>` conform with their own operators, so the scalar functions and
+/// the vectorised log run the same source.
+public protocol DDLanes {
+    init(_ value: Double)
+    static func + (a: Self, b: Self) -> Self
+    static func - (a: Self, b: Self) -> Self
+    static func * (a: Self, b: Self) -> Self
+    static func / (a: Self, b: Self) -> Self
+    static func + (a: Double, b: Self) -> Self
+    static func - (a: Double, b: Self) -> Self
+    static func * (a: Double, b: Self) -> Self
+    static func - (a: Self, b: Double) -> Self
+    static func * (a: Self, b: Double) -> Self
+}
+
+extension Double: DDLanes {}
+
+extension SIMD4: DDLanes where Scalar == Double {
+    @inlinable public init(_ value: Double) { self.init(repeating: value) }
 }

@@ -97,29 +97,42 @@ func gemmStore<V: SIMD>(_ v: V, _ p: UnsafeMutablePointer<Float>) where V.Scalar
     UnsafeMutableRawPointer(p).storeBytes(of: v, as: V.self)
 }
 
-/// The micro-kernel: a 6 × (2·lanes) tile of C at `c` (row stride `ldc`) gets `kc` steps of the
-/// fma chain. Row r of op(A) starts at `a.r` and steps by `csA` per k (op(A) = A: a.r is a row of
-/// A, csA = 1; op(A) = Aᵀ: a.r = a.0 + r, csA = lda); `b` is a panel of kc rows of 2·lanes
-/// floats, `ldbP` apart (a packed panel: 2·lanes; B read in place: its row stride). `load`: the
-/// chain continues from the values in C (else it starts at +0). `alpha` scales the result (1
-/// except on the last K block).
+/// How many rows of C a micro-tile covers: 6 (the full tile) or, for a row edge, 4 or 2. A
+/// type, so that each height is its own specialisation and the row tests below fold away.
+public protocol GemmTileRows { static var count: Int { get } }
+public enum GemmRows6: GemmTileRows { @inlinable public static var count: Int { 6 } }
+public enum GemmRows4: GemmTileRows { @inlinable public static var count: Int { 4 } }
+public enum GemmRows2: GemmTileRows { @inlinable public static var count: Int { 2 } }
+
+/// The micro-kernel: an R.count × (2·lanes) tile of C at `c` (row stride `ldc`) gets `kc` steps
+/// of the fma chain. Row r of op(A) starts at `a.r` and steps by `csA` per k (op(A) = A: a.r is
+/// a row of A, csA = 1; op(A) = Aᵀ: a.r = a.0 + r, csA = lda); only rows below R.count are read.
+/// `b` is a panel of kc rows of 2·lanes floats, `ldbP` apart (a packed panel: 2·lanes; B read
+/// in place: its row stride). `load`: the chain continues from the values in C (else it starts
+/// at +0). `alpha` scales the result (1 except on the last K block). The 4- and 2-row tiles are
+/// the full tile's top rows: the same chain per element, 4/6 and 2/6 of the work.
 @inlinable @inline(__always)
-func gemmMicroTile<L: GemmLanes>(
-    _: L.Type, kc: Int, a: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
-                            UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>),
+func gemmMicroTile<L: GemmLanes, R: GemmTileRows>(
+    _: L.Type, _: R.Type, kc: Int, a: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
+                                       UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>),
     csA: Int, b: UnsafePointer<Float>, ldbP: Int, c: UnsafeMutablePointer<Float>, ldc: Int, load: Bool, alpha: Float
 ) {
     typealias V = L.V
     let w = V.scalarCount
+    let four = R.count > 2, six = R.count > 4
     var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V()
     var c30 = V(), c31 = V(), c40 = V(), c41 = V(), c50 = V(), c51 = V()
     if load {
         c00 = gemmLoad(c, V.self); c01 = gemmLoad(c + w, V.self)
         c10 = gemmLoad(c + ldc, V.self); c11 = gemmLoad(c + ldc + w, V.self)
-        c20 = gemmLoad(c + 2 * ldc, V.self); c21 = gemmLoad(c + 2 * ldc + w, V.self)
-        c30 = gemmLoad(c + 3 * ldc, V.self); c31 = gemmLoad(c + 3 * ldc + w, V.self)
-        c40 = gemmLoad(c + 4 * ldc, V.self); c41 = gemmLoad(c + 4 * ldc + w, V.self)
-        c50 = gemmLoad(c + 5 * ldc, V.self); c51 = gemmLoad(c + 5 * ldc + w, V.self)
+        if four {
+            c20 = gemmLoad(c + 2 * ldc, V.self); c21 = gemmLoad(c + 2 * ldc + w, V.self)
+            c30 = gemmLoad(c + 3 * ldc, V.self); c31 = gemmLoad(c + 3 * ldc + w, V.self)
+        }
+        if six {
+            c40 = gemmLoad(c + 4 * ldc, V.self); c41 = gemmLoad(c + 4 * ldc + w, V.self)
+            c50 = gemmLoad(c + 5 * ldc, V.self); c51 = gemmLoad(c + 5 * ldc + w, V.self)
+        }
     }
     let (a0, a1, a2, a3, a4, a5) = a
     var pb = b
@@ -130,14 +143,18 @@ func gemmMicroTile<L: GemmLanes>(
         c00 = L.fma(x, b0, c00); c01 = L.fma(x, b1, c01)
         x = V(repeating: a1[off])
         c10 = L.fma(x, b0, c10); c11 = L.fma(x, b1, c11)
-        x = V(repeating: a2[off])
-        c20 = L.fma(x, b0, c20); c21 = L.fma(x, b1, c21)
-        x = V(repeating: a3[off])
-        c30 = L.fma(x, b0, c30); c31 = L.fma(x, b1, c31)
-        x = V(repeating: a4[off])
-        c40 = L.fma(x, b0, c40); c41 = L.fma(x, b1, c41)
-        x = V(repeating: a5[off])
-        c50 = L.fma(x, b0, c50); c51 = L.fma(x, b1, c51)
+        if four {
+            x = V(repeating: a2[off])
+            c20 = L.fma(x, b0, c20); c21 = L.fma(x, b1, c21)
+            x = V(repeating: a3[off])
+            c30 = L.fma(x, b0, c30); c31 = L.fma(x, b1, c31)
+        }
+        if six {
+            x = V(repeating: a4[off])
+            c40 = L.fma(x, b0, c40); c41 = L.fma(x, b1, c41)
+            x = V(repeating: a5[off])
+            c50 = L.fma(x, b0, c50); c51 = L.fma(x, b1, c51)
+        }
         off &+= csA
         pb += ldbP
     }
@@ -148,10 +165,14 @@ func gemmMicroTile<L: GemmLanes>(
     }
     gemmStore(c00, c); gemmStore(c01, c + w)
     gemmStore(c10, c + ldc); gemmStore(c11, c + ldc + w)
-    gemmStore(c20, c + 2 * ldc); gemmStore(c21, c + 2 * ldc + w)
-    gemmStore(c30, c + 3 * ldc); gemmStore(c31, c + 3 * ldc + w)
-    gemmStore(c40, c + 4 * ldc); gemmStore(c41, c + 4 * ldc + w)
-    gemmStore(c50, c + 5 * ldc); gemmStore(c51, c + 5 * ldc + w)
+    if four {
+        gemmStore(c20, c + 2 * ldc); gemmStore(c21, c + 2 * ldc + w)
+        gemmStore(c30, c + 3 * ldc); gemmStore(c31, c + 3 * ldc + w)
+    }
+    if six {
+        gemmStore(c40, c + 4 * ldc); gemmStore(c41, c + 4 * ldc + w)
+        gemmStore(c50, c + 5 * ldc); gemmStore(c51, c + 5 * ldc + w)
+    }
 }
 
 /// The micro-kernel for a column edge of at most `lanes` columns: the left half of
@@ -190,67 +211,6 @@ func gemmMicroTileNarrow<L: GemmLanes>(
     }
     gemmStore(c0, c); gemmStore(c1, c + ldc); gemmStore(c2, c + 2 * ldc)
     gemmStore(c3, c + 3 * ldc); gemmStore(c4, c + 4 * ldc); gemmStore(c5, c + 5 * ldc)
-}
-
-/// The micro-kernel for a row edge of at most 4 rows (`four`) or 2 rows: the top rows of
-/// `gemmMicroTile` (the same fma chain per element), so a short edge does 4/6 or 2/6 of a full
-/// tile's work. Reads rows a.0 ... a.3 (or a.0, a.1) only.
-@inlinable @inline(__always)
-func gemmMicroTileShort<L: GemmLanes>(
-    _: L.Type, four: Bool, kc: Int, a: (UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>,
-                                        UnsafePointer<Float>, UnsafePointer<Float>, UnsafePointer<Float>),
-    csA: Int, b: UnsafePointer<Float>, ldbP: Int, c: UnsafeMutablePointer<Float>, ldc: Int, load: Bool, alpha: Float
-) {
-    typealias V = L.V
-    let w = V.scalarCount
-    let (a0, a1, a2, a3, _, _) = a
-    var c00 = V(), c01 = V(), c10 = V(), c11 = V(), c20 = V(), c21 = V(), c30 = V(), c31 = V()
-    if load {
-        c00 = gemmLoad(c, V.self); c01 = gemmLoad(c + w, V.self)
-        c10 = gemmLoad(c + ldc, V.self); c11 = gemmLoad(c + ldc + w, V.self)
-        if four {
-            c20 = gemmLoad(c + 2 * ldc, V.self); c21 = gemmLoad(c + 2 * ldc + w, V.self)
-            c30 = gemmLoad(c + 3 * ldc, V.self); c31 = gemmLoad(c + 3 * ldc + w, V.self)
-        }
-    }
-    var pb = b
-    var off = 0
-    if four {
-        for _ in 0..<kc {
-            let b0: V = gemmLoad(pb, V.self), b1: V = gemmLoad(pb + w, V.self)
-            var x = V(repeating: a0[off])
-            c00 = L.fma(x, b0, c00); c01 = L.fma(x, b1, c01)
-            x = V(repeating: a1[off])
-            c10 = L.fma(x, b0, c10); c11 = L.fma(x, b1, c11)
-            x = V(repeating: a2[off])
-            c20 = L.fma(x, b0, c20); c21 = L.fma(x, b1, c21)
-            x = V(repeating: a3[off])
-            c30 = L.fma(x, b0, c30); c31 = L.fma(x, b1, c31)
-            off &+= csA
-            pb += ldbP
-        }
-    } else {
-        for _ in 0..<kc {
-            let b0: V = gemmLoad(pb, V.self), b1: V = gemmLoad(pb + w, V.self)
-            var x = V(repeating: a0[off])
-            c00 = L.fma(x, b0, c00); c01 = L.fma(x, b1, c01)
-            x = V(repeating: a1[off])
-            c10 = L.fma(x, b0, c10); c11 = L.fma(x, b1, c11)
-            off &+= csA
-            pb += ldbP
-        }
-    }
-    if alpha != 1 {
-        let s = V(repeating: alpha)
-        c00 = c00 * s; c01 = c01 * s; c10 = c10 * s; c11 = c11 * s
-        c20 = c20 * s; c21 = c21 * s; c30 = c30 * s; c31 = c31 * s
-    }
-    gemmStore(c00, c); gemmStore(c01, c + w)
-    gemmStore(c10, c + ldc); gemmStore(c11, c + ldc + w)
-    if four {
-        gemmStore(c20, c + 2 * ldc); gemmStore(c21, c + 2 * ldc + w)
-        gemmStore(c30, c + 3 * ldc); gemmStore(c31, c + 3 * ldc + w)
-    }
 }
 
 /// Packs op(A)[i0 ..< i0+rows, p0 ..< p0+kb] for op(A) = Aᵀ (A stored [K, M], row stride lda)
@@ -482,12 +442,15 @@ func gemmRowsOfBlock<L: GemmLanes>(
                 if rows == mr && cols == nr / 2 {
                     gemmMicroTileNarrow(L.self, kc: kb, a: ap, csA: csA, b: pb, ldbP: bBlock.rowStride, c: cp, ldc: ldc,
                                         load: load, alpha: scale)
-                } else if cols == nr && (rows == 4 || rows == 2) {
-                    gemmMicroTileShort(L.self, four: rows == 4, kc: kb, a: ap, csA: csA, b: pb, ldbP: bBlock.rowStride,
-                                       c: cp, ldc: ldc, load: load, alpha: scale)
+                } else if cols == nr && rows == 4 {
+                    gemmMicroTile(L.self, GemmRows4.self, kc: kb, a: ap, csA: csA, b: pb, ldbP: bBlock.rowStride,
+                                  c: cp, ldc: ldc, load: load, alpha: scale)
+                } else if cols == nr && rows == 2 {
+                    gemmMicroTile(L.self, GemmRows2.self, kc: kb, a: ap, csA: csA, b: pb, ldbP: bBlock.rowStride,
+                                  c: cp, ldc: ldc, load: load, alpha: scale)
                 } else if rows == mr && cols == nr {
-                    gemmMicroTile(L.self, kc: kb, a: ap, csA: csA, b: pb, ldbP: bBlock.rowStride, c: cp, ldc: ldc,
-                                  load: load, alpha: scale)
+                    gemmMicroTile(L.self, GemmRows6.self, kc: kb, a: ap, csA: csA, b: pb, ldbP: bBlock.rowStride,
+                                  c: cp, ldc: ldc, load: load, alpha: scale)
                 } else {
                     // Edge tile: run the full tile (or its left half, for ≤ lanes live
                     // columns) on a scratch copy, keep the live part.
@@ -497,12 +460,15 @@ func gemmRowsOfBlock<L: GemmLanes>(
                     if cols <= nr / 2 {
                         gemmMicroTileNarrow(L.self, kc: kb, a: ap, csA: csA, b: pb, ldbP: bBlock.rowStride, c: tile,
                                             ldc: nr, load: load, alpha: scale)
+                    } else if rows <= 2 {
+                        gemmMicroTile(L.self, GemmRows2.self, kc: kb, a: ap, csA: csA, b: pb, ldbP: bBlock.rowStride,
+                                      c: tile, ldc: nr, load: load, alpha: scale)
                     } else if rows <= 4 {
-                        gemmMicroTileShort(L.self, four: rows > 2, kc: kb, a: ap, csA: csA, b: pb, ldbP: bBlock.rowStride,
-                                           c: tile, ldc: nr, load: load, alpha: scale)
+                        gemmMicroTile(L.self, GemmRows4.self, kc: kb, a: ap, csA: csA, b: pb, ldbP: bBlock.rowStride,
+                                      c: tile, ldc: nr, load: load, alpha: scale)
                     } else {
-                        gemmMicroTile(L.self, kc: kb, a: ap, csA: csA, b: pb, ldbP: bBlock.rowStride, c: tile, ldc: nr,
-                                      load: load, alpha: scale)
+                        gemmMicroTile(L.self, GemmRows6.self, kc: kb, a: ap, csA: csA, b: pb, ldbP: bBlock.rowStride,
+                                      c: tile, ldc: nr, load: load, alpha: scale)
                     }
                     for r in 0..<rows { for j in 0..<cols { cp[r &* ldc &+ j] = tile[r &* nr &+ j] } }
                 }

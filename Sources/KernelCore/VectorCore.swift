@@ -234,29 +234,9 @@ public enum VectorCore<L: GemmLanes> {
 
     public typealias D4 = SIMD4<Double>
 
-    /// `DetMath._twoProd` on four lanes: the same operations in the same order.
-    @inlinable @inline(__always)
-    static func twoProd4(_ a: D4, _ b: D4) -> (D4, D4) {
-        let p = a * b
-        let ta = 134217729.0 * a
-        let ah = ta - (ta - a)
-        let al = a - ah
-        let tb = 134217729.0 * b
-        let bh = tb - (tb - b)
-        let bl = b - bh
-        return (p, ((ah * bh - p) + ah * bl + al * bh) + al * bl)
-    }
-
-    /// `DetMath._fast2Sum` on four lanes.
-    @inlinable @inline(__always)
-    static func fast2Sum4(_ a: D4, _ b: D4) -> (D4, D4) {
-        let s = a + b
-        return (s, b - (s - a))
-    }
-
-    /// `DetMath.log` of four positive normal doubles: `DetMath._logDD(x).hi` lane by lane, the
-    /// same IEEE operations in the same order (so the same bits), with the branch on m ≥ √2 as a
-    /// select.
+    /// `DetMath.log` of four positive normal doubles: `DetMath._logDD`'s reduction as lane
+    /// operations (its branch on m ≥ √2 as a select), then the same `_logDDCore`, so the same
+    /// bits.
     @inlinable @inline(__always)
     static func log4(_ x: D4) -> D4 {
         let bits = unsafeBitCast(x, to: SIMD4<UInt64>.self)
@@ -266,37 +246,7 @@ public enum VectorCore<L: GemmLanes> {
         mbits.replace(with: mbits &- 0x0010_0000_0000_0000, where: halve)
         biased.replace(with: biased &+ 1, where: halve)
         let e = SIMD4<Int64>(truncatingIfNeeded: biased) &- 1023
-        let m = unsafeBitCast(mbits, to: D4.self)
-        let g = m - 1
-        let dh = 1 + m
-        let dl = (1 - dh) + m
-        let fh = g / dh
-        let (ph, pl) = twoProd4(fh, dh)
-        let fl = (((g - ph) - pl) - fh * dl) / dh
-        let (s2h, s2e) = twoProd4(fh, fh)
-        let s2l = s2e + 2 * fh * fl
-        let (f3h, f3e) = twoProd4(fh, s2h)
-        let f3l = f3e + (fh * s2l + fl * s2h)
-        let (bh, be) = twoProd4(D4(repeating: 0x1.5555555555555p-1), f3h)
-        let bl = be + (0x1.5555555555555p-1 * f3l + 0x1.5555555555555p-55 * f3h)
-        let z = s2h
-        var qq = D4(repeating: 0x1.642c8590b2164p-4)
-        qq = 0x1.8618618618618p-4 + z * qq
-        qq = 0x1.af286bca1af28p-4 + z * qq
-        qq = 0x1.e1e1e1e1e1e1ep-4 + z * qq
-        qq = 0x1.1111111111111p-3 + z * qq
-        qq = 0x1.3b13b13b13b14p-3 + z * qq
-        qq = 0x1.745d1745d1746p-3 + z * qq
-        qq = 0x1.c71c71c71c71cp-3 + z * qq
-        qq = 0x1.2492492492492p-2 + z * qq
-        qq = 0x1.999999999999ap-2 + z * qq
-        let c = (f3h * s2h + (f3l * s2h + f3h * s2l)) * qq
-        let (sh, se) = fast2Sum4(2 * fh, bh)
-        let sl = c + (se + (2 * fl + bl))
-        let ed = D4(e)
-        let (th, te) = fast2Sum4(ed * 0x1.62e42fefa3800p-1, sh)
-        let tl = te + (sl + ed * 0x1.ef35793c76730p-45)
-        return th + tl
+        return DetMath._logDDCore(unsafeBitCast(mbits, to: D4.self), D4(e)).hi
     }
 
     /// x_i = DetMath.log(x_i) for i in 0..<count, the same bits as the scalar function: four
